@@ -1,0 +1,1 @@
+"""The `huracan-obs` command line: one module per command group under `commands/`."""

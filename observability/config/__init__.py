@@ -1,0 +1,1 @@
+"""Validated configuration files (configs/*.yaml): Pydantic models plus a YAML loader."""

@@ -1,0 +1,327 @@
+"""Fast event builders for the hot path: plain dicts with cheap checks, no Pydantic.
+
+Building a Pydantic model costs ~6 µs per event; these cost ~1-2 µs. They check at the call
+what is cheap (types of the key numbers, finiteness, known enums) and raise
+`EventValidationError` naming the field; full validation happens once, in batches, in the
+writer process. A test checks that every builder's output validates against its model.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from observability.core.ids import new_id
+from observability.core.schemas import EXIT_REASONS, SEVERITY_LEVEL, Source
+from observability.errors import EventValidationError
+
+_SOURCES = frozenset(s.value for s in Source)
+_MODES = frozenset(("scalp", "runner", "none"))
+_SIDES = frozenset(("long", "short"))
+_EXIT = frozenset(EXIT_REASONS)
+
+
+def _finite(name: str, value: Any) -> float:
+    if type(value) is float:
+        if value - value == 0.0:  # false for nan and +-inf, cheaper than math.isfinite
+            return value
+    elif type(value) is int or (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)):
+        return float(value)
+    raise EventValidationError(f"{name} must be a finite number, got {value!r}")
+
+
+def _positive(name: str, value: Any) -> float:
+    v = _finite(name, value)
+    if v <= 0.0:
+        raise EventValidationError(f"{name} must be > 0, got {value!r}")
+    return v
+
+
+def _non_negative(name: str, value: Any) -> float:
+    v = _finite(name, value)
+    if v < 0.0:
+        raise EventValidationError(f"{name} must be >= 0, got {value!r}")
+    return v
+
+
+def _choice(name: str, value: Any, allowed: frozenset[str]) -> str:
+    if value not in allowed:
+        raise EventValidationError(f"{name} must be one of {sorted(allowed)}, got {value!r}")
+    return str(value)
+
+
+def _ts(value: float | None) -> float:
+    return time.time() if value is None else _finite("ts_event", value)
+
+
+def envelope(
+    event_type: str,
+    payload: dict[str, Any],
+    *,
+    severity: str = "INFO",
+    source: str = "engine",
+    symbol: str | None = None,
+    mode: str = "none",
+    trace_id: str | None = None,
+    ts_event: float | None = None,
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    """The wire form of an event: envelope fields plus `payload`; ts are unix seconds (UTC)."""
+    if severity not in SEVERITY_LEVEL:
+        raise EventValidationError(f"severity must be one of {list(SEVERITY_LEVEL)}, got {severity!r}")
+    if source not in _SOURCES:
+        raise EventValidationError(f"source must be one of {sorted(_SOURCES)}, got {source!r}")
+    if mode not in _MODES:
+        raise EventValidationError(f"mode must be one of {sorted(_MODES)}, got {mode!r}")
+    return {
+        "event_id": event_id or new_id(),
+        "event_version": 1,
+        "event_type": event_type,
+        "severity": severity,
+        "ts_event": _ts(ts_event),
+        "source": source,
+        "symbol": symbol,
+        "mode": mode,
+        "trace_id": trace_id,
+        "payload": payload,
+    }
+
+
+def signal_received(
+    *, signal_id: str, side: str, confidence: float, price: float, model_id: str, symbol: str,
+    trace_id: str, mode: str = "none", strategy: str = "default",
+    features: Mapping[str, float] | None = None, feature_ts: Mapping[str, float] | None = None,
+    decision_timestamp: float | None = None, ts_event: float | None = None, severity: str = "INFO",
+) -> dict[str, Any]:
+    conf = _finite("confidence", confidence)
+    if not 0.0 <= conf <= 1.0:
+        raise EventValidationError(f"confidence must be within [0, 1], got {confidence!r}")
+    payload: dict[str, Any] = {
+        "signal_id": signal_id, "side": _choice("side", side, _SIDES), "confidence": conf,
+        "price": _positive("price", price), "model_id": model_id, "strategy": strategy,
+    }
+    if features:
+        payload["features"] = {k: _finite(f"features[{k!r}]", v) for k, v in features.items()}
+    if feature_ts:
+        if decision_timestamp is None:
+            raise EventValidationError("decision_timestamp is required when feature_ts is given")
+        for k, v in feature_ts.items():
+            if v > decision_timestamp:
+                raise EventValidationError(
+                    f"leakage: feature_ts[{k!r}]={v} is after decision_timestamp={decision_timestamp}"
+                )
+        payload["feature_ts"] = dict(feature_ts)
+    if decision_timestamp is not None:
+        payload["decision_timestamp"] = _finite("decision_timestamp", decision_timestamp)
+    return envelope("signal_received", payload, severity=severity, symbol=symbol, mode=mode,
+                    trace_id=trace_id, ts_event=ts_event)
+
+
+def gate_decision(
+    *, gate: str, value: float, threshold: float, direction: str, symbol: str, trace_id: str,
+    mode: str = "none", reason: str = "", gate_order: int = 0, signal_id: str | None = None,
+    ts_event: float | None = None, severity: str = "INFO",
+) -> dict[str, Any]:
+    """`passed` and `margin` are derived from value, threshold and direction, so they cannot disagree."""
+    v = _finite("value", value)
+    t = _finite("threshold", threshold)
+    if direction == "min":
+        margin = v - t
+    elif direction == "max":
+        margin = t - v
+    else:
+        raise EventValidationError(f"direction must be 'min' or 'max', got {direction!r}")
+    payload = {
+        "gate": gate, "passed": margin >= 0.0, "value": v, "threshold": t, "direction": direction,
+        "margin": margin, "reason": reason, "gate_order": gate_order, "signal_id": signal_id,
+    }
+    return envelope("gate_decision", payload, severity=severity, symbol=symbol, mode=mode,
+                    trace_id=trace_id, ts_event=ts_event)
+
+
+def execution(
+    *, order_id: str, side: str, price_requested: float, price_filled: float, size_requested: float,
+    size_filled: float, fees: float, fee_currency: str = "USDT", venue: str = "sim",
+    latency_ms: float | None = None,
+) -> dict[str, Any]:
+    """A fill; slippage is signed so that positive bps always cost the trader."""
+    if side not in ("buy", "sell"):
+        raise EventValidationError(f"side must be 'buy' or 'sell', got {side!r}")
+    req = _positive("price_requested", price_requested)
+    fill = _positive("price_filled", price_filled)
+    slip = (fill - req) / req * 10_000.0
+    out: dict[str, Any] = {
+        "order_id": order_id, "side": side, "price_requested": req, "price_filled": fill,
+        "size_requested": _positive("size_requested", size_requested),
+        "size_filled": _non_negative("size_filled", size_filled), "fees": _non_negative("fees", fees),
+        "fee_currency": fee_currency, "slippage_bps": slip if side == "buy" else -slip, "venue": venue,
+    }
+    if latency_ms is not None:
+        out["latency_ms"] = _non_negative("latency_ms", latency_ms)
+    return out
+
+
+def trade_opened(
+    *, trade_id: str, side: str, execution: dict[str, Any], model_id: str, symbol: str, trace_id: str,
+    mode: str, signal_id: str | None = None, model_confidence: float | None = None,
+    stop_loss: float | None = None, take_profit: float | None = None,
+    thresholds: Mapping[str, float] | None = None, config_hash: str | None = None,
+    git_sha: str | None = None, data_snapshot_id: str | None = None, ts_event: float | None = None,
+) -> dict[str, Any]:
+    payload = {
+        "trade_id": trade_id, "signal_id": signal_id, "side": _choice("side", side, _SIDES),
+        "execution": execution, "model_id": model_id, "model_confidence": model_confidence,
+        "stop_loss": stop_loss, "take_profit": take_profit, "thresholds": dict(thresholds or {}),
+        "config_hash": config_hash, "git_sha": git_sha, "data_snapshot_id": data_snapshot_id,
+    }
+    return envelope("trade_opened", payload, symbol=symbol, mode=_choice("mode", mode, _MODES),
+                    trace_id=trace_id, ts_event=ts_event)
+
+
+def trade_closed(
+    *, trade_id: str, side: str, entry_price: float, exit_price: float, size: float, fees: float,
+    hold_seconds: float, exit_reason: str, symbol: str, trace_id: str, mode: str,
+    mfe_bps: float = 0.0, mae_bps: float = 0.0, exit_execution: dict[str, Any] | None = None,
+    ts_event: float | None = None,
+) -> dict[str, Any]:
+    """P&L is computed here from prices, size and fees, so a close can never disagree with its fills."""
+    entry = _positive("entry_price", entry_price)
+    exit_ = _positive("exit_price", exit_price)
+    qty = _positive("size", size)
+    fee = _non_negative("fees", fees)
+    sign = 1.0 if _choice("side", side, _SIDES) == "long" else -1.0
+    gross = sign * (exit_ - entry) * qty
+    payload = {
+        "trade_id": trade_id, "side": side, "entry_price": entry, "exit_price": exit_, "size": qty,
+        "pnl_gross": gross, "fees": fee, "pnl_net": gross - fee,
+        "pnl_bps": (gross - fee) / (entry * qty) * 10_000.0,
+        "hold_seconds": _non_negative("hold_seconds", hold_seconds),
+        "exit_reason": _choice("exit_reason", exit_reason, _EXIT),
+        "mfe_bps": _finite("mfe_bps", mfe_bps), "mae_bps": _finite("mae_bps", mae_bps),
+        "exit_execution": exit_execution,
+    }
+    return envelope("trade_closed", payload, symbol=symbol, mode=_choice("mode", mode, _MODES),
+                    trace_id=trace_id, ts_event=ts_event)
+
+
+def shadow_trade_opened(
+    *, shadow_id: str, side: str, entry_price: float, size: float, blocked_by: Sequence[str],
+    symbol: str, trace_id: str, mode: str, signal_id: str | None = None,
+    counterfactuals: Sequence[Mapping[str, Any]] = (), ts_event: float | None = None,
+) -> dict[str, Any]:
+    payload = {
+        "shadow_id": shadow_id, "signal_id": signal_id, "side": _choice("side", side, _SIDES),
+        "entry_price": _positive("entry_price", entry_price), "size": _positive("size", size),
+        "blocked_by": list(blocked_by), "counterfactuals": [dict(c) for c in counterfactuals],
+    }
+    return envelope("shadow_trade_opened", payload, symbol=symbol, mode=_choice("mode", mode, _MODES),
+                    trace_id=trace_id, ts_event=ts_event)
+
+
+def shadow_trade_closed(
+    *, shadow_id: str, side: str, entry_price: float, exit_price: float, size: float,
+    hold_seconds: float, exit_reason: str, blocked_by: Sequence[str], symbol: str, trace_id: str,
+    mode: str, fees: float = 0.0, mfe_bps: float = 0.0, mae_bps: float = 0.0,
+    ts_event: float | None = None,
+) -> dict[str, Any]:
+    entry = _positive("entry_price", entry_price)
+    exit_ = _positive("exit_price", exit_price)
+    qty = _positive("size", size)
+    sign = 1.0 if _choice("side", side, _SIDES) == "long" else -1.0
+    pnl = sign * (exit_ - entry) * qty - _non_negative("fees", fees)
+    payload = {
+        "shadow_id": shadow_id, "side": side, "entry_price": entry, "exit_price": exit_, "size": qty,
+        "pnl": pnl, "pnl_bps": pnl / (entry * qty) * 10_000.0,
+        "hold_seconds": _non_negative("hold_seconds", hold_seconds),
+        "exit_reason": _choice("exit_reason", exit_reason, _EXIT), "blocked_by": list(blocked_by),
+        "mfe_bps": _finite("mfe_bps", mfe_bps), "mae_bps": _finite("mae_bps", mae_bps),
+    }
+    return envelope("shadow_trade_closed", payload, symbol=symbol, mode=_choice("mode", mode, _MODES),
+                    trace_id=trace_id, ts_event=ts_event)
+
+
+def market_context(
+    *, symbol: str, price: float, spread_bps: float, volatility_bps: float, bid: float | None = None,
+    ask: float | None = None, volume_1m: float = 0.0, liquidity_usd: float = 0.0,
+    regime: str = "unknown", funding_rate: float | None = None, trace_id: str | None = None,
+    ts_event: float | None = None, severity: str = "DEBUG",
+) -> dict[str, Any]:
+    payload = {
+        "price": _positive("price", price), "bid": bid, "ask": ask,
+        "spread_bps": _non_negative("spread_bps", spread_bps),
+        "volatility_bps": _non_negative("volatility_bps", volatility_bps),
+        "volume_1m": _non_negative("volume_1m", volume_1m),
+        "liquidity_usd": _non_negative("liquidity_usd", liquidity_usd), "regime": regime,
+        "funding_rate": funding_rate,
+    }
+    return envelope("market_context", payload, severity=severity, symbol=symbol, trace_id=trace_id,
+                    ts_event=ts_event)
+
+
+def model_updated(
+    *, model_id: str, metrics: Mapping[str, float], parent_model_id: str | None = None,
+    metrics_before: Mapping[str, float] | None = None, alias: str | None = None,
+    git_sha: str | None = None, data_snapshot_id: str | None = None, reason: str = "",
+    ts_event: float | None = None,
+) -> dict[str, Any]:
+    after = {k: _finite(f"metrics[{k!r}]", v) for k, v in metrics.items()}
+    delta = None
+    if metrics_before is not None:
+        delta = {"model_id": model_id, "parent_model_id": parent_model_id,
+                 "metrics_before": {k: _finite(f"metrics_before[{k!r}]", v) for k, v in metrics_before.items()},
+                 "metrics_after": after}
+    payload = {
+        "model_id": model_id, "parent_model_id": parent_model_id, "alias": alias, "metrics": after,
+        "delta": delta, "git_sha": git_sha, "data_snapshot_id": data_snapshot_id, "reason": reason,
+    }
+    return envelope("model_updated", payload, source="hamilton", ts_event=ts_event)
+
+
+def config_changed(
+    *, key: str, old_value: Any, new_value: Any, changed_by: str, reason: str = "",
+    gate: str | None = None, config_hash: str | None = None, ts_event: float | None = None,
+    severity: str = "WARNING",
+) -> dict[str, Any]:
+    if not changed_by:
+        raise EventValidationError("changed_by must name who made the change")
+    payload = {
+        "key": key, "old_value": old_value, "new_value": new_value, "gate": gate,
+        "changed_by": changed_by, "reason": reason, "config_hash": config_hash,
+    }
+    return envelope("config_changed", payload, source="mechanic", severity=severity, ts_event=ts_event)
+
+
+def error(
+    *, component: str, error_type: str, message: str, recoverable: bool = True,
+    traceback: str | None = None, symbol: str | None = None, trace_id: str | None = None,
+    source: str = "engine", severity: str = "ERROR", ts_event: float | None = None,
+) -> dict[str, Any]:
+    payload = {
+        "component": component, "error_type": error_type, "message": message[:4000],
+        "recoverable": recoverable, "traceback": traceback[-16000:] if traceback else None,
+    }
+    return envelope("error", payload, severity=severity, source=source, symbol=symbol,
+                    trace_id=trace_id, ts_event=ts_event)
+
+
+def health(
+    *, status: str, queue_depth: int, fill_ratio: float, dropped: Mapping[str, int],
+    writer_lag_s: float, events_per_s: float, kill_switch: bool, message: str = "",
+    severity: str = "WARNING",
+) -> dict[str, Any]:
+    payload = {
+        "status": status, "queue_depth": queue_depth, "fill_ratio": fill_ratio, "dropped": dict(dropped),
+        "writer_lag_s": writer_lag_s, "events_per_s": events_per_s, "kill_switch": kill_switch,
+        "message": message,
+    }
+    return envelope("health", payload, severity=severity, source="observability")
+
+
+def kill_switch(
+    *, action: str, fill_ratio: float, queue_depth: int, threshold: float, reason: str = "",
+) -> dict[str, Any]:
+    payload = {"action": action, "fill_ratio": fill_ratio, "queue_depth": queue_depth,
+               "threshold": threshold, "reason": reason}
+    return envelope("kill_switch", payload, severity="CRITICAL", source="observability")
