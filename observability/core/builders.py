@@ -27,7 +27,9 @@ def _finite(name: str, value: Any) -> float:
     if type(value) is float:
         if value - value == 0.0:  # false for nan and +-inf, cheaper than math.isfinite
             return value
-    elif type(value) is int or (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)):
+    elif type(value) is int:
+        return float(value)
+    elif isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return float(value)
     raise EventValidationError(f"{name} must be a finite number, got {value!r}")
 
