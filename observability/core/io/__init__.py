@@ -1,0 +1,1 @@
+"""Storage: Parquet export, compaction, retention, the DuckDB query layer and the trade journal."""

@@ -1,0 +1,111 @@
+"""live_feed rows -> Arrow, with the typed payload columns, for the exporter and the query layer.
+
+DuckDB cannot read SQLite here (its sqlite extension cannot be downloaded), so rows are fetched
+with Python's sqlite3 and moved into Arrow column by column. The payload JSON is parsed once per
+row by DuckDB's built-in `from_json` into a struct of every typed column (vectorised C++), which
+is 10x+ cheaper than orjson plus Python field picking.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any, Final
+
+import duckdb
+import pyarrow as pa
+
+from observability.core.io.columns import ENVELOPE_FIELDS, FILE_SCHEMA, PAYLOAD_COLUMNS, WIDE_SCHEMA
+
+RAW_COLUMNS: Final[tuple[str, ...]] = tuple(n for n, _ in ENVELOPE_FIELDS)
+_SELECT: Final = f"SELECT {', '.join(RAW_COLUMNS)} FROM live_feed"
+_TS_COLUMNS: Final = frozenset({"ts_event", "ts_logged", "ts_stored"})
+
+
+def fetch_raw(
+    conn: sqlite3.Connection, *, after_seq: int, upto_seq: int | None = None, limit: int | None = None
+) -> pa.Table:
+    """Rows with after_seq < seq (<= upto_seq), in seq order, as an Arrow table of the envelope."""
+    sql = _SELECT + " WHERE seq > ?"
+    params: list[int] = [after_seq]
+    if upto_seq is not None:
+        sql += " AND seq <= ?"
+        params.append(upto_seq)
+    sql += " ORDER BY seq"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    rows = conn.execute(sql, params).fetchall()
+    return raw_table(rows)
+
+
+def raw_table(rows: list[tuple[Any, ...]]) -> pa.Table:
+    cols: list[Any] = list(zip(*rows, strict=True)) if rows else [() for _ in RAW_COLUMNS]
+    arrays = []
+    for (name, typ), values in zip(ENVELOPE_FIELDS, cols, strict=True):
+        if name in _TS_COLUMNS:
+            arrays.append(pa.array(values, pa.int64()).cast(typ))
+        else:
+            arrays.append(pa.array(values, typ))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(ENVELOPE_FIELDS))
+
+
+def _struct_spec() -> str:
+    """from_json structure: nested objects for flattened sub-model fields."""
+    tree: dict[str, Any] = {}
+    for col in PAYLOAD_COLUMNS:
+        node = tree
+        for part in col.json_path[:-1]:
+            node = node.setdefault(part, {})
+        node[col.json_path[-1]] = col.duck_type
+    return json.dumps(tree)
+
+
+def _sql_literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _column_expr(col: Any) -> str:
+    ref = "j." + ".".join(f'"{p}"' for p in col.json_path)
+    if not col.defaults:
+        return f'{ref} AS "{col.name}"'
+    cases = " ".join(
+        f"WHEN event_type = {_sql_literal(et)} THEN {_sql_literal(d)}" for et, d in col.defaults
+    )
+    return f'coalesce({ref}, CASE {cases} END)::{col.duck_type} AS "{col.name}"'
+
+
+WIDEN_SQL: Final = (
+    f"SELECT {', '.join(RAW_COLUMNS)}, "
+    + ", ".join(_column_expr(c) for c in PAYLOAD_COLUMNS)
+    + ", (ts_event AT TIME ZONE 'UTC')::DATE AS date"
+    + f" FROM (SELECT *, from_json(payload, '{_struct_spec()}') AS j FROM __raw)"
+)
+
+
+def widen(con: duckdb.DuckDBPyConnection, raw: pa.Table) -> pa.Table:
+    """Envelope table -> the wide table (typed payload columns + `date`), schema WIDE_SCHEMA."""
+    if raw.num_rows == 0:
+        return WIDE_SCHEMA.empty_table()
+    con.register("__raw", raw)
+    try:
+        out = con.sql(WIDEN_SQL).to_arrow_table()
+    finally:
+        con.unregister("__raw")
+    return out.cast(WIDE_SCHEMA)
+
+
+def file_table(wide: pa.Table) -> pa.Table:
+    """What goes into a Parquet file: everything but `date` (which the Hive path carries)."""
+    return wide.select(FILE_SCHEMA.names)
+
+
+def new_duck() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with UTC session time zone (dates and timestamps are UTC everywhere)."""
+    con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone = 'UTC'")
+    return con

@@ -1,0 +1,189 @@
+"""The read-only query layer: in-memory DuckDB over Parquet plus live rows not yet exported.
+
+Each reader runs its own DuckDB in memory (a DuckDB file held by one process locks out all
+others, see DESIGN.md). Live rows are read with sqlite3 (mode=ro) into Arrow because DuckDB's
+sqlite extension cannot be downloaded here.
+
+Exactly once: in one SQLite read transaction we take the exported watermark W and the live rows
+with seq > W; Parquet contributes only seq <= W, from the files that count (`dataset.split_files`).
+Rows are cached between refreshes, so `refresh()` reads only what is new.
+
+Parquet files are listed at `refresh()`; a long-lived connection should call `refresh()` before
+each analytics pass (compaction may replace files). `sql()` does that by itself when a listed
+file has vanished.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from typing import Any, Final
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from observability.core.io.columns import WIDE_SCHEMA
+from observability.core.io.dataset import NULL_PARTITION, Target, list_files, open_target, split_files
+from observability.core.io.health_rows import HEALTH_SCHEMA, fetch_health
+from observability.core.io.live_rows import fetch_raw, new_duck, widen
+from observability.core.io.views import VIEWS
+from observability.core.live_store import open_readonly
+from observability.errors import DataDirError, ObservabilityError
+from observability.paths import DataLayout
+
+_ALLOWED: Final = frozenset({duckdb.StatementType.SELECT})
+_EXPLAIN = re.compile(r"^\s*explain\s+(analyze\s+)?", re.IGNORECASE)
+_WIDE_COLUMNS: Final = ", ".join(f'"{n}"' for n in WIDE_SCHEMA.names)
+
+
+class QueryError(ObservabilityError):
+    """A query was refused (it writes) or DuckDB rejected it; the message is DuckDB's own."""
+
+
+def check_read_only(sql: str) -> None:
+    """Refuse anything but SELECT-like statements (and EXPLAIN of them), naming the statement type."""
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise QueryError(str(exc)) from None
+    if not statements:
+        raise QueryError("empty query; pass a SELECT statement")
+    for st in statements:
+        kind = st.type
+        if kind == duckdb.StatementType.EXPLAIN:
+            check_read_only(_EXPLAIN.sub("", st.query, count=1))
+            continue
+        if kind not in _ALLOWED:
+            name = str(kind).rsplit(".", 1)[-1]
+            raise QueryError(
+                f"refused: {name} statements are not allowed; the query layer is read-only (use SELECT)"
+            )
+
+
+def _watermark(conn: sqlite3.Connection, key: str) -> int | None:
+    try:
+        row = conn.execute("SELECT exported_seq FROM export_state WHERE target = ?", (key,)).fetchone()
+    except sqlite3.OperationalError:
+        return None
+    return int(row[0]) if row else None
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+class QueryLayer:
+    """Views `events`, `signals`, `gate_decisions`, `trades`, ... over Parquet ∪ unexported live rows."""
+
+    def __init__(self, layout: DataLayout, s3_uri: str | None = None) -> None:
+        self.layout = layout
+        self._target: Target = open_target(layout, s3_uri)
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._scratch = new_duck()
+        self._live: pa.Table = WIDE_SCHEMA.empty_table()
+        self._live_max = 0
+        self._health: pa.Table = HEALTH_SCHEMA.empty_table()
+        self._health_max_id = 0
+        self.watermark: int | None = None
+        """Exported seq taken with the live rows; None when this dataset was never exported from here."""
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """The in-memory connection with every view registered (created and refreshed on first call)."""
+        if self._con is None:
+            con = new_duck()
+            con.register("_pq_empty", WIDE_SCHEMA.empty_table())
+            self._con = con
+            self.refresh()
+            for name, body in VIEWS.items():
+                con.execute(f"CREATE OR REPLACE VIEW {name} AS {body}")
+            con.execute("CREATE OR REPLACE VIEW health AS SELECT * FROM _health")
+        return self._con
+
+    def refresh(self) -> None:
+        """Re-read new live rows and the Parquet file list (cheap: only rows newer than last time)."""
+        con = self._con if self._con is not None else self.connect()
+        self._read_live()
+        self._define_parquet(con)
+        con.register("_live", self._live)
+        con.register("_health", self._health)
+        bound = "" if self.watermark is None else f" WHERE seq <= {self.watermark}"
+        con.execute(
+            f"CREATE OR REPLACE VIEW _events_wide AS SELECT {_WIDE_COLUMNS} FROM _pq{bound} "
+            f"UNION ALL SELECT {_WIDE_COLUMNS} FROM _live"
+        )
+
+    def sql(self, query: str, params: Any = None) -> pa.Table:
+        """Run one read-only query and return Arrow; writes and DuckDB errors raise QueryError."""
+        check_read_only(query)
+        con = self.connect()
+        for attempt in (0, 1):
+            try:
+                rel = con.sql(query, params=params)
+                return rel.to_arrow_table() if rel is not None else pa.table({})
+            except duckdb.IOException as exc:
+                vanished = "No such file" in str(exc) or "does not exist" in str(exc)
+                if attempt == 0 and vanished:
+                    self.refresh()  # compaction replaced a listed file since the last refresh
+                    continue
+                raise QueryError(str(exc)) from None
+            except duckdb.Error as exc:
+                raise QueryError(str(exc)) from None
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+        self._scratch.close()
+
+    # ------------------------------------------------------------------ internals
+
+    def _read_live(self) -> None:
+        try:
+            conn = open_readonly(self.layout.live_db)
+        except DataDirError:
+            return
+        try:
+            conn.execute("BEGIN")
+            watermark = _watermark(conn, self._target.state_key)
+            raw = fetch_raw(conn, after_seq=max(watermark or 0, self._live_max))
+            health, self._health_max_id = fetch_health(conn, after_id=self._health_max_id)
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        self.watermark = watermark
+        live = self._live
+        if live.num_rows and watermark is not None:
+            live = live.filter(pc.greater(live["seq"], watermark))
+        if raw.num_rows:
+            live = pa.concat_tables([live, widen(self._scratch, raw)])
+            self._live_max = int(raw["seq"][-1].as_py())
+        self._live = live
+        if health.num_rows:
+            self._health = pa.concat_tables([self._health, health])
+
+    def _define_parquet(self, con: duckdb.DuckDBPyConnection) -> None:
+        visible, _, _ = split_files(list_files(self._target), self.watermark)
+        if not visible:
+            con.execute("CREATE OR REPLACE VIEW _pq AS SELECT * FROM _pq_empty")
+            return
+        if self._target.local:
+            paths = ", ".join(_sql_str(f.path) for f in visible)
+            con.execute(
+                f"CREATE OR REPLACE VIEW _pq AS SELECT {_WIDE_COLUMNS} FROM read_parquet([{paths}], "
+                "hive_partitioning = true, union_by_name = true, "
+                "hive_types = {'date': DATE, 'symbol': VARCHAR})"
+            )
+            return
+        partitioning = ds.HivePartitioning(
+            pa.schema([("date", pa.date32()), ("symbol", pa.string())]),
+            null_fallback=NULL_PARTITION, segment_encoding="uri",
+        )
+        dataset = ds.dataset(
+            [f.path for f in visible], schema=WIDE_SCHEMA, format="parquet", filesystem=self._target.fs,
+            partitioning=partitioning, partition_base_dir=self._target.base,
+        )
+        con.register("_pq_dataset", dataset)
+        con.execute(f"CREATE OR REPLACE VIEW _pq AS SELECT {_WIDE_COLUMNS} FROM _pq_dataset")

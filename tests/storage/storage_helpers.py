@@ -1,0 +1,50 @@
+"""Helpers for the storage tests: deterministic events written into a real live.db."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from observability.core import builders
+from observability.core.ingest import ingest_events
+from observability.core.live_store import open_live_db
+from observability.paths import DataLayout
+
+T0 = 1_764_115_200.0  # 2025-11-26 00:00:00 UTC
+SYMBOLS = ("BTC/USDT", "ETH-USDT", None)
+
+
+def gate_events(n: int, *, start: int = 0, day_seconds: float = 60.0) -> list[dict[str, Any]]:
+    """n gate decisions spread over symbols (incl. none) and days; event i is at T0 + i*day_seconds."""
+    out = []
+    for i in range(start, start + n):
+        symbol = SYMBOLS[i % 3]
+        out.append(builders.gate_decision(
+            gate=f"g{i % 6}", value=float(i % 10), threshold=5.0, direction="min", symbol=symbol or "X",
+            trace_id=f"t{i}", mode="scalp" if i % 2 else "runner", ts_event=T0 + i * day_seconds,
+        ))
+        if symbol is None:
+            out[-1]["symbol"] = None
+    return out
+
+
+def store(layout: DataLayout, events: list[dict[str, Any]]) -> None:
+    conn = open_live_db(layout.live_db)
+    try:
+        stored, dead = ingest_events(conn, events)
+        assert dead == 0 and stored == len(events)
+    finally:
+        conn.close()
+
+
+def trade_pair(trade_id: str, *, symbol: str, mode: str, side: str, entry: float, exit_: float, size: float,
+               fees: float, ts: float) -> list[dict[str, Any]]:
+    ex = builders.execution(order_id=f"o-{trade_id}", side="buy" if side == "long" else "sell",
+                            price_requested=entry, price_filled=entry, size_requested=size, size_filled=size,
+                            fees=fees / 2)
+    return [
+        builders.trade_opened(trade_id=trade_id, side=side, execution=ex, model_id="m1", symbol=symbol,
+                              trace_id=f"tr-{trade_id}", mode=mode, thresholds={"spread": 5.0}, ts_event=ts),
+        builders.trade_closed(trade_id=trade_id, side=side, entry_price=entry, exit_price=exit_, size=size,
+                              fees=fees, hold_seconds=30.0, exit_reason="take_profit", symbol=symbol,
+                              trace_id=f"tr-{trade_id}", mode=mode, ts_event=ts + 30.0),
+    ]

@@ -1,0 +1,170 @@
+"""QueryLayer over real live.db + real Parquet: each event once, views per contract, read-only."""
+
+from __future__ import annotations
+
+import pytest
+from storage_helpers import T0, gate_events, store, trade_pair
+
+from observability.core import builders
+from observability.core.io.exporter import export_once
+from observability.core.io.query import QueryError, QueryLayer
+from observability.paths import DataLayout
+
+CONTRACT_COLUMNS = {
+    "events": "seq event_id event_version event_type severity ts_event ts_logged source symbol mode trace_id "
+              "payload date",
+    "signals": "seq event_id ts_event symbol mode trace_id signal_id side confidence price model_id strategy",
+    "gate_decisions": "seq event_id ts_event symbol mode trace_id signal_id gate passed value threshold direction "
+                      "margin reason gate_order",
+    "trades": "trade_id trace_id symbol mode side status opened_at closed_at price_requested entry_price exit_price "
+              "size fees entry_slippage_bps exit_slippage_bps pnl_gross pnl_net pnl_bps hold_seconds exit_reason "
+              "mfe_bps mae_bps model_id model_confidence git_sha data_snapshot_id config_hash thresholds "
+              "entry_latency_ms",
+    "shadow_trades": "shadow_id trace_id symbol mode side status opened_at closed_at entry_price exit_price size pnl "
+                     "pnl_bps hold_seconds exit_reason blocked_by mfe_bps mae_bps",
+    "model_updates": "seq event_id ts_event model_id parent_model_id alias metrics delta git_sha data_snapshot_id "
+                     "reason",
+    "config_changes": "seq event_id ts_event key gate old_value new_value changed_by reason config_hash",
+    "market_context": "seq ts_event symbol price bid ask spread_bps volatility_bps volume_1m liquidity_usd regime "
+                      "funding_rate",
+    "errors": "seq event_id ts_event severity source symbol trace_id component error_type message recoverable",
+    "health": "ts status queue_depth queue_maxsize fill_ratio accepted_total dropped_total dropped_by_severity "
+              "dropped_by_type written_total dead_letter_total writer_lag_events writer_lag_s events_per_s "
+              "written_per_s kill_switch kill_switch_fired_total writer_alive writer_error pid",
+}
+
+
+def count_once(q: QueryLayer) -> tuple[int, int]:
+    row = q.sql("SELECT count(*) AS n, count(DISTINCT seq) AS d FROM events").to_pylist()[0]
+    return row["n"], row["d"]
+
+
+def test_views_exist_and_are_empty_when_nothing_exists(layout: DataLayout) -> None:
+    q = QueryLayer(layout)
+    for view, cols in CONTRACT_COLUMNS.items():
+        result = q.sql(f"SELECT * FROM {view}")
+        assert result.num_rows == 0
+        assert result.column_names == cols.split(), view
+
+
+def test_views_have_contract_columns_and_types_with_live_rows(layout: DataLayout) -> None:
+    store(layout, gate_events(12) + trade_pair("T1", symbol="BTC/USDT", mode="scalp", side="long", entry=100.0,
+                                               exit_=101.0, size=2.0, fees=0.2, ts=T0))
+    q = QueryLayer(layout)
+    con = q.connect()
+    for view, cols in CONTRACT_COLUMNS.items():
+        assert [c[0] for c in con.execute(f"DESCRIBE {view}").fetchall()] == cols.split(), view
+    types = dict((r[0], r[1]) for r in con.execute("DESCRIBE events").fetchall())
+    assert types["seq"] == "BIGINT" and types["ts_event"] == "TIMESTAMP WITH TIME ZONE" and types["date"] == "DATE"
+    gd = dict((r[0], r[1]) for r in con.execute("DESCRIBE gate_decisions").fetchall())
+    assert (gd["passed"], gd["margin"], gd["gate_order"]) == ("BOOLEAN", "DOUBLE", "INTEGER")
+    trade = q.sql("SELECT * FROM trades").to_pylist()
+    assert len(trade) == 1 and trade[0]["status"] == "closed"
+    assert trade[0]["pnl_net"] == pytest.approx(2.0 - 0.2)
+    assert trade[0]["fees"] == pytest.approx(0.2)
+    assert trade[0]["thresholds"] == '{"spread":5.0}'
+
+
+def test_each_event_appears_once_across_parquet_and_live(layout: DataLayout) -> None:
+    store(layout, gate_events(300))
+    q = QueryLayer(layout)
+    assert count_once(q) == (300, 300)
+    export_once(layout, max_rows=120)
+    q.refresh()
+    assert q.watermark == 120
+    assert count_once(q) == (300, 300)
+    store(layout, gate_events(50, start=300))
+    export_once(layout)
+    q.refresh()
+    assert count_once(q) == (350, 350)
+    assert q.sql("SELECT min(seq) AS a, max(seq) AS b FROM events").to_pylist()[0] == {"a": 1, "b": 350}
+
+
+def test_a_connection_opened_before_an_export_still_counts_each_event_once(layout: DataLayout) -> None:
+    store(layout, gate_events(90))
+    q = QueryLayer(layout)
+    con = q.connect()
+    export_once(layout)  # files appear above the reader's snapshot watermark: not counted until refresh
+    assert con.execute("SELECT count(*), count(DISTINCT seq) FROM events").fetchone() == (90, 90)
+    q.refresh()
+    assert con.execute("SELECT count(*), count(DISTINCT seq) FROM events").fetchone() == (90, 90)
+
+
+def test_only_parquet_without_live_db(layout: DataLayout) -> None:
+    store(layout, gate_events(60))
+    export_once(layout)
+    layout.live_db.unlink()
+    q = QueryLayer(layout)
+    assert count_once(q) == (60, 60)
+    nulls = q.sql("SELECT count(*) AS n FROM events WHERE symbol IS NULL").to_pylist()[0]["n"]
+    assert nulls == 20
+    symbols = q.sql("SELECT DISTINCT symbol FROM events WHERE symbol IS NOT NULL ORDER BY 1")["symbol"].to_pylist()
+    assert symbols == ["BTC/USDT", "ETH-USDT"]
+
+
+def test_filters_on_date_and_symbol_prune_partitions(layout: DataLayout) -> None:
+    store(layout, gate_events(30, day_seconds=86_400.0))
+    export_once(layout)
+    q = QueryLayer(layout)
+    plan = q.sql(
+        "EXPLAIN ANALYZE SELECT count(*) FROM events WHERE date = DATE '2025-11-27' AND symbol = 'ETH-USDT'"
+    ).to_pylist()
+    text = "\n".join(str(v) for row in plan for v in row.values())
+    assert "Scanning Files: 1/30" in text
+    day = q.sql("SELECT count(*) AS n FROM events WHERE date = DATE '2025-11-27' AND symbol = 'ETH-USDT'")
+    assert day.to_pylist() == [{"n": 1}]
+
+
+def test_payload_views_expose_typed_fields(layout: DataLayout) -> None:
+    events = [
+        builders.signal_received(signal_id="s1", side="long", confidence=0.7, price=100.0, model_id="m1",
+                                 symbol="BTC/USDT", trace_id="tr", mode="scalp", ts_event=T0),
+        builders.shadow_trade_opened(shadow_id="sh1", side="short", entry_price=50.0, size=1.0,
+                                     blocked_by=["spread", "vol"], symbol="ETH-USDT", trace_id="tr2", mode="runner",
+                                     ts_event=T0),
+        builders.model_updated(model_id="m2", parent_model_id="m1", metrics={"auc": 0.61},
+                               metrics_before={"auc": 0.6}, ts_event=T0),
+        builders.config_changed(key="gates.spread.threshold", old_value=5.0, new_value=6.0, gate="spread",
+                                changed_by="mechanic", ts_event=T0),
+        builders.market_context(symbol="BTC/USDT", price=100.0, spread_bps=1.5, volatility_bps=20.0, ts_event=T0),
+        builders.error(component="ws", error_type="Timeout", message="feed stalled", ts_event=T0),
+    ]
+    store(layout, events)
+    export_once(layout, max_rows=3)
+    q = QueryLayer(layout)
+    assert q.sql("SELECT confidence, strategy FROM signals").to_pylist() == [{"confidence": 0.7, "strategy": "default"}]
+    shadow = q.sql("SELECT status, blocked_by FROM shadow_trades").to_pylist()
+    assert shadow == [{"status": "open", "blocked_by": ["spread", "vol"]}]
+    mu = q.sql("SELECT model_id, metrics FROM model_updates").to_pylist()
+    assert mu == [{"model_id": "m2", "metrics": '{"auc":0.61}'}]
+    cc = q.sql("SELECT key, gate, old_value, new_value FROM config_changes").to_pylist()
+    assert cc == [{"key": "gates.spread.threshold", "gate": "spread", "old_value": "5.0", "new_value": "6.0"}]
+    assert q.sql("SELECT regime, volume_1m FROM market_context").to_pylist() == [{"regime": "unknown",
+                                                                                  "volume_1m": 0.0}]
+    assert q.sql("SELECT message, recoverable FROM errors").to_pylist() == [{"message": "feed stalled",
+                                                                            "recoverable": True}]
+
+
+@pytest.mark.parametrize("statement", [
+    "INSERT INTO events SELECT * FROM events",
+    "UPDATE events SET seq = 0",
+    "DELETE FROM events",
+    "CREATE TABLE t AS SELECT 1",
+    "COPY (SELECT 1) TO 'x.csv'",
+    "ATTACH 'other.db'",
+    "DROP VIEW events",
+    "SELECT 1; DROP VIEW events",
+    "EXPLAIN ANALYZE DELETE FROM events",
+    "INSTALL httpfs",
+    "SET threads = 1",
+])
+def test_writes_are_refused_with_a_one_line_error(layout: DataLayout, statement: str) -> None:
+    q = QueryLayer(layout)
+    with pytest.raises(QueryError, match=r"^refused: \w+ statements are not allowed; the query layer is read-only"):
+        q.sql(statement)
+    assert q.sql("SELECT count(*) AS n FROM events").to_pylist() == [{"n": 0}]
+
+
+def test_syntax_error_is_duckdbs_message(layout: DataLayout) -> None:
+    with pytest.raises(QueryError, match="syntax error"):
+        QueryLayer(layout).sql("SELEC 1")
