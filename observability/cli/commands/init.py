@@ -7,6 +7,7 @@ from typing import Any
 
 from observability.cli.common import add_parser, console, layout_from
 from observability.core.live_store import open_live_db
+from observability.core.registry import Registry
 
 
 def register(sub: Any) -> None:
@@ -17,5 +18,6 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     layout = layout_from(args, create=True)
     open_live_db(layout.live_db).close()
-    console.print(f"initialised {layout.root} (live.db ready)")
+    Registry(layout).close()
+    console.print(f"initialised {layout.root} (live.db and learning.db ready)")
     return 0
