@@ -50,6 +50,8 @@ class WriterConfig(_Cfg):
     batch_max_seconds: float = Field(1.0, gt=0, le=60)
     linger_seconds: float = Field(0.005, ge=0, le=1)
     """How long the writer waits for more events before committing a partial batch."""
+    target_latency_seconds: float = Field(0.05, gt=0, le=60)
+    """Commit at least this often while events keep arriving, so readers see them promptly."""
     chunk_events: int = Field(256, ge=1, le=10_000)
     """Events serialised per event-loop callback in the engine: bounds the loop stall per callback."""
     synchronous: str = Field("NORMAL", pattern="^(NORMAL|FULL)$")

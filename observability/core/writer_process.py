@@ -142,47 +142,41 @@ class Writer:
     # -- main loop --------------------------------------------------------------------------------
 
     def run(self, fd: int) -> None:
+        """Accumulate lines; commit when the batch is full, old enough, idle, flushed, or at EOF."""
         buf = b""
         events: list[bytes] = []
         health: list[bytes] = []
         eof = False
         batch_started = 0.0
         max_events = self.cfg.batch_max_events
+        max_age = min(self.cfg.batch_max_seconds, self.cfg.target_latency_seconds)
         while True:
             flush = False
-            if events:
-                wait = min(self.cfg.linger_seconds, max(0.0, batch_started + self.cfg.batch_max_seconds
-                                                       - time.monotonic()))
-            else:
-                wait = 1.0
+            pending = bool(events or health)
+            wait = max(0.0, min(self.cfg.linger_seconds, batch_started + max_age - time.monotonic())) if pending else 1.0
             readable = False
             if not eof and not self._stop:
-                try:
+                with contextlib.suppress(InterruptedError):
                     readable = bool(select.select([fd], [], [], wait)[0])
-                except InterruptedError:
-                    readable = False
             if readable:
                 chunk = os.read(fd, 1 << 20)
                 if not chunk:
                     eof = True
                 else:
-                    if not events:
+                    if not pending:
                         batch_started = time.monotonic()
                     buf += chunk
                     *lines, buf = buf.split(b"\n")
                     for line in lines:
-                        head = line[:1]
-                        if head == b"{":
+                        if line[:1] == b"{":
                             events.append(line)
                         elif line.startswith(b"!H"):
                             health.append(line[2:])
                         elif line == b"!F":
                             flush = True
                         elif line:
-                            events.append(line)  # not JSON: dead-lettered with its error, counted
-                    more_soon = (len(events) < max_events and not flush
-                                 and time.monotonic() - batch_started < self.cfg.batch_max_seconds)
-                    if more_soon:
+                            events.append(line)  # not JSON: dead-lettered with its error, and counted
+                    if len(events) < max_events and not flush and time.monotonic() - batch_started < max_age:
                         continue
             if events or health:
                 self.store(events, health)
