@@ -153,7 +153,9 @@ class Writer:
         while True:
             flush = False
             pending = bool(events or health)
-            wait = max(0.0, min(self.cfg.linger_seconds, batch_started + max_age - time.monotonic())) if pending else 1.0
+            wait = 1.0
+            if pending:
+                wait = max(0.0, min(self.cfg.linger_seconds, batch_started + max_age - time.monotonic()))
             readable = False
             if not eof and not self._stop:
                 with contextlib.suppress(InterruptedError):

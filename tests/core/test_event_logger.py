@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 import sqlite3
@@ -42,7 +43,7 @@ async def test_logged_events_are_committed_in_order_with_strictly_increasing_seq
     got = rows(data_dir, "SELECT seq, event_id FROM live_feed ORDER BY seq")
     assert [r[1] for r in got] == [e["event_id"] for e in sent]
     seqs = [r[0] for r in got]
-    assert all(b > a for a, b in zip(seqs, seqs[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(seqs))
 
 
 async def test_log_durable_returns_only_after_commit(data_dir: Path) -> None:
@@ -99,7 +100,7 @@ async def test_log_durable_of_an_invalid_event_raises_with_the_writer_message(da
     async with EventLogger(data_dir=data_dir, config=fast_config()) as logger:
         bad = gate(1, severity="CRITICAL")
         bad["payload"]["value"] = "high"
-        with pytest.raises(EventValidationError, match="payload.value"):
+        with pytest.raises(EventValidationError, match=r"payload\.value"):
             await logger.log_durable(bad, timeout=20)
 
 
