@@ -1,0 +1,208 @@
+"""Compute every metric of metrics.yaml per scope (all, scalp, runner) and window, with status.
+
+Why it is fast: each base view's window is materialised ONCE per refresh into a temp table
+(one scan of the query layer's views), then one aggregate query per (view, where, group_by)
+computes all the metrics sharing them, rolled up per mode and overall with GROUPING SETS.
+Evidence per value is the most recent row ids it was computed from (`evidence_ids` of them).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Literal
+
+import duckdb
+from pydantic import BaseModel, ConfigDict, Field
+
+from observability.analytics.evidence import Fact, fact
+from observability.analytics.views import (
+    ALL_SOURCES,
+    BASE_SOURCES,
+    DERIVED_SOURCES,
+    derived_sql,
+    evidence_query,
+    group_query,
+    needed_bases,
+    window_table,
+)
+from observability.analytics.windows import Window
+from observability.config.metrics_config import MetricsConfig, MetricSpec, load_metrics_config
+
+Status = Literal["ok", "warn", "critical", "insufficient", "no_data", "info"]
+_RANK = {"ok": 0, "warn": 1, "critical": 2}
+
+
+class MetricValue(BaseModel):
+    """One metric for one scope (and group, e.g. one gate) over one window."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    label: str
+    scope: str
+    group: str | None = None
+    window: str
+    value: float | None
+    unit: str
+    precision: int
+    n: int = Field(description="rows the value was aggregated from")
+    status: Status
+    warn: float | None = None
+    critical: float | None = None
+    good: Literal["high", "low"] | None = None
+    target: float | None = None
+    view: str
+    evidence: list[str] = Field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}[{self.group}]" if self.group is not None else self.name
+
+    def to_facts(self) -> list[Fact]:
+        base = f"metrics.{self.window}.{self.scope}.{self.key}"
+        label = f"{self.label} ({self.scope}{', ' + self.group if self.group else ''}, {self.window})"
+        out = fact(base, label, self.value, self.unit, self.precision, self.evidence)
+        out += fact(f"{base}.n", f"{label}: rows", float(self.n), "count", 0, self.evidence)
+        if self.target is not None:
+            out += fact(f"{base}.target", f"{label}: target", self.target, self.unit, self.precision)
+        return out
+
+
+class MetricAlert(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    metric: str
+    scope: str
+    group: str | None
+    severity: str
+    level: Literal["warn", "critical"]
+    message: str
+    value: float
+    threshold: float
+    unit: str
+    evidence: list[str]
+
+    def to_facts(self) -> list[Fact]:
+        key = f"alerts.{self.scope}.{self.metric}" + (f"[{self.group}]" if self.group else "")
+        return fact(key, f"{self.message} ({self.metric}, {self.scope})", self.value, self.unit, 4, self.evidence)
+
+
+class MetricsReport(BaseModel):
+    window: Window
+    computed_at: datetime
+    values: list[MetricValue]
+    alerts: list[MetricAlert]
+    queries: int
+    elapsed_ms: float
+
+    def get(self, name: str, scope: str = "all", group: str | None = None) -> MetricValue | None:
+        for v in self.values:
+            if v.name == name and v.scope == scope and v.group == group:
+                return v
+        return None
+
+    def value(self, name: str, scope: str = "all", group: str | None = None) -> float | None:
+        v = self.get(name, scope, group)
+        return v.value if v else None
+
+    def to_facts(self) -> list[Fact]:
+        return [f for v in self.values for f in v.to_facts()] + [f for a in self.alerts for f in a.to_facts()]
+
+
+def status_of(spec: MetricSpec, value: float | None, n: int) -> Status:
+    if value is None:
+        return "no_data"
+    if n < spec.min_samples:
+        return "insufficient"
+    th = spec.thresholds
+    if th is None:
+        return "info"
+
+    def worse(limit: float | None) -> bool:
+        return limit is not None and (value < limit if th.good == "high" else value > limit)
+
+    if worse(th.critical):
+        return "critical"
+    return "warn" if worse(th.warn) else "ok"
+
+
+class MetricsComputer:
+    """Computes metrics over a DuckDB connection holding the query layer's views."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, config: MetricsConfig | None = None) -> None:
+        self.con = con
+        self.config = config or load_metrics_config()
+
+    def compute(self, window: Window, *, metrics: list[str] | None = None,
+                scopes: list[str] | None = None) -> MetricsReport:
+        t0 = time.perf_counter()
+        specs = {k: v for k, v in self.config.metrics.items() if metrics is None or k in metrics}
+        queries = self._materialise(window, {s.view for s in specs.values()})
+        groups: dict[tuple[str, str | None, str | None], list[str]] = defaultdict(list)
+        for name, spec in specs.items():
+            groups[(spec.view, spec.where, spec.group_by)].append(name)
+        values: list[MetricValue] = []
+        for (view, where, group_by), names in groups.items():
+            src = ALL_SOURCES[view]
+            rows = self.con.execute(group_query(src, [(f"m{i}", specs[n].expr) for i, n in enumerate(names)],
+                                                where, group_by)).fetchall()
+            ids: dict[tuple[str, str | None], list[str]] = defaultdict(list)
+            if self.config.evidence_ids:
+                for scope, grp, id_ in self.con.execute(
+                        evidence_query(src, where, group_by, self.config.evidence_ids)).fetchall():
+                    ids[(scope, grp)].append(id_)
+                queries += 1
+            queries += 1
+            for row in rows:
+                scope, grp, n = row[0], row[1], int(row[2])
+                if scope is None or (scopes is not None and scope not in scopes and scope != "all"):
+                    continue
+                for i, name in enumerate(names):
+                    values.append(self._value(name, specs[name], window, scope, grp, n, row[3 + i],
+                                              ids.get((scope, grp), [])))
+        values.sort(key=lambda v: (list(specs).index(v.name), v.scope != "all", v.scope, v.group or ""))
+        return MetricsReport(window=window, computed_at=datetime.now(UTC), values=values,
+                             alerts=self._alerts(values), queries=queries,
+                             elapsed_ms=(time.perf_counter() - t0) * 1000)
+
+    def _materialise(self, window: Window, sources: set[str]) -> int:
+        since, until = window.sql_bounds()
+        n = 0
+        for view in needed_bases(sources):
+            src = BASE_SOURCES[view]
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {window_table(view)} AS SELECT * FROM {view} "
+                             f"WHERE {src.ts} >= {since} AND {src.ts} < {until}")
+            n += 1
+        for name in sources & DERIVED_SOURCES.keys():
+            self.con.execute(f"CREATE OR REPLACE TEMP VIEW {window_table(name)} AS "
+                             f"{derived_sql(DERIVED_SOURCES[name])}")
+        return n
+
+    @staticmethod
+    def _value(name: str, spec: MetricSpec, window: Window, scope: str, grp: str | None, n: int,
+               raw: object, ids: list[str]) -> MetricValue:
+        value = float(raw) if isinstance(raw, int | float) and raw == raw else None  # NaN -> no data
+        th = spec.thresholds
+        return MetricValue(
+            name=name, label=spec.label, scope=scope, group=grp, window=window.label, value=value,
+            unit=spec.unit, precision=spec.precision, n=n, status=status_of(spec, value, n),
+            warn=th.warn if th else None, critical=th.critical if th else None, good=th.good if th else None,
+            target=spec.targets.get(scope), view=spec.view, evidence=ids)
+
+    def _alerts(self, values: list[MetricValue]) -> list[MetricAlert]:
+        out = []
+        for rule in self.config.alerts:
+            for v in values:
+                if v.name != rule.metric or v.scope not in rule.scopes or v.value is None:
+                    continue
+                rank = _RANK.get(v.status)
+                if rank is None or rank < _RANK[rule.level]:
+                    continue
+                limit = v.critical if v.status == "critical" else v.warn
+                out.append(MetricAlert(metric=v.name, scope=v.scope, group=v.group, severity=rule.severity,
+                                       level=rule.level, message=rule.message or v.label, value=v.value,
+                                       threshold=float(limit if limit is not None else 0.0), unit=v.unit,
+                                       evidence=v.evidence))
+        return out

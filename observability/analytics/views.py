@@ -1,0 +1,194 @@
+"""The query-layer views analytics read, as column specs, plus analytics' own derived sources.
+
+Why a copy of the contract's columns here: metric expressions in metrics.yaml are checked at
+load time against empty tables of exactly these columns (no data needed), and the computer
+materialises each view's window once per refresh into a temp table so that one scan serves
+every metric of that view. Derived sources (equity curve, daily P&L, per-trace latencies,
+shadow outcomes per blocking gate) are SQL over those windowed tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal
+
+import duckdb
+
+TS = "TIMESTAMPTZ"
+V = "VARCHAR"
+D = "DOUBLE"
+B = "BIGINT"
+
+VIEW_COLUMNS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
+    "events": (("seq", B), ("event_id", V), ("event_version", "INTEGER"), ("event_type", V), ("severity", V),
+               ("ts_event", TS), ("ts_logged", TS), ("source", V), ("symbol", V), ("mode", V),
+               ("trace_id", V), ("payload", V), ("date", "DATE")),
+    "signals": (("seq", B), ("event_id", V), ("ts_event", TS), ("symbol", V), ("mode", V), ("trace_id", V),
+                ("signal_id", V), ("side", V), ("confidence", D), ("price", D), ("model_id", V), ("strategy", V)),
+    "gate_decisions": (("seq", B), ("event_id", V), ("ts_event", TS), ("symbol", V), ("mode", V),
+                       ("trace_id", V), ("signal_id", V), ("gate", V), ("passed", "BOOLEAN"), ("value", D),
+                       ("threshold", D), ("direction", V), ("margin", D), ("reason", V), ("gate_order", "INTEGER")),
+    "trades": (("trade_id", V), ("trace_id", V), ("symbol", V), ("mode", V), ("side", V), ("status", V),
+               ("opened_at", TS), ("closed_at", TS), ("price_requested", D), ("entry_price", D),
+               ("exit_price", D), ("size", D), ("fees", D), ("entry_slippage_bps", D), ("exit_slippage_bps", D),
+               ("pnl_gross", D), ("pnl_net", D), ("pnl_bps", D), ("hold_seconds", D), ("exit_reason", V),
+               ("mfe_bps", D), ("mae_bps", D), ("model_id", V), ("model_confidence", D), ("git_sha", V),
+               ("data_snapshot_id", V), ("config_hash", V), ("thresholds", V), ("entry_latency_ms", D)),
+    "shadow_trades": (("shadow_id", V), ("trace_id", V), ("symbol", V), ("mode", V), ("side", V), ("status", V),
+                      ("opened_at", TS), ("closed_at", TS), ("entry_price", D), ("exit_price", D), ("size", D),
+                      ("pnl", D), ("pnl_bps", D), ("hold_seconds", D), ("exit_reason", V),
+                      ("blocked_by", "VARCHAR[]"), ("mfe_bps", D), ("mae_bps", D)),
+    "model_updates": (("seq", B), ("event_id", V), ("ts_event", TS), ("model_id", V), ("parent_model_id", V),
+                      ("alias", V), ("metrics", V), ("delta", V), ("git_sha", V), ("data_snapshot_id", V),
+                      ("reason", V)),
+    "config_changes": (("seq", B), ("event_id", V), ("ts_event", TS), ("key", V), ("gate", V), ("old_value", V),
+                       ("new_value", V), ("changed_by", V), ("reason", V), ("config_hash", V)),
+    "market_context": (("seq", B), ("ts_event", TS), ("symbol", V), ("price", D), ("bid", D), ("ask", D),
+                       ("spread_bps", D), ("volatility_bps", D), ("volume_1m", D), ("liquidity_usd", D),
+                       ("regime", V), ("funding_rate", D)),
+    "errors": (("seq", B), ("event_id", V), ("ts_event", TS), ("severity", V), ("source", V), ("symbol", V),
+               ("trace_id", V), ("component", V), ("error_type", V), ("message", V), ("recoverable", "BOOLEAN")),
+    "health": (("ts", TS), ("status", V), ("queue_depth", B), ("queue_maxsize", B), ("fill_ratio", D),
+               ("accepted_total", B), ("dropped_total", B), ("dropped_by_severity", V), ("dropped_by_type", V),
+               ("written_total", B), ("dead_letter_total", B), ("writer_lag_events", B), ("writer_lag_s", D),
+               ("events_per_s", D), ("written_per_s", D), ("kill_switch", "BOOLEAN"),
+               ("kill_switch_fired_total", B), ("writer_alive", "BOOLEAN"), ("writer_error", V), ("pid", B)),
+}
+
+Scoping = Literal["mode", "scope", "global"]
+"""How a source splits by trading mode: a `mode` column (grouped with an 'all' roll-up), a
+precomputed `scope` column (each row once per mode and once under 'all'), or not at all."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """A view or derived source: where its window time and its evidence ids come from."""
+
+    name: str
+    ts: str
+    id_col: str
+    scoping: Scoping
+    bases: tuple[str, ...] = ()
+    sql: str = ""
+    """For derived sources: SELECT over `{base}` placeholders (windowed base tables)."""
+
+
+BASE_SOURCES: Final[dict[str, Source]] = {
+    "events": Source("events", "ts_event", "event_id", "mode"),
+    "signals": Source("signals", "ts_event", "event_id", "mode"),
+    "gate_decisions": Source("gate_decisions", "ts_event", "event_id", "mode"),
+    "trades": Source("trades", "coalesce(closed_at, opened_at)", "trade_id", "mode"),
+    "shadow_trades": Source("shadow_trades", "coalesce(closed_at, opened_at)", "shadow_id", "mode"),
+    "model_updates": Source("model_updates", "ts_event", "event_id", "global"),
+    "config_changes": Source("config_changes", "ts_event", "event_id", "global"),
+    "market_context": Source("market_context", "ts_event", "CAST(seq AS VARCHAR)", "global"),
+    "errors": Source("errors", "ts_event", "event_id", "global"),
+    "health": Source("health", "ts", "CAST(epoch_ms(ts) AS VARCHAR)", "global"),
+}
+
+_SCOPED_CLOSED = "SELECT *, unnest([mode, 'all']) AS scope FROM {trades} WHERE status = 'closed'"
+
+DERIVED_SOURCES: Final[dict[str, Source]] = {
+    # The equity curve of closed trades in window order, per scope: drawdown = peak - equity,
+    # with the peak starting at 0 (a first losing trade is a drawdown).
+    "equity": Source(
+        "equity", "closed_at", "trade_id", "scope", ("trades",),
+        "SELECT *, greatest(max(cum_pnl) OVER w, 0) - cum_pnl AS drawdown FROM ("
+        "  SELECT *, sum(pnl_net) OVER (PARTITION BY scope ORDER BY closed_at, trade_id) AS cum_pnl"
+        f"  FROM ({_SCOPED_CLOSED})"
+        ") WINDOW w AS (PARTITION BY scope ORDER BY closed_at, trade_id)",
+    ),
+    # Net P&L per UTC day and scope: the series Sharpe and Sortino are computed from.
+    "daily_pnl": Source(
+        "daily_pnl", "day", "day_id", "scope", ("trades",),
+        "SELECT scope, CAST(CAST(closed_at AT TIME ZONE 'UTC' AS DATE) AS TIMESTAMPTZ) AS day,"
+        "  strftime(CAST(closed_at AT TIME ZONE 'UTC' AS DATE), '%Y-%m-%d') AS day_id,"
+        "  sum(pnl_net) AS pnl_net, sum(pnl_gross) AS pnl_gross, sum(fees) AS fees, count(*) AS trades"
+        f" FROM ({_SCOPED_CLOSED}) GROUP BY ALL",
+    ),
+    # One row per signal: signal -> last gate -> entry fill, in milliseconds.
+    "trace_latency": Source(
+        "trace_latency", "ts_event", "trace_id", "mode", ("signals", "gate_decisions", "trades"),
+        "SELECT s.trace_id, s.mode, s.symbol, s.ts_event, g.last_gate_at, t.opened_at, t.entry_latency_ms,"
+        "  (epoch_us(g.last_gate_at) - epoch_us(s.ts_event)) / 1000.0 AS signal_to_decision_ms,"
+        "  (epoch_us(t.opened_at) - epoch_us(g.last_gate_at)) / 1000.0 AS decision_to_fill_ms,"
+        "  (epoch_us(t.opened_at) - epoch_us(s.ts_event)) / 1000.0 AS signal_to_fill_ms,"
+        "  t.trade_id IS NOT NULL AS taken"
+        " FROM {signals} s"
+        " LEFT JOIN (SELECT trace_id, max(ts_event) AS last_gate_at FROM {gate_decisions} GROUP BY trace_id) g"
+        "   ON g.trace_id = s.trace_id"
+        " LEFT JOIN {trades} t ON t.trace_id = s.trace_id",
+    ),
+    # Each closed shadow trade once per gate that blocked it.
+    "shadow_gates": Source(
+        "shadow_gates", "closed_at", "shadow_id", "mode", ("shadow_trades",),
+        "SELECT * EXCLUDE (blocked_by), unnest(blocked_by) AS gate FROM {shadow_trades} WHERE status = 'closed'",
+    ),
+}
+
+ALL_SOURCES: Final[dict[str, Source]] = {**BASE_SOURCES, **DERIVED_SOURCES}
+
+
+def window_table(name: str) -> str:
+    return f"_obs_w_{name}"
+
+
+def empty_catalog() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with empty windowed tables and derived views: for checking expressions."""
+    con = duckdb.connect()
+    for view, cols in VIEW_COLUMNS.items():
+        con.execute(f"CREATE TABLE {window_table(view)} ({', '.join(f'{c} {t}' for c, t in cols)})")
+    for src in DERIVED_SOURCES.values():
+        con.execute(f"CREATE VIEW {window_table(src.name)} AS {derived_sql(src)}")
+    return con
+
+
+def derived_sql(src: Source) -> str:
+    return src.sql.format(**{b: window_table(b) for b in src.bases})
+
+
+def needed_bases(sources: set[str]) -> list[str]:
+    """Base views to materialise for these sources, in contract order."""
+    need: set[str] = set()
+    for s in sources:
+        src = ALL_SOURCES[s]
+        need.update(src.bases or (s,))
+    return [v for v in VIEW_COLUMNS if v in need]
+
+
+def group_query(src: Source, exprs: list[tuple[str, str]], where: str | None, group_by: str | None) -> str:
+    """One aggregate query computing every `(alias, expr)` per scope (and per `group_by` value).
+
+    Output columns: scope, grp, _n (rows aggregated), then one column per alias.
+    """
+    grp = f"CAST(({group_by}) AS VARCHAR)" if group_by else "CAST(NULL AS VARCHAR)"
+    inner = f"SELECT *, {grp} AS _grp FROM {window_table(src.name)}" + (f" WHERE ({where})" if where else "")
+    cols = ", ".join(f'({expr}) AS "{alias}"' for alias, expr in exprs)
+    # Without group_by the roll-up set is () so that an empty window still yields an 'all' row
+    # (count 0, other aggregates NULL) instead of nothing.
+    if src.scoping == "mode":
+        scope = "CASE WHEN grouping(mode) = 1 THEN 'all' ELSE mode END"
+        sets = "(mode, _grp), (_grp)" if group_by else "(mode), ()"
+        groups = f" GROUP BY GROUPING SETS ({sets})"
+    elif src.scoping == "scope":
+        scope, groups = "scope", " GROUP BY scope, _grp"
+    else:
+        scope, groups = "'all'", " GROUP BY _grp" if group_by else ""
+    grp_out = "_grp" if group_by else "CAST(NULL AS VARCHAR)"
+    return f"SELECT {scope} AS scope, {grp_out} AS grp, count(*) AS _n, {cols} FROM ({inner}){groups}"
+
+
+def evidence_query(src: Source, where: str | None, group_by: str | None, limit: int) -> str:
+    """The `limit` most recent row ids per scope (and group): what a metric value was computed from."""
+    grp = f"CAST(({group_by}) AS VARCHAR)" if group_by else "CAST(NULL AS VARCHAR)"
+    base = f"SELECT *, {grp} AS _grp FROM {window_table(src.name)}" + (f" WHERE ({where})" if where else "")
+    order = f"ORDER BY {src.ts} DESC NULLS LAST"
+    parts = []
+    if src.scoping in ("mode", "scope"):
+        col = "mode" if src.scoping == "mode" else "scope"
+        parts.append(f"SELECT {col} AS scope, _grp AS grp, CAST({src.id_col} AS VARCHAR) AS id FROM ({base}) "
+                     f"QUALIFY row_number() OVER (PARTITION BY {col}, _grp {order}) <= {limit}")
+    if src.scoping in ("mode", "global"):
+        parts.append(f"SELECT 'all' AS scope, _grp AS grp, CAST({src.id_col} AS VARCHAR) AS id FROM ({base}) "
+                     f"QUALIFY row_number() OVER (PARTITION BY _grp {order}) <= {limit}")
+    return " UNION ALL ".join(parts)
