@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 
 import duckdb
 import pytest
 
 from observability.config.metrics_config import MetricsConfig, load_metrics_config
+from observability.core.io.query import QueryLayer
 from observability.paths import DataLayout
-from tests.analytics import dataset, local_views
-
-
-def connect(layout: DataLayout) -> duckdb.DuckDBPyConnection:
-    """The query layer's connection (the stand-in until observability.core.io.query lands)."""
-    if importlib.util.find_spec("observability.core.io.query") is not None:
-        from observability.core.io.query import QueryLayer
-
-        con: duckdb.DuckDBPyConnection = QueryLayer(layout).connect()
-        return con
-    return local_views.connect(layout)
+from tests.analytics import dataset
 
 
 @pytest.fixture(scope="session")
@@ -33,9 +23,9 @@ def fixed_layout(tmp_path_factory: pytest.TempPathFactory) -> DataLayout:
 
 @pytest.fixture(scope="session")
 def con(fixed_layout: DataLayout) -> Iterator[duckdb.DuckDBPyConnection]:
-    c = connect(fixed_layout)
-    yield c
-    c.close()
+    q = QueryLayer(fixed_layout)
+    yield q.connect()
+    q.close()
 
 
 @pytest.fixture(scope="session")
