@@ -1,0 +1,167 @@
+"""Check every number and id in a text against a fact set; anything unsupported fails the text.
+
+Matching rules (why they are this strict: a report is only useful if a trader can trust each figure):
+- tolerance is half a unit of the last digit shown ("61.5%" covers 61.45–61.55%, so 0.6148 matches);
+  "about"/"~" widens it to one unit and lets trailing zeros of whole numbers be rounding ("about 1,200");
+  "over"/"under" are checked as inequalities;
+- units must be compatible: % matches ratio facts (x100), percentages and bps/100; bps matches bps,
+  ratio x 10,000 and percentages x 100; money matches money; durations are converted to seconds;
+  a bare number matches a fact's value as stored (never a converted percentage);
+- the sign must agree: an unsigned number matches a negative fact only after a word that says so
+  ("lost 40 USDT", "fell 12 bps");
+- when the words just before a number name another fact better than any fact with a matching value,
+  the number is reported as a swapped metric;
+- every referenced id (trade, trace, model, event) must appear in the facts or their evidence;
+- engine text quoted as “...” is data, not a claim: it must be verbatim one of the facts' quotes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pydantic import BaseModel, Field
+
+from observability.ai.facts import Fact, FactSet
+from observability.ai.number_extractor import Mention, extract
+
+_NEGATIVE_WORDS = frozenset({"lost", "down", "fell", "dropped", "declined", "decreased", "minus", "negative",
+                             "shed", "lower", "worsened", "deficit"})
+_STOP = frozenset({"the", "and", "was", "were", "with", "for", "from", "over", "per", "of", "a", "an", "in", "on",
+                   "at", "to", "by", "is", "are", "its", "this", "that", "across", "total", "all", "value"})
+_EPS = 1e-9
+
+
+class NumberVerdict(BaseModel):
+    text: str
+    value: float
+    unit: str
+    context: str
+    fact_id: str | None = None
+    status: str = Field(description="matched | unsupported | sign | swapped")
+    detail: str = ""
+
+
+class IdVerdict(BaseModel):
+    id: str
+    found: bool
+
+
+class VerificationReport(BaseModel):
+    verified: bool
+    numbers: list[NumberVerdict]
+    ids: list[IdVerdict]
+    quotes: list[IdVerdict] = Field(default_factory=list)
+    ignored: list[tuple[str, str]] = Field(default_factory=list)
+
+    @property
+    def unsupported(self) -> list[NumberVerdict]:
+        return [n for n in self.numbers if n.status != "matched"]
+
+    def findings(self) -> list[str]:
+        """One line per problem, phrased so a writer (human or model) can fix it."""
+        out = [f"{n.text!r} ({n.context}): {n.detail}" for n in self.unsupported]
+        out += [f"id {i.id!r} is not in the facts; use only ids given in the facts" for i in self.ids if not i.found]
+        out += [f"quoted text “{q.id}” is not verbatim engine text from the facts; do not quote it"
+                for q in self.quotes if not q.found]
+        return out
+
+
+def _conversions(fact: Fact, unit: str) -> list[float]:
+    """The values `fact` may be written as in `unit` (empty list: incompatible)."""
+    v = fact.number
+    if v is None:
+        return []
+    u = fact.unit
+    table: dict[str, dict[str, list[float]]] = {
+        "pct": {"ratio": [v * 100], "pct": [v], "bps": [v / 100]},
+        "bps": {"bps": [v], "ratio": [v * 10_000], "pct": [v * 100]},
+        "USDT": {"USDT": [v], "price": [v]},
+        "s": {"s": [v], "ms": [v / 1000]},
+        "x": {"x": [v], "": [v], "ratio": [v]},
+        "": {k: [v] for k in ("", "count", "ratio", "pct", "bps", "USDT", "x", "s", "ms", "price", "per_s")},
+    }
+    return table.get(unit, {}).get(u, [])
+
+
+def _close(candidate: float, m: Mention) -> bool:
+    if m.qualifier == "gt":
+        return candidate >= m.value - _EPS
+    if m.qualifier == "lt":
+        return candidate <= m.value + _EPS
+    tol = (m.step if m.qualifier == "approx" else m.step / 2) + _EPS * max(1.0, abs(m.value))
+    return abs(candidate - m.value) <= tol
+
+
+def _keywords(fact: Fact) -> set[str]:
+    words = set()
+    for chunk in (fact.label, fact.id.replace(".", " ").replace("_", " ")):
+        for w in chunk.lower().replace("-", " ").split():
+            w = w.strip("()[]:,.%")
+            if len(w) >= 3 and w not in _STOP and not w.isdigit():
+                words.add(w)
+    return words
+
+
+def _score(keywords: set[str], context: Iterable[str]) -> int:
+    score = 0
+    for k in keywords:
+        if any(w == k or (min(len(w), len(k)) >= 3 and (w.startswith(k) or k.startswith(w))) for w in context):
+            score += 1
+    return score
+
+
+class NumberVerifier:
+    """Verifies texts against one fact set (precomputes the fact keywords once)."""
+
+    def __init__(self, facts: FactSet) -> None:
+        self.facts = facts
+        self._numeric = facts.numeric()
+        self._kw = {f.id: _keywords(f) for f in self._numeric}
+
+    def _candidates(self, m: Mention, negated: bool) -> tuple[list[Fact], list[Fact]]:
+        """(facts matching value and sign, facts matching only the magnitude)."""
+        good, sign_only = [], []
+        for f in self._numeric:
+            for c in _conversions(f, m.unit):
+                target = -c if (negated and m.explicit_sign == 0) else c
+                if _close(target, m):
+                    good.append(f)
+                    break
+                if m.qualifier not in ("gt", "lt") and _close(-target, m):
+                    sign_only.append(f)
+                    break
+        return good, sign_only
+
+    def _verdict(self, m: Mention) -> NumberVerdict:
+        negated = any(w in _NEGATIVE_WORDS for w in m.context)
+        base = {"text": m.text, "value": m.value, "unit": m.unit, "context": " ".join(m.context + m.after)}
+        good, sign_only = self._candidates(m, negated)
+        if not good:
+            if sign_only:
+                f = sign_only[0]
+                return NumberVerdict(**base, fact_id=f.id, status="sign",
+                                     detail=f"wrong sign: {f.id} is {f.number:g} {f.unit}".rstrip())
+            return NumberVerdict(**base, status="unsupported",
+                                 detail="no fact has this value in a compatible unit at the precision shown")
+        # Words before a number name it more reliably than words after it ("win rate 61.5% and loss rate").
+        scores = {f.id: (_score(self._kw[f.id], m.context), _score(self._kw[f.id], m.after)) for f in self._numeric}
+        best_good = max(good, key=lambda f: scores[f.id])
+        rival = max(self._numeric, key=lambda f: scores[f.id])
+        if scores[rival.id] > scores[best_good.id]:
+            return NumberVerdict(**base, fact_id=best_good.id, status="swapped",
+                                 detail=f"the words name {rival.id} ({rival.number:g} {rival.unit}) but the value "
+                                        f"is that of {best_good.id}")
+        return NumberVerdict(**base, fact_id=best_good.id, status="matched")
+
+    def verify(self, text: str) -> VerificationReport:
+        ex = extract(text)
+        numbers = [self._verdict(m) for m in ex.numbers]
+        known = self.facts.entity_ids | set(self.facts.facts)
+        ids = [IdVerdict(id=i, found=i in known) for i, _ in ex.ids]
+        quotes = [IdVerdict(id=q, found=q in self.facts.entity_ids) for q in ex.quotes]
+        ok = all(n.status == "matched" for n in numbers) and all(i.found for i in ids + quotes)
+        return VerificationReport(verified=ok, numbers=numbers, ids=ids, quotes=quotes, ignored=ex.ignored)
+
+
+def verify_text(text: str, facts: FactSet) -> VerificationReport:
+    return NumberVerifier(facts).verify(text)

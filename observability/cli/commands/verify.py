@@ -1,0 +1,56 @@
+"""`huracan-obs verify TEXT_FILE --facts FACTS_JSON`: check every number in a text against facts."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import orjson
+from rich.table import Table
+
+from observability.ai.facts import FactsError, facts_from_json
+from observability.ai.number_verifier import verify_text
+from observability.cli.common import console
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("verify", help="verify every number in a text file against a facts JSON file",
+                       description="verify every number in a text file against a facts JSON file; "
+                                   "exit 1 when any number or id is unsupported")
+    p.add_argument("text_file", help="text or markdown file to check")
+    p.add_argument("--facts", required=True,
+                   help="JSON: an object of name -> number, or a list of {id, value, unit[, precision, label]}")
+    p.set_defaults(func=run)
+
+
+def _read(path: str, what: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise FactsError(f"{path}: cannot read the {what} ({exc.strerror}); check the path") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    text = _read(args.text_file, "text file").decode("utf-8", errors="replace")
+    try:
+        data = orjson.loads(_read(args.facts, "facts file"))
+    except orjson.JSONDecodeError as exc:
+        raise FactsError(f"{args.facts}: not valid JSON ({exc}); fix the file") from None
+    report = verify_text(text, facts_from_json(data))
+    table = Table(title=f"numbers in {args.text_file}")
+    for col in ("number", "context", "verdict", "fact"):
+        table.add_column(col)
+    for n in report.numbers:
+        verdict = "[green]matched[/]" if n.status == "matched" else f"[red]{n.status}[/]: {n.detail}"
+        table.add_row(n.text, n.context, verdict, n.fact_id or "")
+    for i in [*report.ids, *report.quotes]:
+        table.add_row(i.id, "(id)" if i in report.ids else "(quote)",
+                      "[green]found[/]" if i.found else "[red]unsupported[/]: not in the facts", "")
+    console.print(table)
+    bad = len(report.unsupported) + sum(1 for i in [*report.ids, *report.quotes] if not i.found)
+    if report.verified:
+        console.print(f"[green]verified[/]: all {len(report.numbers)} numbers and {len(report.ids)} ids supported")
+        return 0
+    console.print(f"[red]not verified[/]: {bad} unsupported of {len(report.numbers) + len(report.ids)}")
+    return 1
