@@ -1,0 +1,151 @@
+"""Counterfactual threshold sweeps: what an alternative threshold for one gate would have done.
+
+For each alternative threshold, over the signals in the window:
+- how many more or fewer signals would have passed the gate;
+- how many would have been TAKEN (this gate passes at the alternative and every other gate passed);
+- newly taken signals (blocked today, taken at the alternative): their shadow outcomes, i.e. the
+  P&L forgone today (positive) or the losses the gate avoided (negative);
+- newly blocked signals (taken today, blocked at the alternative): their realised trade P&L, i.e.
+  profits that would have been lost or losses that would have been avoided.
+Other gates' verdicts are held as recorded; shadow outcomes are joined by trace_id.
+When mode is None the alternative applies to every mode's decisions alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import duckdb
+from pydantic import BaseModel, ConfigDict
+
+from observability.analytics.evidence import Fact, fact, limit_ids
+from observability.analytics.gate_explainer import window_clause
+from observability.analytics.windows import Window
+from observability.config.gates_config import GatesConfig, load_gates_config
+from observability.errors import ObservabilityError
+
+
+class CounterfactualRow(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    threshold: float
+    is_current: bool
+    passed_gate: int
+    delta_passed: int
+    taken: int
+    delta_taken: int
+    newly_taken: int
+    newly_taken_with_outcome: int
+    newly_taken_wins: int
+    shadow_pnl: float
+    """Sum of shadow P&L of newly taken signals: > 0 is P&L forgone today, < 0 losses avoided."""
+    newly_blocked: int
+    blocked_trade_pnl: float
+    """Sum of realised P&L of trades the alternative would have blocked."""
+    net_effect: float
+    """shadow_pnl - blocked_trade_pnl: the P&L change had this threshold been live."""
+    newly_taken_ids: list[str]
+    newly_blocked_ids: list[str]
+
+
+class CounterfactualSweep(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    gate: str
+    direction: str
+    current_threshold: float | None
+    mode: str | None
+    window: str
+    signals: int
+    rows: list[CounterfactualRow]
+
+    def best(self) -> CounterfactualRow | None:
+        return max(self.rows, key=lambda r: r.net_effect, default=None)
+
+    def to_facts(self) -> list[Fact]:
+        out: list[Fact] = []
+        for r in self.rows:
+            base = f"counterfactual.{self.window}.{self.gate}.{r.threshold:g}"
+            ev = r.newly_taken_ids + r.newly_blocked_ids
+            out += fact(f"{base}.delta_taken", f"{self.gate} at {r.threshold:g}: change in trades taken",
+                        r.delta_taken, "count", 0, ev)
+            out += fact(f"{base}.shadow_pnl", f"{self.gate} at {r.threshold:g}: shadow P&L of newly taken",
+                        r.shadow_pnl, "USDT", 2, r.newly_taken_ids)
+            out += fact(f"{base}.blocked_trade_pnl", f"{self.gate} at {r.threshold:g}: P&L of trades blocked",
+                        r.blocked_trade_pnl, "USDT", 2, r.newly_blocked_ids)
+            out += fact(f"{base}.net_effect", f"{self.gate} at {r.threshold:g}: net P&L effect",
+                        r.net_effect, "USDT", 2, ev)
+        return out
+
+
+def default_sweep(current: float, step: float, points: int = 4) -> list[float]:
+    """current ± k·step for k = 1..points (step defaults to the gate's near-miss margin)."""
+    return sorted({round(current + k * step, 10) for k in range(-points, points + 1)})
+
+
+def counterfactual_sweep(con: duckdb.DuckDBPyConnection, gate: str, window: Window,
+                         thresholds: Sequence[float] | None = None, *, mode: str | None = None,
+                         gates: GatesConfig | None = None, evidence_limit: int = 20) -> CounterfactualSweep:
+    cfg = gates if gates is not None else load_gates_config()
+    spec = cfg.gates.get(gate)
+    where, params = window_clause(window, mode=mode)
+    head = con.execute(f"SELECT arg_max(threshold, ts_event), arg_max(direction, ts_event), count(*) "
+                       f"FROM gate_decisions WHERE gate = ? AND {where}", [gate, *params]).fetchone()
+    data_thr, data_dir, n = head if head else (None, None, 0)
+    if not n:
+        raise ObservabilityError(f"no decisions of gate {gate!r} in window {window.label}; "
+                                 "check the gate name (`huracan-obs gates`) or widen --since")
+    current = spec.threshold_for(mode) if spec else data_thr
+    direction = spec.direction if spec else data_dir
+    alts = sorted(set(thresholds)) if thresholds else default_sweep(
+        current, spec.near_miss_margin if spec and spec.near_miss_margin > 0 else abs(current) * 0.05 or 1.0)
+    g = "'" + gate.replace("'", "''") + "'"
+    values = ", ".join(f"(CAST({float(a)!r} AS DOUBLE))" for a in alts)
+    new = "would AND others_ok AND NOT passed_now"
+    lost = "NOT would AND others_ok AND passed_now"
+    rows = con.execute(f"""
+        WITH g AS (SELECT trace_id, gate, passed, value, direction FROM gate_decisions WHERE {where}),
+        sig AS (
+            SELECT trace_id,
+                   coalesce(bool_and(passed) FILTER (WHERE gate <> {g}), true) AS others_ok,
+                   any_value(value) FILTER (WHERE gate = {g}) AS v,
+                   any_value(direction) FILTER (WHERE gate = {g}) AS dir,
+                   bool_and(passed) FILTER (WHERE gate = {g}) AS passed_now
+            FROM g GROUP BY trace_id HAVING count(*) FILTER (WHERE gate = {g}) > 0),
+        out AS (
+            SELECT sig.*, t.trade_id, t.pnl_net, s.shadow_id, s.pnl AS shadow_pnl
+            FROM sig
+            LEFT JOIN (SELECT trace_id, any_value(trade_id) AS trade_id, sum(pnl_net) AS pnl_net
+                       FROM trades GROUP BY trace_id) t USING (trace_id)
+            LEFT JOIN (SELECT trace_id, any_value(shadow_id) AS shadow_id, sum(pnl) AS pnl
+                       FROM shadow_trades GROUP BY trace_id) s USING (trace_id)),
+        alt(thr) AS (VALUES {values}),
+        x AS (SELECT alt.thr, out.*, CASE WHEN dir = 'min' THEN v >= alt.thr ELSE v <= alt.thr END AS would
+              FROM out, alt)
+        SELECT thr,
+               count(*) FILTER (WHERE would),
+               count(*) FILTER (WHERE passed_now),
+               count(*) FILTER (WHERE would AND others_ok),
+               count(*) FILTER (WHERE passed_now AND others_ok),
+               count(*) FILTER (WHERE {new}),
+               count(*) FILTER (WHERE {new} AND shadow_pnl IS NOT NULL),
+               count(*) FILTER (WHERE {new} AND shadow_pnl > 0),
+               coalesce(sum(shadow_pnl) FILTER (WHERE {new}), 0),
+               count(*) FILTER (WHERE {lost}),
+               coalesce(sum(pnl_net) FILTER (WHERE {lost}), 0),
+               list(coalesce(shadow_id, trace_id) ORDER BY trace_id) FILTER (WHERE {new})[1:{evidence_limit}],
+               list(coalesce(trade_id, trace_id) ORDER BY trace_id) FILTER (WHERE {lost})[1:{evidence_limit}],
+               count(*)
+        FROM x GROUP BY thr ORDER BY thr""", params).fetchall()
+    out = []
+    for (thr, passed_gate, passed_now, taken, taken_now, new_taken, with_outcome, wins, shadow_pnl,
+         new_blocked, blocked_pnl, taken_ids, blocked_ids, _) in rows:
+        out.append(CounterfactualRow(
+            threshold=thr, is_current=current is not None and abs(thr - current) < 1e-12,
+            passed_gate=passed_gate, delta_passed=passed_gate - passed_now, taken=taken,
+            delta_taken=taken - taken_now, newly_taken=new_taken, newly_taken_with_outcome=with_outcome,
+            newly_taken_wins=wins, shadow_pnl=shadow_pnl, newly_blocked=new_blocked,
+            blocked_trade_pnl=blocked_pnl, net_effect=shadow_pnl - blocked_pnl,
+            newly_taken_ids=limit_ids(taken_ids or []), newly_blocked_ids=limit_ids(blocked_ids or [])))
+    return CounterfactualSweep(gate=gate, direction=str(direction), current_threshold=current, mode=mode,
+                               window=window.label, signals=int(rows[0][-1]) if rows else 0, rows=out)
