@@ -1,0 +1,153 @@
+"""Run the simulator in real time through a real EventLogger (and the registry), in-process or headless.
+
+`run_simulation` paces the simulated clock against the event loop's clock: sim time advances
+`speed` simulated seconds per real second and the event density is `rate / speed` per simulated
+second, so the logger receives ~`rate` events per real second. Work is done in small slices with
+a yield to the loop between them, so the logger's writer feed keeps running; if the generator
+cannot keep up, the simulated clock falls behind rather than bursting into the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from observability.config.gates_config import GatesConfig
+from observability.config.observability_config import ObservabilityConfig
+from observability.core.event_logger import CloseReport, EventLogger
+from observability.errors import ObservabilityError
+from observability.sim.engine import DEFAULT_SYMBOLS, SimSettings, Simulator
+
+_TICK_S = 0.02
+_MAX_SLICE_S = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class SimProgress:
+    events: int
+    dropped: int
+    elapsed_s: float
+    events_per_s: float
+    """Over the last progress interval."""
+    sim_seconds: float
+    open_positions: int
+    queue_depth: int
+    fill_ratio: float
+    writer_alive: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SimSummary:
+    events: int
+    dropped: int
+    elapsed_s: float
+    sim_seconds: float
+    close_report: CloseReport | None
+
+
+class _CountingSink:
+    """Forwards to the logger and counts what it accepted and dropped (for the progress line)."""
+
+    def __init__(self, logger: EventLogger) -> None:
+        self._log = logger.log
+        self.accepted = 0
+        self.dropped = 0
+
+    def log(self, event: dict[str, Any]) -> bool:
+        if self._log(event):
+            self.accepted += 1
+            return True
+        self.dropped += 1
+        return False
+
+
+def _check(rate: float, speed: float, duration: float | None, symbols: Sequence[str]) -> None:
+    if not 0 < rate <= 1_000_000:
+        raise ObservabilityError(f"--rate must be between 0 and 1,000,000 events/s, got {rate}")
+    if not 0 < speed <= 100_000:
+        raise ObservabilityError(f"--speed must be between 0 and 100,000 simulated seconds per second, got {speed}")
+    if duration is not None and duration <= 0:
+        raise ObservabilityError(f"--duration must be > 0 seconds (omit it to run until Ctrl-C), got {duration}")
+    if not symbols or any(not s.strip() for s in symbols):
+        raise ObservabilityError("--symbols needs at least one non-empty symbol, e.g. BTC/USDT,ETH/USDT")
+
+
+async def run_simulation(
+    data_dir: str | Path | None = None,
+    *,
+    seed: int = 7,
+    rate: float = 200.0,
+    duration: float | None = None,
+    speed: float = 1.0,
+    symbols: Sequence[str] = DEFAULT_SYMBOLS,
+    gates: GatesConfig | None = None,
+    config: ObservabilityConfig | None = None,
+    logger: EventLogger | None = None,
+    use_registry: bool = True,
+    stop: asyncio.Event | None = None,
+    on_progress: Callable[[SimProgress], None] | None = None,
+    progress_every: float = 0.25,
+) -> SimSummary:
+    """Simulate until `duration` real seconds have passed or `stop` is set; flush and close before returning.
+
+    Pass `logger` to log into an already started EventLogger (the caller then owns and closes
+    it); otherwise one is created on `data_dir` and closed (drained) here, even on cancellation.
+    """
+    _check(rate, speed, duration, symbols)
+    own = logger is None
+    log = logger if logger is not None else EventLogger(data_dir=data_dir, config=config)
+    if own:
+        await log.start()
+    registry = None
+    if use_registry:
+        from observability.core.registry import Registry
+
+        registry = Registry(log.layout)
+    sink = _CountingSink(log)
+    settings = SimSettings(seed=seed, events_per_second=rate / speed, symbols=tuple(symbols), start_ts=time.time())
+    report: CloseReport | None = None
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    sim_done = 0.0
+    try:
+        sim = Simulator(sink, settings, gates, registry=registry, config_registry=registry)
+        last_t, last_n = started, 0
+        while stop is None or not stop.is_set():
+            real = loop.time() - started
+            finished = duration is not None and real >= duration
+            target = (duration if finished and duration is not None else real) * speed
+            while sim.now < target:
+                sim.advance(min(target, sim.now + _MAX_SLICE_S * speed))
+                await asyncio.sleep(0)
+            sim_done = sim.now
+            now = loop.time()
+            if on_progress is not None and (now - last_t >= progress_every or finished):
+                health = log.health()
+                on_progress(SimProgress(
+                    sink.accepted + sink.dropped, sink.dropped, now - started,
+                    (sink.accepted + sink.dropped - last_n) / max(now - last_t, 1e-9), sim.now, sim.open_positions,
+                    health.queue_depth, health.fill_ratio, health.writer_alive))
+                last_t, last_n = now, sink.accepted + sink.dropped
+            if finished:
+                break
+            await asyncio.sleep(_TICK_S)
+    finally:
+        if own:
+            report = await asyncio.shield(log.aclose())
+        if registry is not None:
+            registry.close()
+    return SimSummary(sink.accepted + sink.dropped, sink.dropped, loop.time() - started, sim_done, report)
+
+
+def install_stop_handlers(stop: asyncio.Event) -> None:
+    """Ctrl-C and SIGTERM (what `huracan-tui --demo` sends) set `stop`: the run ends with everything flushed."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
