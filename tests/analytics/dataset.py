@@ -174,7 +174,8 @@ def insert_health(conn: sqlite3.Connection) -> None:
 def populate(layout: DataLayout) -> None:
     conn = open_live_db(layout.live_db)
     try:
-        _stored, dead = ingest_events(conn, all_events())
+        # in time order, as an engine logs them: seq then follows ts_event
+        _stored, dead = ingest_events(conn, sorted(all_events(), key=lambda e: e["ts_event"]))
         assert dead == 0, "fixture events must all validate"
         insert_health(conn)
     finally:

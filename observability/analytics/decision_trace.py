@@ -1,0 +1,226 @@
+"""The timeline of one trace_id: signal -> each gate -> execution -> close (or shadow outcome),
+with the market context at each step and the latency between steps.
+
+Why live.db first: `live_feed` is indexed on trace_id, so a recent trace costs one index lookup
+(well under the 50 ms target) instead of a scan of Parquet. Market context is looked up by
+walking `seq` backwards from each step (the primary key), bounded to `CONTEXT_SCAN_ROWS` rows,
+because live.db has no (symbol, ts) index and snapshots are periodic. Traces already pruned from
+live.db fall back to the query layer's `events` and `market_context` views.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from typing import Any, Final
+
+import duckdb
+import orjson
+from pydantic import BaseModel, ConfigDict
+
+from observability.analytics.evidence import Fact, fact
+from observability.analytics.gate_explainer import UnknownTraceError
+from observability.core.live_store import open_readonly
+from observability.core.schemas import DecisionStep, DecisionTrace, utc_from_us
+from observability.errors import DataDirError
+from observability.paths import DataLayout
+
+CONTEXT_SCAN_ROWS: Final = 50_000
+_COLS: Final = "seq, event_id, ts_event, event_type, symbol, mode, payload"
+
+
+class MarketAt(BaseModel):
+    """The latest market snapshot for the symbol at or before a step."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ts: datetime
+    seq: int | None
+    price: float
+    spread_bps: float
+    volatility_bps: float
+    liquidity_usd: float | None = None
+    regime: str | None = None
+
+
+class TraceTimeline(BaseModel):
+    """A DecisionTrace (the shared schema) plus the market context at each step."""
+
+    model_config = ConfigDict(frozen=True)
+
+    trace: DecisionTrace
+    context: list[MarketAt | None]
+    source: str
+    """'live.db' or 'query layer': where the rows came from."""
+    pnl: float | None = None
+
+    def to_facts(self) -> list[Fact]:
+        t = self.trace
+        ids = [s.event_id for s in t.steps if s.event_id]
+        out: list[Fact] = []
+        for i, s in enumerate(t.steps):
+            if s.latency_ms is not None:
+                out += fact(f"trace.{t.trace_id}.step{i}.latency", f"{s.stage} latency after previous step",
+                            s.latency_ms, "ms", 1, [s.event_id or ""])
+        if len(t.steps) >= 2:
+            total = (t.steps[-1].ts - t.steps[0].ts).total_seconds() * 1000
+            out += fact(f"trace.{t.trace_id}.total", "signal to last step", total, "ms", 1, ids)
+        out += fact(f"trace.{t.trace_id}.pnl", f"P&L of trace {t.trace_id}", self.pnl, "USDT", 2, ids)
+        return out
+
+
+Row = tuple[int | None, str | None, datetime, str, str | None, str | None, dict[str, Any]]
+
+
+def _stage(event_type: str, p: dict[str, Any]) -> str:
+    return {"signal_received": "signal", "trade_opened": "entry", "trade_closed": "exit",
+            "shadow_trade_opened": "shadow entry", "shadow_trade_closed": "shadow exit",
+            "gate_decision": f"gate {p.get('gate', '?')}"}.get(event_type, event_type.replace("_", " "))
+
+
+def _g(x: Any) -> str:
+    return f"{x:,.6g}" if isinstance(x, int | float) else str(x)
+
+
+def _summary(event_type: str, p: dict[str, Any]) -> str:
+    if event_type == "signal_received":
+        return (f"{p.get('side')} signal, confidence {_g(p.get('confidence'))} at {_g(p.get('price'))} "
+                f"(model {p.get('model_id')}, strategy {p.get('strategy', 'default')})")
+    if event_type == "gate_decision":
+        op = ">=" if p.get("direction") == "min" else "<="
+        verdict = "PASS" if p.get("passed") else "FAIL"
+        return (f"{p.get('gate')}: {_g(p.get('value'))} {op} {_g(p.get('threshold'))} {verdict} "
+                f"(margin {_g(p.get('margin'))})")
+    if event_type == "trade_opened":
+        e = p.get("execution") or {}
+        lat = f", latency {_g(e['latency_ms'])} ms" if e.get("latency_ms") is not None else ""
+        return (f"{e.get('side')} {_g(e.get('size_filled'))} at {_g(e.get('price_filled'))} (requested "
+                f"{_g(e.get('price_requested'))}, slippage {e.get('slippage_bps', 0.0):.2f} bps, fees "
+                f"{_g(e.get('fees'))}{lat}); trade {p.get('trade_id')}")
+    if event_type == "trade_closed":
+        return (f"{p.get('exit_reason')} at {_g(p.get('exit_price'))}: net {p.get('pnl_net', 0.0):+.2f} USDT "
+                f"({p.get('pnl_bps', 0.0):+.1f} bps), hold {_g(p.get('hold_seconds'))} s, "
+                f"MFE {_g(p.get('mfe_bps'))} / MAE {_g(p.get('mae_bps'))} bps")
+    if event_type == "shadow_trade_opened":
+        return (f"shadow {p.get('side')} at {_g(p.get('entry_price'))}, blocked by "
+                f"{', '.join(p.get('blocked_by') or []) or '?'}; shadow {p.get('shadow_id')}")
+    if event_type == "shadow_trade_closed":
+        return (f"shadow {p.get('exit_reason')} at {_g(p.get('exit_price'))}: {p.get('pnl', 0.0):+.2f} USDT "
+                f"({p.get('pnl_bps', 0.0):+.1f} bps) forgone" if p.get("pnl", 0.0) > 0 else
+                f"shadow {p.get('exit_reason')} at {_g(p.get('exit_price'))}: {p.get('pnl', 0.0):+.2f} USDT "
+                f"({p.get('pnl_bps', 0.0):+.1f} bps) avoided")
+    if event_type == "error":
+        return f"{p.get('component')}: {p.get('error_type')}: {p.get('message')}"
+    if event_type == "market_context":
+        return f"price {_g(p.get('price'))}, spread {_g(p.get('spread_bps'))} bps"
+    return orjson.dumps(p).decode()[:200]
+
+
+def _outcome(rows: list[Row]) -> tuple[str, float | None]:
+    types = {r[3]: r[6] for r in rows}
+    if "trade_closed" in types:
+        pnl = float(types["trade_closed"].get("pnl_net", 0.0))
+        return f"taken, closed {pnl:+.2f} USDT", pnl
+    if "trade_opened" in types:
+        return "taken, open", None
+    if "shadow_trade_closed" in types:
+        p = types["shadow_trade_closed"]
+        return f"blocked by {', '.join(p.get('blocked_by') or [])}; shadow {p.get('pnl', 0.0):+.2f} USDT", None
+    blocked = [r[6].get("gate") for r in rows if r[3] == "gate_decision" and not r[6].get("passed")]
+    if blocked:
+        return f"blocked by {', '.join(str(b) for b in blocked)}", None
+    return "pending", None
+
+
+def build_timeline(trace_id: str, rows: list[Row], context: list[MarketAt | None], source: str) -> TraceTimeline:
+    steps: list[DecisionStep] = []
+    prev: datetime | None = None
+    for seq, eid, ts, et, _, _, p in rows:
+        latency = (ts - prev).total_seconds() * 1000 if prev is not None else None
+        ctx = context[len(steps)]
+        note = f" | market {_g(ctx.price)}, spread {_g(ctx.spread_bps)} bps" if ctx else ""
+        steps.append(DecisionStep(ts=ts, stage=_stage(et, p), event_type=et, summary=_summary(et, p) + note,
+                                  latency_ms=latency, seq=seq, event_id=eid))
+        prev = ts
+    outcome, pnl = _outcome(rows)
+    symbol = next((r[4] for r in rows if r[4]), None)
+    mode = next((r[5] for r in rows if r[5] and r[5] != "none"), None)
+    return TraceTimeline(trace=DecisionTrace(trace_id=trace_id, symbol=symbol, mode=mode, outcome=outcome,
+                                             steps=steps), context=context, source=source, pnl=pnl)
+
+
+def trace_timeline(trace_id: str, *, layout: DataLayout | None = None,
+                   con: duckdb.DuckDBPyConnection | None = None) -> TraceTimeline:
+    """The timeline from live.db when the trace is there, else from the query layer."""
+    if layout is not None:
+        try:
+            live = open_readonly(layout.live_db)
+        except DataDirError:
+            live = None
+        if live is not None:
+            try:
+                timeline = _from_live(live, trace_id)
+            finally:
+                live.close()
+            if timeline is not None:
+                return timeline
+    if con is not None:
+        timeline = _from_query_layer(con, trace_id)
+        if timeline is not None:
+            return timeline
+    raise UnknownTraceError(f"no events with trace_id {trace_id!r} in live.db or the Parquet history; "
+                            "check the id (`huracan-obs query \"SELECT trace_id FROM signals LIMIT 10\"`)")
+
+
+def _from_live(conn: sqlite3.Connection, trace_id: str) -> TraceTimeline | None:
+    raw = conn.execute(f"SELECT {_COLS} FROM live_feed WHERE trace_id = ? ORDER BY ts_event, seq",
+                       (trace_id,)).fetchall()
+    if not raw:
+        return None
+    rows: list[Row] = [(r[0], r[1], utc_from_us(r[2]), r[3], r[4], r[5], orjson.loads(r[6])) for r in raw]
+    symbol = next((r[4] for r in rows if r[4]), None)
+    cache: dict[int, MarketAt | None] = {}
+    context: list[MarketAt | None] = []
+    for (seq, _, ts, et, _, _, p), r in zip(rows, raw, strict=True):
+        if et == "market_context":
+            context.append(_market(ts, seq, p))
+            continue
+        key = int(r[0])
+        if key not in cache:
+            cache[key] = _live_context(conn, symbol, int(r[0]), int(r[2])) if symbol else None
+        context.append(cache[key])
+    return build_timeline(trace_id, rows, context, "live.db")
+
+
+def _live_context(conn: sqlite3.Connection, symbol: str, seq: int, ts_us: int) -> MarketAt | None:
+    row = conn.execute(
+        "SELECT seq, ts_event, payload FROM live_feed WHERE seq <= ? AND seq > ? AND event_type = 'market_context' "
+        "AND symbol = ? AND ts_event <= ? ORDER BY seq DESC LIMIT 1",
+        (seq, seq - CONTEXT_SCAN_ROWS, symbol, ts_us)).fetchone()
+    return _market(utc_from_us(row[1]), row[0], orjson.loads(row[2])) if row else None
+
+
+def _market(ts: datetime, seq: int | None, p: dict[str, Any]) -> MarketAt:
+    return MarketAt(ts=ts, seq=seq, price=float(p["price"]), spread_bps=float(p["spread_bps"]),
+                    volatility_bps=float(p["volatility_bps"]), liquidity_usd=p.get("liquidity_usd"),
+                    regime=p.get("regime"))
+
+
+def _from_query_layer(con: duckdb.DuckDBPyConnection, trace_id: str) -> TraceTimeline | None:
+    raw = con.execute(f"SELECT {_COLS} FROM events WHERE trace_id = ? ORDER BY ts_event, seq",
+                      [trace_id]).fetchall()
+    if not raw:
+        return None
+    rows: list[Row] = [(r[0], r[1], r[2], r[3], r[4], r[5], orjson.loads(r[6])) for r in raw]
+    symbol = next((r[4] for r in rows if r[4]), None)
+    context: list[MarketAt | None] = []
+    for _, _, ts, et, _, _, p in rows:
+        if et == "market_context":
+            context.append(_market(ts, None, p))
+            continue
+        m = con.execute("SELECT seq, ts_event, price, spread_bps, volatility_bps, liquidity_usd, regime "
+                        "FROM market_context WHERE symbol = ? AND ts_event <= ? ORDER BY ts_event DESC LIMIT 1",
+                        [symbol, ts]).fetchone() if symbol else None
+        context.append(MarketAt(ts=m[1], seq=m[0], price=m[2], spread_bps=m[3], volatility_bps=m[4],
+                                liquidity_usd=m[5], regime=m[6]) if m else None)
+    return build_timeline(trace_id, rows, context, "query layer")
