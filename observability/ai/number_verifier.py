@@ -102,12 +102,14 @@ def _keywords(fact: Fact) -> set[str]:
     return words
 
 
+def _matches(word: str, keyword: str) -> bool:
+    return word == keyword or (min(len(word), len(keyword)) >= 3 and
+                               (word.startswith(keyword) or keyword.startswith(word)))
+
+
 def _score(keywords: set[str], context: Iterable[str]) -> int:
-    score = 0
-    for k in keywords:
-        if any(w == k or (min(len(w), len(k)) >= 3 and (w.startswith(k) or k.startswith(w))) for w in context):
-            score += 1
-    return score
+    """How many distinct context words name this fact (a word shared by many labels counts once)."""
+    return len({w for w in context if any(_matches(w, k) for k in keywords)})
 
 
 class NumberVerifier:
@@ -143,8 +145,11 @@ class NumberVerifier:
                                      detail=f"wrong sign: {f.id} is {f.number:g} {f.unit}".rstrip())
             return NumberVerdict(**base, status="unsupported",
                                  detail="no fact has this value in a compatible unit at the precision shown")
-        # Words before a number name it more reliably than words after it ("win rate 61.5% and loss rate").
-        scores = {f.id: (_score(self._kw[f.id], m.context), _score(self._kw[f.id], m.after)) for f in self._numeric}
+        # Words before a number name it ("win rate 61.5% and loss rate ..."); the words after it only
+        # count when nothing before does ("61.5% of trades were winners").
+        scores = {f.id: _score(self._kw[f.id], m.context) for f in self._numeric}
+        if not any(scores.values()):
+            scores = {f.id: _score(self._kw[f.id], m.after) for f in self._numeric}
         best_good = max(good, key=lambda f: scores[f.id])
         rival = max(self._numeric, key=lambda f: scores[f.id])
         if scores[rival.id] > scores[best_good.id]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from observability.config.loader import load_yaml_model
 
@@ -63,17 +63,22 @@ class AIRoutingConfig(_Cfg):
     budget: BudgetConfig = BudgetConfig()
     telegram: TelegramConfig = TelegramConfig()
 
-    @model_validator(mode="after")
-    def _known_providers(self) -> AIRoutingConfig:
-        if DETERMINISTIC in self.providers:
+    @field_validator("providers")
+    @classmethod
+    def _not_builtin(cls, providers: dict[str, ProviderConfig]) -> dict[str, ProviderConfig]:
+        if DETERMINISTIC in providers:
             raise ValueError(f"'{DETERMINISTIC}' is the built-in writer; name your provider differently")
-        for task, names in self.tasks.items():
+        return providers
+
+    @field_validator("tasks")
+    @classmethod
+    def _known_providers(cls, tasks: dict[TaskName, list[str]], info: ValidationInfo) -> dict[TaskName, list[str]]:
+        providers = info.data.get("providers") or {}
+        for task, names in tasks.items():
             for name in names:
-                if name != DETERMINISTIC and name not in self.providers:
-                    raise ValueError(f"tasks.{task} routes to unknown provider {name!r}; define it under providers")
-        for task in TASKS:
-            self.tasks.setdefault(task, [DETERMINISTIC])
-        return self
+                if name != DETERMINISTIC and name not in providers:
+                    raise ValueError(f"{task} routes to unknown provider {name!r}; define it under providers")
+        return {**_default_tasks(), **tasks}
 
     def route(self, task: TaskName) -> list[str]:
         """Providers to try in order; the deterministic writer always ends the list."""

@@ -1,0 +1,71 @@
+"""Property tests: whatever number is written, in whatever form, the extractor reads its value back."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from observability.ai.number_extractor import extract
+
+_settings = settings(max_examples=150, deadline=None)
+
+
+@_settings
+@given(st.integers(min_value=-10**9, max_value=10**9), st.sampled_from(["", " bps", "%", " USDT"]))
+def test_integers_with_thousands_separators_round_trip(n: int, unit: str) -> None:
+    text = f"value {n:,}{unit} here"
+    nums = extract(text).numbers
+    assert len(nums) == 1
+    assert nums[0].value == n
+    assert nums[0].step == 1.0
+
+
+@_settings
+@given(st.decimals(min_value=-10**6, max_value=10**6, places=3, allow_nan=False, allow_infinity=False))
+def test_decimals_keep_value_and_precision(d: object) -> None:
+    text = f"net {d} bps"
+    nums = extract(text).numbers
+    assert len(nums) == 1
+    assert abs(nums[0].value - float(str(d))) < 1e-9
+    decimals = len(str(d).split(".")[1]) if "." in str(d) else 0
+    assert abs(nums[0].step - 10.0**-decimals) < 1e-12
+    assert nums[0].unit == "bps"
+
+
+@_settings
+@given(st.floats(min_value=0.1, max_value=999, allow_nan=False), st.sampled_from([("k", 1e3), ("M", 1e6), ("B", 1e9)]))
+def test_magnitude_suffixes_scale_value_and_step(x: float, suffix: tuple[str, float]) -> None:
+    shown = f"{x:.1f}"
+    nums = extract(f"about {shown}{suffix[0]} trades").numbers
+    assert len(nums) == 1
+    assert abs(nums[0].value - float(shown) * suffix[1]) < 1e-6 * suffix[1]
+    assert nums[0].qualifier == "approx"
+
+
+@_settings
+@given(st.text(alphabet="abcdefghij -_", min_size=1, max_size=12), st.integers(min_value=0, max_value=99999))
+def test_digits_inside_ids_and_names_are_not_numbers(prefix: str, n: int) -> None:
+    word = "".join(c for c in prefix if c.isalpha()) or "x"
+    text = f"trade `{word}{n}` and symbol {word.upper()}{n}USDT"
+    assert extract(text).numbers == []
+
+
+@_settings
+@given(st.dates(), st.times())
+def test_dates_and_times_are_ignored_not_counted(d: object, t: object) -> None:
+    text = f"On {d} at {str(t)[:5]} UTC nothing happened."
+    ex = extract(text)
+    assert ex.numbers == []
+    assert any(kind == "date/time" for _, kind in ex.ignored)
+
+
+def test_signs_currency_and_units_are_read() -> None:
+    nums = extract("PnL -$1,234.50, +12 bps, −3%, 250ms, 1.5x, 2 hours").numbers
+    got = [(n.value, n.unit, n.explicit_sign) for n in nums]
+    assert got == [(-1234.5, "USDT", -1), (12.0, "bps", 1), (-3.0, "pct", -1), (0.25, "s", 0), (1.5, "x", 0),
+                   (7200.0, "s", 0)]
+
+
+def test_counts_written_as_words_are_numbers() -> None:
+    nums = extract("three losing trades and twenty-one signals; one of the gates").numbers
+    assert [n.value for n in nums] == [3.0, 21.0]

@@ -1,0 +1,133 @@
+"""Telegram delivery against a Bot-API-shaped server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from html.parser import HTMLParser
+
+import pytest
+
+from observability.ai.secrets import Secret
+from observability.config.observability_config import AlertConfig
+from observability.core.queue_monitor import QueueMonitor
+from observability.core.schemas import HealthSnapshot
+from observability.reporting.telegram_format import MAX_MESSAGE, markdown_to_html, split_html
+from observability.reporting.telegram_sender import TelegramAlertSink, TelegramError, TelegramSender
+from tests.ai.fake_servers import Reply, serve, tg_429, tg_ok
+
+TOKEN = "123456:AAE-secret-bot-token"
+
+
+class _Balance(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.ok = True
+
+    def handle_starttag(self, tag: str, attrs: object) -> None:
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.stack or self.stack.pop() != tag:
+            self.ok = False
+
+
+def _balanced(text: str) -> bool:
+    p = _Balance()
+    p.feed(text)
+    p.close()
+    return p.ok and not p.stack
+
+
+def _sender(url: str, **kw: float) -> TelegramSender:
+    return TelegramSender(token=Secret(TOKEN), chat_id="42", base_url=url,
+                          min_interval_seconds=kw.get("interval", 0.0), max_retries=int(kw.get("retries", 3)))
+
+
+def test_long_report_is_split_on_lines_with_balanced_tags() -> None:
+    lines = [f"<b>section {i}</b> <code>T-{i:04d}</code> net &amp; gross" for i in range(400)]
+    lines[200] = "<b>" + " ".join(["word"] * 1500)  # one line longer than a message, tag open across the split
+    lines[201] = "still bold</b>"
+    text = "\n".join(lines)
+    with serve([tg_ok()]) as srv, _sender(srv.url) as sender:
+        count = sender.send_long(text)
+    sent = [r.body["text"] for r in srv.requests]
+    assert count == len(sent) > 2
+    assert all(len(m.encode("utf-16-le")) // 2 <= MAX_MESSAGE for m in sent)
+    assert all(_balanced(m) for m in sent)
+    assert {r.body["chat_id"] for r in srv.requests} == {"42"}
+    assert {r.body["parse_mode"] for r in srv.requests} == {"HTML"}
+    joined = "\n".join(sent)
+    for i in (0, 199, 202, 399):
+        assert lines[i] in joined
+
+
+def test_short_lines_are_never_broken() -> None:
+    lines = [f"line {i} <i>x</i>" for i in range(2000)]
+    parts = split_html("\n".join(lines))
+    assert "\n".join(parts) == "\n".join(lines)
+
+
+def test_429_waits_retry_after_then_succeeds() -> None:
+    with serve([tg_429(retry_after=1), tg_ok()]) as srv, _sender(srv.url) as sender:
+        sender.send_html("hello")
+    assert len(srv.requests) == 2
+    assert srv.requests[1].at - srv.requests[0].at >= 1.0
+
+
+def test_messages_are_paced_per_chat() -> None:
+    with serve([tg_ok()]) as srv, _sender(srv.url, interval=0.2) as sender:
+        for i in range(3):
+            sender.send_html(f"m{i}")
+    gaps = [b.at - a.at for a, b in zip(srv.requests, srv.requests[1:], strict=False)]
+    assert all(g >= 0.2 for g in gaps)
+
+
+def test_engine_text_is_escaped_in_alerts() -> None:
+    with serve([tg_ok()]) as srv, _sender(srv.url) as sender:
+        TelegramAlertSink(sender)("queue_fill", "reason <script> & co > 80%")
+    text = srv.requests[0].body["text"]
+    assert "reason &lt;script&gt; &amp; co &gt; 80%" in text
+    assert _balanced(text)
+
+
+def test_report_markdown_becomes_telegram_html() -> None:
+    md = "# Daily\n\n| metric | value |\n|---|---|\n| win rate | 50.0% |\n- trade `T-1` “a<b & c”: x"
+    html = markdown_to_html(md)
+    assert "<b>Daily</b>" in html
+    assert "win rate: 50.0%" in html and "metric" not in html
+    assert "<code>T-1</code>" in html and "a&lt;b &amp; c" in html
+
+
+def test_queue_monitor_alerts_reach_telegram_through_the_sink() -> None:
+    snap = HealthSnapshot.model_validate({
+        "ts": 0.0, "status": "critical", "queue_depth": 9_600, "queue_maxsize": 10_000, "fill_ratio": 0.96,
+        "accepted_total": 1, "dropped_total": 0, "dropped_by_severity": {}, "dropped_by_type": {},
+        "written_total": 1, "dead_letter_total": 0, "writer_lag_events": 0, "writer_lag_s": 0.0,
+        "events_per_s": 0.0, "written_per_s": 0.0, "kill_switch": True, "kill_switch_fired_total": 1,
+        "writer_alive": True, "writer_error": None, "pid": 1,
+    })
+    with serve([tg_ok()]) as srv, _sender(srv.url) as sender:
+        monitor = QueueMonitor(AlertConfig(), sinks=[TelegramAlertSink(sender)])
+        monitor.notify(monitor.check(snap))
+        monitor.notify(monitor.check(snap))  # inside the cooldown: nothing more is sent
+    assert len(srv.requests) == 1
+    assert "kill_switch" in srv.requests[0].body["text"]
+
+
+def test_token_never_appears_in_logs_errors_or_reprs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    with serve([Reply(400, {"ok": False, "description": f"Bad Request: token {TOKEN} chat not found"})]) as srv:
+        with _sender(srv.url) as sender, pytest.raises(TelegramError) as refused:
+            sender.send_html("x")
+        text = str(refused.value) + repr(sender) + repr(TelegramAlertSink(sender))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    with _sender(dead, retries=1) as sender, pytest.raises(TelegramError) as unreachable:
+        sender.send_html("x")
+    text += str(unreachable.value) + caplog.text
+    assert "giving up after 2 attempts" in str(unreachable.value)
+    assert "sendMessage" in caplog.text  # httpx did log the request URL ...
+    assert TOKEN not in text  # ... but with the token redacted
