@@ -28,6 +28,7 @@ from observability.core.io.dataset import Target, file_name, list_files, open_ta
 from observability.core.io.files import delete_files, remove_temp_files, write_parquet
 from observability.core.io.live_rows import fetch_raw, file_table, new_duck, widen
 from observability.core.live_store import exported_seq, open_live_db
+from observability.errors import DataDirError
 from observability.paths import DataLayout
 
 CHUNK_ROWS: Final = 250_000
@@ -86,6 +87,9 @@ def export_once(layout: DataLayout, *, max_rows: int | None = None, uri: str | N
     """Export every row above the watermark (at most `max_rows`) to Parquet; safe to call any time."""
     started = time.perf_counter()
     target = open_target(layout, uri)
+    if not layout.live_db.exists():
+        raise DataDirError(f"{layout.live_db}: no live feed database to export; run the engine or "
+                           "`huracan-obs demo` first, or pass the right --data-dir")
     conn = open_live_db(layout.live_db)
     duck = new_duck()
     rows = files = size = 0
