@@ -18,7 +18,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 import subprocess
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -127,6 +129,9 @@ class Registry:
     def __init__(self, layout: DataLayout, *, readonly: bool = False) -> None:
         self.layout = layout
         self.readonly = readonly
+        # One connection shared by the threads that use this object (hooks may be called from any
+        # thread): a write holds the lock for its whole transaction, so no read sees it half-done.
+        self._lock = threading.RLock()
         if readonly:
             self._conn = open_learning_readonly(layout.learning_db)
         else:
@@ -134,7 +139,17 @@ class Registry:
             self._conn = open_learning_db(layout.learning_db)
 
     def close(self) -> None:
-        self._conn.close()
+        with self._lock:
+            self._conn.close()
+
+    def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def _one(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Row | None:
+        with self._lock:
+            row: sqlite3.Row | None = self._conn.execute(sql, params).fetchone()
+            return row
 
     def __enter__(self) -> Registry:
         return self
@@ -199,27 +214,27 @@ class Registry:
             raise RegistryError(f"model {name!r}: {_validation_message(exc)}") from None
         store_artifact(self.layout.models_dir, model_id, source, defining)
         tc_json = None if training_config is None else canonical_json(training_config)
-        with write_txn(self._conn) as conn:
+        with self._lock, write_txn(self._conn) as conn:
             conn.execute(_MODEL_INSERT, [model_id, *record_to_row(record, MODEL_COLUMNS), digest, kind, tc_json])
         stored = self._find(model_id)
         assert stored is not None  # committed just above (by us or by a concurrent twin)
         return stored
 
     def _find(self, model_id: str) -> ModelRecord | None:
-        row = self._conn.execute("SELECT * FROM models WHERE model_id = ?", (model_id,)).fetchone()
+        row = self._one("SELECT * FROM models WHERE model_id = ?", (model_id,))
         return None if row is None else row_to_record(ModelRecord, row)
 
     def resolve_id(self, ref: str) -> str:
         """Full model id for a full id, an alias, or a unique id prefix (>= 4 hex characters)."""
         ref = ref.strip()
-        if self._conn.execute("SELECT 1 FROM models WHERE model_id = ?", (ref,)).fetchone():
+        if self._one("SELECT 1 FROM models WHERE model_id = ?", (ref,)):
             return ref
-        row = self._conn.execute("SELECT model_id FROM aliases WHERE alias = ?", (ref,)).fetchone()
+        row = self._one("SELECT model_id FROM aliases WHERE alias = ?", (ref,))
         if row is not None:
             return str(row[0])
         if _HEX_PREFIX.fullmatch(ref.lower()):
-            rows = self._conn.execute("SELECT model_id FROM models WHERE model_id LIKE ? ORDER BY model_id LIMIT 4",
-                                      (ref.lower() + "%",)).fetchall()
+            rows = self._all("SELECT model_id FROM models WHERE model_id LIKE ? ORDER BY model_id LIMIT 4",
+                             (ref.lower() + "%",))
             if len(rows) == 1:
                 return str(rows[0][0])
             if len(rows) > 1:
@@ -234,12 +249,11 @@ class Registry:
         return record
 
     def list_models(self) -> list[ModelRecord]:
-        rows = self._conn.execute("SELECT * FROM models ORDER BY created_at, rowid").fetchall()
+        rows = self._all("SELECT * FROM models ORDER BY created_at, rowid")
         return [row_to_record(ModelRecord, r) for r in rows]
 
     def training_config(self, ref: str) -> dict[str, Any] | None:
-        row = self._conn.execute("SELECT training_config FROM models WHERE model_id = ?",
-                                 (self.resolve_id(ref),)).fetchone()
+        row = self._one("SELECT training_config FROM models WHERE model_id = ?", (self.resolve_id(ref),))
         return None if row is None or row[0] is None else dict(json.loads(row[0]))
 
     def artifact_path(self, ref: str) -> Path:
@@ -272,7 +286,7 @@ class Registry:
     def verify(self) -> list[str]:
         """Re-hash every artifact; one line per missing or corrupt model, [] when all are intact."""
         problems = []
-        for row in self._conn.execute("SELECT model_id, artifact_sha256 FROM models ORDER BY created_at, rowid"):
+        for row in self._all("SELECT model_id, artifact_sha256 FROM models ORDER BY created_at, rowid"):
             problem = problem_with(self.layout.models_dir, row[0], row[1])
             if problem is not None:
                 problems.append(problem)
@@ -280,7 +294,7 @@ class Registry:
 
     def stray_artifacts(self) -> list[str]:
         """Directories under models/ that learning.db does not know (not corruption; for cleanup)."""
-        known = {str(r[0]) for r in self._conn.execute("SELECT model_id FROM models")}
+        known = {str(r[0]) for r in self._all("SELECT model_id FROM models")}
         return stray_dirs(self.layout.models_dir, known)
 
     # ------------------------------------------------------------ aliases
@@ -293,7 +307,7 @@ class Registry:
             raise RegistryError(f"alias {alias!r}: use a letter then letters, digits, '_', '.' or '-' (max 100)")
         target = self.resolve_id(model_id)
         when = _utc(ts, "ts")
-        with write_txn(self._conn) as conn:
+        with self._lock, write_txn(self._conn) as conn:
             previous = self._alias_at(alias, when)
             try:
                 move = AliasMove(seq=1, alias=alias, model_id=target, previous_model_id=previous,
@@ -309,22 +323,21 @@ class Registry:
         return move.model_copy(update={"seq": seq})
 
     def _alias_at(self, alias: str, when: datetime) -> str | None:
-        row = self._conn.execute("SELECT model_id FROM alias_history WHERE alias = ? AND changed_at <= ? "
-                                 "ORDER BY changed_at DESC, seq DESC LIMIT 1", (alias, to_us(when))).fetchone()
+        row = self._one("SELECT model_id FROM alias_history WHERE alias = ? AND changed_at <= ? "
+                        "ORDER BY changed_at DESC, seq DESC LIMIT 1", (alias, to_us(when)))
         return None if row is None else str(row[0])
 
     def alias_history(self, alias: str) -> list[AliasMove]:
-        rows = self._conn.execute("SELECT * FROM alias_history WHERE alias = ? ORDER BY changed_at, seq",
-                                  (alias,)).fetchall()
+        rows = self._all("SELECT * FROM alias_history WHERE alias = ? ORDER BY changed_at, seq", (alias,))
         return [row_to_record(AliasMove, r) for r in rows]
 
     def aliases(self) -> dict[str, str]:
         """Current alias -> model id."""
-        return {str(r[0]): str(r[1]) for r in self._conn.execute("SELECT alias, model_id FROM aliases ORDER BY alias")}
+        return {str(r[0]): str(r[1]) for r in self._all("SELECT alias, model_id FROM aliases ORDER BY alias")}
 
     def aliases_at(self, ts: datetime) -> dict[str, str]:
         """Alias -> model id as it was at `ts` (same tie-break as config: later insertion wins)."""
-        names = [str(r[0]) for r in self._conn.execute("SELECT DISTINCT alias FROM alias_history ORDER BY alias")]
+        names = [str(r[0]) for r in self._all("SELECT DISTINCT alias FROM alias_history ORDER BY alias")]
         when = _utc(ts, "ts")
         out = {name: self._alias_at(name, when) for name in names}
         return {k: v for k, v in out.items() if v is not None}
@@ -345,13 +358,12 @@ class Registry:
         except ValidationError as exc:
             raise RegistryError(f"config change {key!r}: {_validation_message(exc)}") from None
         row = record_to_row(draft, CHANGE_COLUMNS)
-        with write_txn(self._conn) as conn:
+        with self._lock, write_txn(self._conn) as conn:
             seq = conn.execute(_CHANGE_INSERT, row).lastrowid
         return draft.model_copy(update={"change_seq": seq})
 
     def _changes(self, where: str, params: tuple[Any, ...]) -> list[ConfigChangeRecord]:
-        rows = self._conn.execute(f"SELECT * FROM config_changes WHERE {where} ORDER BY ts, change_seq",
-                                  params).fetchall()
+        rows = self._all(f"SELECT * FROM config_changes WHERE {where} ORDER BY ts, change_seq", params)
         return [row_to_record(ConfigChangeRecord, r) for r in rows]
 
     def config_changes(self, since: datetime | None = None) -> list[ConfigChangeRecord]:
@@ -366,19 +378,19 @@ class Registry:
         return self._changes("gate = ?", (gate,))
 
     def gates(self) -> list[str]:
-        return [str(r[0]) for r in self._conn.execute(
+        return [str(r[0]) for r in self._all(
             "SELECT DISTINCT gate FROM config_changes WHERE gate IS NOT NULL ORDER BY gate")]
 
     def value_at(self, key: str, ts: datetime) -> Any | None:
         """The value of `key` live at `ts` (inclusive); None before its first recorded change."""
-        row = self._conn.execute(
+        row = self._one(
             "SELECT new_value FROM config_changes WHERE key = ? AND ts <= ? ORDER BY ts DESC, change_seq DESC "
-            "LIMIT 1", (key, to_us(_utc(ts, "ts")))).fetchone()
+            "LIMIT 1", (key, to_us(_utc(ts, "ts"))))
         return None if row is None or row[0] is None else json.loads(row[0])
 
     def live_changes_at(self, ts: datetime) -> dict[str, ConfigChangeRecord]:
         """For each key, the change that set its value live at `ts` (removed keys omitted)."""
-        rows = self._conn.execute(_LATEST_PER_KEY, (to_us(_utc(ts, "ts")),)).fetchall()
+        rows = self._all(_LATEST_PER_KEY, (to_us(_utc(ts, "ts")),))
         records = (row_to_record(ConfigChangeRecord, r) for r in rows)
         return {rec.key: rec for rec in records if rec.new_value is not None}
 

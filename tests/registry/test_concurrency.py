@@ -52,3 +52,28 @@ def test_concurrent_registration_from_two_processes_loses_nothing(layout: DataLa
     with sqlite3.connect(layout.learning_db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     assert len([d for d in layout.models_dir.iterdir() if not d.name.startswith(".")]) == 3 * PER_PROCESS
+
+
+def test_threads_sharing_one_registry_lose_nothing(layout: DataLayout) -> None:
+    import threading
+
+    with Registry(layout) as reg:
+        start = threading.Barrier(4)
+
+        def work(t: int) -> None:
+            start.wait()
+            for i in range(25):
+                rec = reg.register_model(f"t{t}-{i}".encode(), name="threaded", metrics={"i": i}, created_by=f"t{t}",
+                                         git_sha="c" * 40)
+                reg.record_config_change(f"thread.{t}", None, i, changed_by=f"t{t}")
+                reg.set_alias(f"latest-{t}", rec.model_id, changed_by=f"t{t}")
+
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert len(reg.list_models()) == 100
+        assert len(reg.config_changes()) == 100
+        assert all(len(reg.alias_history(f"latest-{t}")) == 25 for t in range(4))
+        assert reg.config_at(datetime.now(UTC)) == {f"thread.{t}": 24 for t in range(4)}

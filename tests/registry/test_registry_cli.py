@@ -107,23 +107,24 @@ def test_missing_registry_is_a_clear_error(capsys: pytest.CaptureFixture[str], t
     assert code == 2 and "huracan-obs init" in capsys.readouterr().err
 
 
-def test_register_and_alias_from_the_command_line_in_a_subprocess(tmp_path: Path) -> None:
+def test_register_and_alias_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     artifact = tmp_path / "model.bin"
     artifact.write_bytes(b"cli-weights")
     data = tmp_path / "train"
     data.mkdir()
     (data / "part-0.csv").write_text("x,y\n1,2\n")
-    base = [sys.executable, "-m", "observability.cli.main", "--data-dir", str(tmp_path / "d")]
-    subprocess.run([*base, "init"], check=True, capture_output=True)
-    reg = subprocess.run([*base, "registry", "register", str(artifact), "--name", "cli-model", "--metrics",
-                          "auc=0.7", "--by", "tester", "--git-sha", "e" * 40, "--data", str(data)],
-                         capture_output=True, text=True, check=True)
+    data_dir = str(tmp_path / "d")
+    assert main(["--data-dir", data_dir, "init"]) == 0
+    # one real process end to end (entry module, exit code, stdout)
+    reg = subprocess.run([sys.executable, "-m", "observability.cli.main", "--data-dir", data_dir, "registry",
+                          "register", str(artifact), "--name", "cli-model", "--metrics", "auc=0.7", "--by", "tester",
+                          "--git-sha", "e" * 40, "--data", str(data)], capture_output=True, text=True, check=True)
     model_id = reg.stdout.split()[-1]
-    bad = subprocess.run([*base, "registry", "register", str(artifact), "--name", "m", "--metrics", "auc"],
-                         capture_output=True, text=True)
-    assert bad.returncode == 2 and "use name=number" in bad.stderr
-    subprocess.run([*base, "registry", "alias", "champion", model_id[:8], "--by", "tester"], check=True,
-                   capture_output=True)
+    capsys.readouterr()
+    assert main(["--data-dir", data_dir, "registry", "register", str(artifact), "--name", "m", "--metrics",
+                 "auc"]) == 2
+    assert "use name=number" in capsys.readouterr().err
+    assert main(["--data-dir", data_dir, "registry", "alias", "champion", model_id[:8], "--by", "tester"]) == 0
     with Registry(DataLayout(tmp_path / "d"), readonly=True) as ro:
         rec = ro.get_model("champion")
         assert rec.model_id == model_id and rec.metrics == {"auc": 0.7} and rec.data_snapshot_id
