@@ -59,9 +59,13 @@ class Target:
 
 
 def s3_filesystem(endpoint: str | None = None) -> pafs.S3FileSystem:
-    """S3FileSystem from the environment: HURACAN_S3_ENDPOINT, AWS_ACCESS_KEY_ID/SECRET, AWS_REGION."""
+    """S3FileSystem from the environment: HURACAN_S3_ENDPOINT, AWS_ACCESS_KEY_ID/SECRET, AWS_REGION.
+
+    allow_delayed_open makes a file smaller than one upload part a single PUT (one request, not
+    three); it also sidesteps moto 5.2.1's broken CompleteMultipartUpload (getmoto/moto#10055).
+    """
     endpoint = endpoint or os.environ.get(ENV_S3_ENDPOINT)
-    kwargs: dict[str, object] = {"allow_bucket_creation": True}
+    kwargs: dict[str, object] = {"allow_bucket_creation": True, "allow_delayed_open": True}
     if endpoint:
         parsed = urlparse(endpoint if "://" in endpoint else f"https://{endpoint}")
         kwargs["endpoint_override"] = parsed.netloc
