@@ -1,0 +1,152 @@
+"""Pushed screens: one event's detail, a decision timeline, help, the `:` prompt and the problem screen."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+import orjson
+from rich.console import Group
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer, Input, Static
+
+from huracan_tui.commands import APP, bindings, effective, key_label
+from huracan_tui.data import Step
+from huracan_tui.format import TYPE_SHORT, hms, summary
+from huracan_tui.screens.base import DataScreen
+from observability.analytics.live_feed import FeedRow
+
+if TYPE_CHECKING:
+    from huracan_tui.app import HuracanApp
+
+
+class EventDetailScreen(Screen[None]):
+    """Every field of one event; `enter` opens its decision timeline when it has a trace."""
+
+    SCOPE: ClassVar[str] = "detail"
+    BINDINGS = bindings("detail")
+
+    def __init__(self, row: FeedRow) -> None:
+        super().__init__()
+        self.row = row
+
+    def compose(self) -> ComposeResult:
+        r = self.row
+        head = Table.grid(padding=(0, 2))
+        head.add_column(style="bold")
+        head.add_column()
+        for k, v in (("seq", r.seq), ("event", r.event_type), ("severity", r.severity), ("time", hms(r.ts_event)),
+                     ("symbol", r.symbol or "-"), ("mode", r.mode), ("source", r.source),
+                     ("trace", r.trace_id or "-"), ("event id", r.event_id)):
+            head.add_row(k, str(v))
+        body = Syntax(orjson.dumps(r.payload_dict(), option=orjson.OPT_INDENT_2).decode(), "json",
+                      theme="ansi_dark", background_color="default")
+        with VerticalScroll():
+            yield Static(Group(Text(summary(r.event_type, r.payload_dict()), style="bold"), head, body))
+        yield Footer()
+
+    def action_trace(self) -> None:
+        if self.row.trace_id:
+            self.app.push_screen(TimelineScreen(self.row.trace_id))
+        else:
+            self.notify("this event has no trace id", severity="warning")
+
+
+class TimelineScreen(DataScreen):
+    """One trace from signal to close (or shadow outcome): every step with its numbers and latency."""
+
+    SCOPE = "timeline"
+    REFRESH = True
+    BINDINGS = bindings("timeline")
+
+    def __init__(self, trace_id: str) -> None:
+        super().__init__()
+        self.trace_id = trace_id
+
+    def compose_body(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(id="timeline")
+
+    def load(self) -> list[Step]:
+        return self.data.trace(self.trace_id)
+
+    def show(self, result: list[Step]) -> None:
+        out = self.query_one("#timeline", Static)
+        if not result:
+            out.update(Text(f"no events for trace {self.trace_id} in live.db", style="yellow"))
+            return
+        first = result[0].summary_payload
+        t = Table("time", "+ms", "step", "what", box=None, padding=(0, 1), expand=True, header_style="bold dim",
+                  title=f"Decision timeline {self.trace_id}  {_outcome(result)}", title_justify="left",
+                  title_style="bold")
+        for s in result:
+            style = ("bold red" if s.event_type == "gate_decision" and not s.summary_payload.get("passed")
+                     else "green" if s.event_type in ("trade_opened", "trade_closed") else "")
+            t.add_row(hms(s.ts_us), "" if s.latency_ms is None else f"{s.latency_ms:,.1f}",
+                      TYPE_SHORT.get(s.event_type, s.event_type), Text(summary(s.event_type, s.summary_payload),
+                                                                       style=style))
+        total = (result[-1].ts_us - result[0].ts_us) / 1000
+        foot = Text(f"{len(result)} steps, {total:,.1f} ms signal→last step; model {first.get('model_id', '-')}",
+                    style="dim")
+        out.update(Group(t, foot))
+
+
+def _outcome(steps: list[Step]) -> str:
+    types = [s.event_type for s in steps]
+    last = steps[-1].summary_payload
+    if "trade_closed" in types:
+        return f"closed: {last.get('exit_reason')} {last.get('pnl_bps', 0):+.1f} bps"
+    if "trade_opened" in types:
+        return "open trade"
+    if "shadow_trade_closed" in types:
+        return f"blocked; shadow {last.get('pnl_bps', 0):+.1f} bps"
+    if "shadow_trade_opened" in types:
+        return "blocked; shadow open"
+    return "pending"
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every command and its (possibly remapped) key, from the same table as the bindings."""
+
+    BINDINGS = bindings(APP)  # a modal screen hides the app's bindings: it carries them itself
+
+    def compose(self) -> ComposeResult:
+        app: HuracanApp = self.app  # type: ignore[assignment]
+        t = Table("key", "command", "where", box=None, padding=(0, 2), header_style="bold", expand=True,
+                  title="huracan-tui keys (esc closes; remap in configs/tui.yaml [keys] by command id)",
+                  title_justify="left", title_style="bold")
+        for cmd in effective(app.keymap):
+            t.add_row(key_label(cmd.key), cmd.description, "everywhere" if cmd.scope == APP else cmd.scope)
+        t.add_row("ctrl+p", "Command palette (every command above, searchable)", "everywhere")
+        with VerticalScroll(id="help"):
+            yield Static(t)
+
+
+class PromptScreen(ModalScreen[str | None]):
+    """`:` prompt: `trace ID`, `gate NAME`, or a screen name."""
+
+    BINDINGS = bindings(APP)
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder=":trace ID   :gate NAME   :overview|feed|gates|trades|models|metrics|reports",
+                    id="prompt")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip().lstrip(":"))
+
+
+class ProblemScreen(Screen[None]):
+    """A clear, full screen explanation (missing data, newer schema), instead of a traceback."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message
+
+    def compose(self) -> ComposeResult:
+        yield Static(Group(Text("huracan-tui cannot show this data", style="bold red"), Text(""),
+                           Text(self.message), Text(""), Text("q quits", style="dim")), id="problem")
+        yield Footer()
