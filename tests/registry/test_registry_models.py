@@ -256,3 +256,19 @@ def test_bad_input_gives_one_line_registry_errors(reg: Registry) -> None:
         _register(reg, Path("/nonexistent/model.bin"))
     with pytest.raises(RegistryError, match="non-empty name"):
         _register(reg, b"x", name=" ")
+
+
+def test_leftovers_of_a_crashed_registration_are_harmless_and_reported(reg: Registry, layout: DataLayout) -> None:
+    rec = _register(reg, b"survivor")
+    # what a crash leaves: a half-written temporary directory (before the rename) ...
+    (layout.models_dir / f".tmp-{rec.model_id[:16]}-dead").mkdir()
+    (layout.models_dir / f".tmp-{rec.model_id[:16]}-dead" / "artifact").write_bytes(b"surv")
+    # ... or a complete directory whose row never committed (after the rename)
+    with sqlite3.connect(layout.learning_db) as conn:
+        conn.execute("DELETE FROM models")
+    assert reg.verify() == []
+    strays = reg.stray_artifacts()
+    assert any(".tmp-" in s and "interrupted" in s for s in strays)
+    assert any(s.startswith(rec.model_id) and "not in learning.db" in s for s in strays)
+    assert _register(reg, b"survivor").model_id == rec.model_id  # re-registering adopts the intact directory
+    assert reg.verify() == [] and not any(s.startswith(rec.model_id) for s in reg.stray_artifacts())
