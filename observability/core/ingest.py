@@ -34,12 +34,21 @@ def _us(value: Any) -> int | None:
     return int(datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp() * 1_000_000)
 
 
-def _row(d: Mapping[str, Any], ts_stored: int) -> Row:
-    return (
-        d["event_id"], d.get("event_version", 1), d.get("severity", "INFO"), _us(d["ts_event"]),
-        _us(d.get("ts_logged")), d.get("source", "engine"), d.get("symbol"), d.get("mode", "none"),
-        d.get("trace_id"), d["event_type"], orjson.dumps(d["payload"]).decode(), ts_stored,
-    )
+def _rows(dicts: Iterable[Mapping[str, Any]], ts_stored: int) -> list[Row]:
+    """live_feed rows from validated wire dicts (optional envelope keys may be absent: defaults apply)."""
+    dumps = orjson.dumps
+    out = []
+    for d in dicts:
+        ts_event = d["ts_event"]
+        ts_logged = d.get("ts_logged")
+        out.append((
+            d["event_id"], d.get("event_version", 1), d.get("severity", "INFO"),
+            int(ts_event * 1_000_000) if type(ts_event) is float else _us(ts_event),
+            int(ts_logged * 1_000_000) if type(ts_logged) is float else _us(ts_logged),
+            d.get("source", "engine"), d.get("symbol"), d.get("mode", "none"), d.get("trace_id"),
+            d["event_type"], dumps(d["payload"]).decode(), ts_stored,
+        ))
+    return out
 
 
 def _describe(errors: Sequence[Any]) -> str:
@@ -81,8 +90,9 @@ def prepare_batch(
             problems[i] = (f"event is {len(line)} bytes, over the {MAX_EVENT_BYTES}-byte limit; "
                            "store large blobs as artifacts and reference them by id")
     candidates = [i for i in range(len(lines)) if i not in problems] if problems else list(range(len(lines)))
+    joined = b"[" + b",".join([lines[i] for i in candidates] if problems else lines) + b"]"
     try:
-        EVENT_LIST_ADAPTER.validate_json(b"[" + b",".join(lines[i] for i in candidates) + b"]")
+        EVENT_LIST_ADAPTER.validate_json(joined)
     except ValidationError as exc:
         by_item: dict[int, list[Any]] = {}
         whole: list[Any] = []
@@ -104,7 +114,9 @@ def prepare_batch(
     for i in sorted(problems):
         eid, et = _peek(lines[i]) if len(lines[i]) <= MAX_EVENT_BYTES else (None, None)
         dead.append((now, eid, et, problems[i], lines[i][:4096].decode("utf-8", "replace")))
-    rows = [_row(orjson.loads(lines[i]), now) for i in candidates if i not in problems]
+    if not problems:
+        return _rows(orjson.loads(joined), now), dead, []
+    rows = _rows((orjson.loads(lines[i]) for i in candidates if i not in problems), now)
     return rows, dead, sorted(problems)
 
 

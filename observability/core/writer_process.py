@@ -20,12 +20,15 @@ import argparse
 import contextlib
 import gc
 import os
+import queue
 import select
 import signal
 import sqlite3
 import sys
+import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +69,15 @@ def _health_row(raw: bytes) -> tuple[Any, ...]:
     return tuple(out)
 
 
+@dataclass
+class Prepared:
+    n: int
+    rows: list[tuple[Any, ...]]
+    dead: list[tuple[Any, ...]]
+    dead_idx: list[int]
+    health: list[tuple[Any, ...]]
+
+
 class Writer:
     def __init__(self, conn: sqlite3.Connection, layout: DataLayout, config: ObservabilityConfig) -> None:
         self.conn = conn
@@ -75,6 +87,10 @@ class Writer:
         self._fault_file = os.environ.get(FAULT_FILE_ENV)
         self._last_checkpoint = time.monotonic()
         self._stop = False
+        # SQLite releases the GIL inside sqlite3_step, so committing batch k on this thread overlaps
+        # validating batch k+1 on the main one; two batches in flight at most (back-pressure).
+        self._batches: queue.Queue[Prepared | None] = queue.Queue(maxsize=2)
+        self._committer = threading.Thread(target=self._commit_loop, name="commit", daemon=True)
 
     # -- replies ----------------------------------------------------------------------------------
 
@@ -101,31 +117,39 @@ class Writer:
                 self.conn.execute("ROLLBACK")
             raise
 
-    def store(self, lines: list[bytes], health_lines: list[bytes]) -> None:
-        """Validate and commit one batch; on storage errors keep it and retry until it lands."""
+    def prepare(self, lines: list[bytes], health_lines: list[bytes]) -> Prepared:
+        """Validation and row building: the CPU-heavy half, done while the previous batch commits."""
         rows, dead, dead_idx = prepare_batch(lines)
         health = []
         for raw in health_lines:
             with contextlib.suppress(ValueError, TypeError, KeyError):
                 health.append(_health_row(raw))
+        return Prepared(len(lines), rows, dead, dead_idx, health)
+
+    def store(self, batch: Prepared) -> None:
+        """Commit one prepared batch; on storage errors keep it and retry until it lands, then ack."""
         delay = 0.05
         while True:
             try:
-                self._commit(rows, dead, health)
+                self._commit(batch.rows, batch.dead, batch.health)
                 break
             except sqlite3.Error as exc:
                 self.reply({"n": self.handled, "err": f"{type(exc).__name__}: {exc}"})
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
         base = self.handled
-        self.handled += len(lines)
-        errors = {i: d[3] for i, d in zip(dead_idx, dead, strict=True)}
+        self.handled += batch.n
+        errors = {i: d[3] for i, d in zip(batch.dead_idx, batch.dead, strict=True)}
         self.reply({"n": self.handled, "dead": [[base + i, e] for i, e in errors.items()]})
         now = time.monotonic()
         if now - self._last_checkpoint > 1.0:
             self._last_checkpoint = now
             with contextlib.suppress(sqlite3.Error):
                 checkpoint(self.conn, self.layout.live_db)
+
+    def _commit_loop(self) -> None:
+        while (batch := self._batches.get()) is not None:
+            self.store(batch)
 
     def ingest_fallback(self) -> int:
         """Store events that an earlier engine could not hand over (duplicates are ignored)."""
@@ -181,10 +205,17 @@ class Writer:
                     if len(events) < max_events and not flush and time.monotonic() - batch_started < max_age:
                         continue
             if events or health:
-                self.store(events, health)
+                self._batches.put(self.prepare(events, health))
                 events, health = [], []
             if eof or self._stop:
                 return
+
+    def start_committer(self) -> None:
+        self._committer.start()
+
+    def stop_committer(self) -> None:
+        self._batches.put(None)
+        self._committer.join()
 
     def request_stop(self, *_: Any) -> None:
         self._stop = True
@@ -217,7 +248,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     gc.freeze()
     gc.disable()
     Writer.reply({"ready": True, "pid": os.getpid()})
+    writer.start_committer()
     writer.run(sys.stdin.fileno())
+    writer.stop_committer()
     with contextlib.suppress(sqlite3.Error):
         checkpoint(conn, layout.live_db)
     conn.close()
