@@ -93,6 +93,7 @@ def test_verify_exits_1_and_names_the_corrupt_model(
     (("diff", "champion", "0000"), "unknown model '0000'"),
     (("history", "gate", "nosuch"), "known gates: spread"),
     (("at", "yesterday-ish"), "use ISO 8601"),
+    (("at", "inf"), "use ISO 8601"),
     (("register", "/nonexistent.bin", "--name", "x"), "not found"),
 ])
 def test_bad_input_is_one_line_error_exit_2(capsys: pytest.CaptureFixture[str], layout: DataLayout,

@@ -59,7 +59,7 @@ def parse_timestamp(text: str) -> datetime:
     """ISO 8601 (no offset = UTC) or unix seconds."""
     try:
         return datetime.fromtimestamp(float(text), tz=UTC)
-    except ValueError:
+    except (ValueError, OverflowError, OSError):
         pass
     try:
         ts = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -101,7 +101,7 @@ def register(sub: Any) -> None:
     q = cmd("history", "change history of a gate's threshold, a config key or an alias", run_history)
     q.add_argument("kind", choices=["gate", "key", "alias"])
     q.add_argument("name")
-    cmd("at", "config values and aliases live at a time (ISO 8601, no offset = UTC; or unix seconds)",
+    cmd("at", "config values and aliases live at a time (ISO 8601, no offset = UTC; unix seconds; or now)",
         run_at).add_argument("timestamp")
     q = cmd("register", "register a model artifact (file or directory)", run_register)
     q.add_argument("path", type=Path)
