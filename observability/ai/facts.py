@@ -2,7 +2,7 @@
 
 A fact is one number (or label) with an id, a unit and the precision it is displayed at, plus the
 evidence (event ids, trace ids, trade ids, model ids) it was computed from. The analytics layer
-produces the same shape (`observability.analytics.evidence.Fact`); `fact_from_any` accepts either,
+produces the same shape (`observability.analytics.evidence.Fact`; `from_analytics` adapts its units),
 so the AI layer does not depend on which module built the facts.
 
 Units understood by the writer and the verifier:
@@ -75,6 +75,18 @@ def fact_from_any(obj: Any) -> Fact:
         unit=normalise_unit(get("unit")), precision=int(get("precision") or 0),
         evidence=[str(e) for e in (get("evidence") or [])],
     )
+
+
+_ANALYTICS_UNITS = {"%": "pct", "ratio": "x", "text": ""}
+
+
+def from_analytics(obj: Any) -> Fact:
+    """Adapt an `observability.analytics.evidence.Fact`: its "ratio" is a multiple (profit factor 1.27),
+    its "%" a percentage; ours call those "x" and "pct" ("ratio" here is a fraction shown as %)."""
+    unit = str(getattr(obj, "unit", "") or "")
+    return fact_from_any({"id": obj.id, "label": obj.label, "value": obj.value,
+                          "unit": _ANALYTICS_UNITS.get(unit, unit), "precision": obj.precision,
+                          "evidence": list(obj.evidence)})
 
 
 class FactSet:

@@ -46,11 +46,32 @@ def _gates(data: ReportData) -> list[str]:
     lines = ["## Gate findings", ""]
     if not data.gates:
         return [*lines, "No gate decisions in this period."]
-    for gate in data.gates:
+    for g in data.gates:
         parts = [f"{name} {v}" for name, key in (("decisions", "decisions"), ("pass rate", "pass_rate"),
-                                                  ("blocked", "blocked"))
-                 if (v := _val(data, f"gate.{gate}.{key}")) is not None]
-        lines.append(f"- {quote(gate, data)}: " + ", ".join(parts))
+                                                  ("pass-rate target", "target"), ("near misses", "near_misses"),
+                                                  ("blocked alone", "blocked_alone"))
+                 if (v := _val(data, f"{g.fact_base}.{key}")) is not None]
+        lines.append(f"- gate {quote(g.gate, data)}: " + ", ".join(parts))
+    for fid, label in (("shadow.closed", "Shadow trades closed"), ("shadow.pnl_total", "Shadow net PnL"),
+                       ("shadow.pnl_bps_avg", "Average shadow PnL per trade")):
+        if (v := _val(data, fid)) is not None:
+            lines.append(f"- {label}: {v}")
+    return lines
+
+
+def _metric_findings(data: ReportData) -> list[str]:
+    flagged = [m for m in data.metrics if m.status]
+    headline = [m for m in data.metrics if not m.status]
+    lines = ["## Metric alerts", ""]
+    if not flagged:
+        lines.append("No metric is outside its thresholds.")
+    for m in flagged:
+        limit = _val(data, f"{m.fact_base}.limit")
+        bound = f", {m.status} threshold {limit}" if limit is not None else ""
+        lines.append(f"- **{m.status}** {m.label}: {_val(data, m.fact_base)}{bound}")
+    if headline:
+        lines += ["", "| more metrics | value |", "|---|---|"]
+        lines += [f"| {m.label} | {_val(data, m.fact_base)} |" for m in headline]
     return lines
 
 
@@ -100,7 +121,7 @@ def _models(data: ReportData) -> list[str]:
 
 def render(data: ReportData, summary: str, *, footer: str = "") -> str:
     lines = [f"# {data.period.title}", "", "## Summary", "", summary, ""]
-    for section in (_metrics(data), _gates(data), _trades(data), _models(data)):
+    for section in (_metrics(data), _metric_findings(data), _gates(data), _trades(data), _models(data)):
         lines += [*section, ""]
     if footer:
         lines += [footer, ""]

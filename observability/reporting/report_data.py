@@ -60,6 +60,22 @@ class NotableTrade:
 
 
 @dataclass(frozen=True)
+class GateFinding:
+    gate: str
+    fact_base: str
+    """Prefix of the gate explainer's fact ids for this gate (`<base>.pass_rate`, `.target`, ...)."""
+
+
+@dataclass(frozen=True)
+class MetricFinding:
+    fact_base: str
+    label: str
+    status: str
+    """'warn' or 'critical' for a metric outside its thresholds, '' for a headline metric."""
+    name: str
+
+
+@dataclass(frozen=True)
 class ModelChange:
     model_id: str
     parent_model_id: str | None
@@ -81,7 +97,8 @@ class ReportData:
     period: Period
     facts: list[Fact] = field(default_factory=list)
     entity_ids: set[str] = field(default_factory=set)
-    gates: list[str] = field(default_factory=list)
+    gates: list[GateFinding] = field(default_factory=list)
+    metrics: list[MetricFinding] = field(default_factory=list)
     notable: list[NotableTrade] = field(default_factory=list)
     models: list[ModelChange] = field(default_factory=list)
     configs: list[ConfigChange] = field(default_factory=list)

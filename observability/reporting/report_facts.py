@@ -1,38 +1,46 @@
-"""Gather a report's facts for one period from live.db (read-only).
+"""Gather a report's facts for one period through the query layer and the analytics modules.
 
-Why live.db and plain SQL here: a report must be producible from the durable write-ahead store alone
-(the engine box may have no Parquet yet), and each fact's evidence (trade ids, trace ids, model ids)
-comes straight from the rows that produced it, so `huracan-obs explain ID` can recompute it.
+Why the query layer: a weekly report must see days already exported to Parquet and pruned from
+live.db; the views give both, exactly once. The report's own section facts (trades, notable trades,
+shadow outcomes, model and config changes) are SQL over those views; gate findings come from
+`GateExplainer.summaries` and metric alerts from `MetricsComputer`, converted to our `Fact`.
+Each fact's evidence (trade, trace, model ids) comes from the rows that produced it, so
+`huracan-obs explain ID` can recompute it.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from collections import defaultdict
+from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
+import duckdb
 import orjson
 
-from observability.core.live_store import open_readonly
+from observability.ai.facts import from_analytics
+from observability.analytics.gate_explainer import GateExplainer
+from observability.analytics.metrics_computer import MetricsComputer, MetricValue
+from observability.analytics.windows import Window
+from observability.core.io.query import QueryLayer
+from observability.errors import DataDirError
 from observability.paths import DataLayout
-from observability.reporting.report_data import ConfigChange, ModelChange, NotableTrade, Period, ReportData
+from observability.reporting.report_data import (
+    ConfigChange,
+    GateFinding,
+    MetricFinding,
+    ModelChange,
+    NotableTrade,
+    Period,
+    ReportData,
+)
 
 NOTABLE_PER_SIDE = 3
+EVIDENCE = 50
+HEADLINE_METRICS = ("profit_factor", "expectancy_bps", "max_drawdown_usdt", "take_rate_pct",
+                    "slippage_round_trip_avg_bps", "fill_latency_avg_ms", "events_dropped")
 
 
-def _rows(conn: sqlite3.Connection, event_type: str, period: Period, *, closing: bool = True) -> list[dict[str, Any]]:
-    """Payloads (with envelope fields) of one event type inside the period."""
-    cur = conn.execute(
-        "SELECT event_id, ts_event, symbol, mode, trace_id, payload FROM live_feed "
-        "WHERE event_type = ? AND ts_event >= ? AND ts_event < ? ORDER BY seq",
-        (event_type, period.start_us, period.end_us) if closing else (event_type, 0, period.end_us),
-    )
-    out = []
-    for event_id, ts, symbol, mode, trace_id, payload in cur:
-        d = orjson.loads(payload)
-        d.update(event_id=event_id, ts=ts, symbol=symbol, mode=mode, trace_id=trace_id)
-        out.append(d)
-    return out
+def _is_number(value: Any) -> TypeGuard[float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _decimals(value: float, cap: int = 6) -> int:
@@ -41,119 +49,165 @@ def _decimals(value: float, cap: int = 6) -> int:
     return len(text.split(".")[1]) if "." in text else 0
 
 
-def _is_number(value: Any) -> TypeGuard[float]:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+class _Gatherer:
+    def __init__(self, con: duckdb.DuckDBPyConnection, period: Period) -> None:
+        self.con = con
+        self.period = period
+        self.window = Window(label=period.end.isoformat() if period.kind == "daily" else "week",
+                             since=datetime(period.start.year, period.start.month, period.start.day, tzinfo=UTC),
+                             until=datetime.fromtimestamp(period.end_us / 1e6, tz=UTC))
+        self.since, self.until = self.window.sql_bounds()
+        self.data = ReportData(period)
+
+    def rows(self, sql: str) -> list[dict[str, Any]]:
+        cur = self.con.execute(sql.format(since=self.since, until=self.until))
+        names = [d[0] for d in cur.description or []]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def count(self, view: str, ts: str = "ts_event") -> int:
+        row = self.con.execute(
+            f"SELECT count(*) FROM {view} WHERE {ts} >= {self.since} AND {ts} < {self.until}").fetchone()
+        return int(row[0]) if row else 0
+
+    def trades(self) -> None:
+        d = self.data
+        opened = self.rows("SELECT trade_id FROM trades WHERE opened_at >= {since} AND opened_at < {until} "
+                           "ORDER BY opened_at")
+        d.add("trades.opened", "trades opened", len(opened), "count", 0, [r["trade_id"] for r in opened][:EVIDENCE])
+        closed = self.rows("SELECT * FROM trades WHERE status = 'closed' AND closed_at >= {since} "
+                           "AND closed_at < {until} ORDER BY closed_at")
+        ids = [r["trade_id"] for r in closed][:EVIDENCE]
+        d.add("trades.closed", "trades closed", len(closed), "count", 0, ids)
+        if not closed:
+            return
+        wins = [r for r in closed if r["pnl_net"] > 0]
+        d.add("trades.wins", "winning trades", len(wins), "count", 0, [r["trade_id"] for r in wins][:EVIDENCE])
+        d.add("trades.win_rate", "win rate", len(wins) / len(closed), "ratio", 3, ids)
+        d.add("trades.pnl_net_total", "net PnL", sum(r["pnl_net"] for r in closed), "USDT", 2, ids)
+        d.add("trades.pnl_bps_avg", "average net PnL per trade", _mean([r["pnl_bps"] for r in closed]), "bps", 1,
+              ids)
+        d.add("trades.fees_total", "fees paid", sum(r["fees"] or 0.0 for r in closed), "USDT", 2, ids)
+        d.add("trades.hold_avg", "average hold", _mean([r["hold_seconds"] for r in closed]), "s", 0, ids)
+        d.add("trades.entry_slippage_avg", "average entry slippage",
+              _mean([r["entry_slippage_bps"] for r in closed if r["entry_slippage_bps"] is not None]), "bps", 2, ids)
+        for mode in sorted({r["mode"] for r in closed}):
+            rows = [r for r in closed if r["mode"] == mode]
+            mids = [r["trade_id"] for r in rows][:EVIDENCE]
+            d.add(f"mode.{mode}.closed", f"{mode} trades closed", len(rows), "count", 0, mids)
+            d.add(f"mode.{mode}.pnl_net", f"{mode} net PnL", sum(r["pnl_net"] for r in rows), "USDT", 2, mids)
+        ranked = sorted(closed, key=lambda r: r["pnl_bps"])
+        best = ranked[-NOTABLE_PER_SIDE:][::-1]
+        for r in best + [r for r in ranked[:NOTABLE_PER_SIDE] if r not in best]:
+            self.notable(r)
+
+    def notable(self, r: dict[str, Any]) -> None:
+        d = self.data
+        tid, trace = r["trade_id"], r["trace_id"] or ""
+        ev = [tid, trace] if trace else [tid]
+        d.add(f"trade.{tid}.pnl_bps", f"trade {tid} net PnL in bps", r["pnl_bps"], "bps", 1, ev)
+        d.add(f"trade.{tid}.pnl_net", f"trade {tid} net PnL", r["pnl_net"], "USDT", 2, ev)
+        d.add(f"trade.{tid}.hold", f"trade {tid} hold", r["hold_seconds"], "s", 0, ev)
+        d.notable.append(NotableTrade(tid, trace, r["symbol"] or "", r["mode"] or "none", r["side"] or "",
+                                      r["exit_reason"] or ""))
+        d.entity_ids.update(x for x in (tid, trace, r["model_id"]) if x)
+
+    def gates(self) -> None:
+        d = self.data
+        d.add("gates.decisions", "gate decisions", self.count("gate_decisions"), "count", 0)
+        for s in GateExplainer(self.con).summaries(self.window):
+            d.facts.extend(from_analytics(f) for f in s.to_facts())
+            d.gates.append(GateFinding(s.gate, f"gates.{self.window.label}.{s.gate}"))
+            d.entity_ids.update([s.gate, *s.evidence])
+        shadows = self.rows("SELECT shadow_id, pnl, pnl_bps FROM shadow_trades WHERE status = 'closed' "
+                            "AND closed_at >= {since} AND closed_at < {until}")
+        d.add("shadow.closed", "shadow trades closed", len(shadows), "count", 0)
+        if shadows:
+            sids = [r["shadow_id"] for r in shadows][:EVIDENCE]
+            d.add("shadow.pnl_total", "shadow net PnL", sum(r["pnl"] for r in shadows), "USDT", 2, sids)
+            d.add("shadow.pnl_bps_avg", "average shadow PnL per trade", _mean([r["pnl_bps"] for r in shadows]),
+                  "bps", 1, sids)
+
+    def models(self) -> None:
+        d = self.data
+        for r in self.rows("SELECT * FROM model_updates WHERE ts_event >= {since} AND ts_event < {until} "
+                           "ORDER BY seq"):
+            mid = r["model_id"]
+            metrics = orjson.loads(r["metrics"] or "{}")
+            before = (orjson.loads(r["delta"]) if r["delta"] else {}) or {}
+            before = before.get("metrics_before") or {}
+            names = []
+            for name, after in sorted(metrics.items()):
+                if not _is_number(after):
+                    continue
+                names.append(name)
+                d.add(f"model.{mid}.{name}", f"{name} after", after, "", 4, [mid])
+                if _is_number(before.get(name)):
+                    d.add(f"model.{mid}.{name}.before", f"{name} before", before[name], "", 4, [mid])
+                    d.add(f"model.{mid}.{name}.delta", f"{name} change", after - before[name], "", 4, [mid])
+            d.models.append(ModelChange(mid, r["parent_model_id"], r["reason"] or "", tuple(names)))
+            d.entity_ids.update(x for x in (mid, r["parent_model_id"]) if x)
+        d.add("models.updated", "model updates", len(d.models), "count", 0, [m.model_id for m in d.models])
+
+    def configs(self) -> None:
+        d = self.data
+        rows = self.rows("SELECT * FROM config_changes WHERE ts_event >= {since} AND ts_event < {until} "
+                         "ORDER BY seq")
+        d.add("config.changes", "config changes", len(rows), "count", 0, [r["event_id"] for r in rows][:EVIDENCE])
+        for i, r in enumerate(rows):
+            old = orjson.loads(r["old_value"]) if r["old_value"] else None
+            new = orjson.loads(r["new_value"]) if r["new_value"] else None
+            numeric = False
+            if _is_number(old) and _is_number(new):
+                numeric = True
+                d.add(f"config.{i}.old", f"{r['key']} old value", old, "", _decimals(old), [r["event_id"]])
+                d.add(f"config.{i}.new", f"{r['key']} new value", new, "", _decimals(new), [r["event_id"]])
+            d.configs.append(ConfigChange(i, r["key"], r["changed_by"] or "", r["reason"] or "", numeric))
+            d.entity_ids.add(r["key"])
+
+    def metrics(self) -> None:
+        """Headline metrics and every metric in warn/critical (scope 'all'), with their thresholds."""
+        report = MetricsComputer(self.con).compute(self.window, scopes=["all"])
+        for v in report.values:
+            if v.scope != "all" or v.group is not None or v.value is None:
+                continue
+            flagged = v.status in ("warn", "critical")
+            if flagged or v.name in HEADLINE_METRICS:
+                self.metric(v, flagged)
+
+    def metric(self, v: MetricValue, flagged: bool) -> None:
+        d = self.data
+        base = f"metrics.{v.window}.{v.scope}.{v.key}"
+        d.facts.extend(from_analytics(f) for f in v.to_facts() if not f.id.endswith(".n"))
+        limit = v.critical if v.status == "critical" else v.warn
+        if flagged and limit is not None:
+            unit = from_analytics(v.to_facts()[0]).unit
+            d.add(f"{base}.limit", f"{v.label} {v.status} threshold", limit, unit, v.precision)
+        d.metrics.append(MetricFinding(base, v.label, v.status if flagged else "", v.name))
 
 
 def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def _trades(conn: sqlite3.Connection, period: Period, data: ReportData) -> None:
-    opened = {r["trade_id"]: r for r in _rows(conn, "trade_opened", period, closing=False)}
-    opened_in = [r for r in opened.values() if r["ts"] >= period.start_us]
-    closed = _rows(conn, "trade_closed", period)
-    data.add("trades.opened", "trades opened", len(opened_in), "count", 0, [r["trade_id"] for r in opened_in[:50]])
-    data.add("trades.closed", "trades closed", len(closed), "count", 0, [r["trade_id"] for r in closed[:50]])
-    if not closed:
-        return
-    ids = [r["trade_id"] for r in closed]
-    wins = [r for r in closed if r["pnl_net"] > 0]
-    data.add("trades.wins", "winning trades", len(wins), "count", 0, [r["trade_id"] for r in wins[:50]])
-    data.add("trades.win_rate", "win rate", len(wins) / len(closed), "ratio", 3, ids[:50])
-    data.add("trades.pnl_net_total", "net PnL", sum(r["pnl_net"] for r in closed), "USDT", 2, ids[:50])
-    data.add("trades.pnl_bps_avg", "average net PnL per trade", _mean([r["pnl_bps"] for r in closed]), "bps", 1,
-             ids[:50])
-    data.add("trades.fees_total", "fees paid", sum(r["fees"] for r in closed), "USDT", 2, ids[:50])
-    data.add("trades.hold_avg", "average hold", _mean([r["hold_seconds"] for r in closed]), "s", 0, ids[:50])
-    slips = [o["execution"]["slippage_bps"] for o in (opened.get(t) for t in ids) if o]
-    data.add("trades.entry_slippage_avg", "average entry slippage", _mean(slips), "bps", 2, ids[:50])
-    by_mode: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in closed:
-        by_mode[r["mode"]].append(r)
-    for mode, rows in sorted(by_mode.items()):
-        mids = [r["trade_id"] for r in rows][:50]
-        data.add(f"mode.{mode}.closed", f"{mode} trades closed", len(rows), "count", 0, mids)
-        data.add(f"mode.{mode}.pnl_net", f"{mode} net PnL", sum(r["pnl_net"] for r in rows), "USDT", 2, mids)
-    ranked = sorted(closed, key=lambda r: r["pnl_bps"])
-    picks = ranked[-NOTABLE_PER_SIDE:][::-1] + [r for r in ranked[:NOTABLE_PER_SIDE] if r not in
-                                                ranked[-NOTABLE_PER_SIDE:]]
-    for r in picks:
-        tid, trace = r["trade_id"], r["trace_id"] or ""
-        ev = [tid, trace] if trace else [tid]
-        data.add(f"trade.{tid}.pnl_bps", f"trade {tid} net PnL in bps", r["pnl_bps"], "bps", 1, ev)
-        data.add(f"trade.{tid}.pnl_net", f"trade {tid} net PnL", r["pnl_net"], "USDT", 2, ev)
-        data.add(f"trade.{tid}.hold", f"trade {tid} hold", r["hold_seconds"], "s", 0, ev)
-        data.notable.append(NotableTrade(tid, trace, r["symbol"] or "", r["mode"], r["side"], r["exit_reason"]))
-        data.entity_ids.update(x for x in (tid, trace, r["symbol"]) if x)
-
-
-def _gates(conn: sqlite3.Connection, period: Period, data: ReportData) -> None:
-    rows = _rows(conn, "gate_decision", period)
-    data.add("gates.decisions", "gate decisions", len(rows), "count", 0)
-    per: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in rows:
-        per[r["gate"]].append(r)
-    for gate, grs in sorted(per.items(), key=lambda kv: min(r["gate_order"] for r in kv[1])):
-        passed = sum(1 for r in grs if r["passed"])
-        traces = [r["trace_id"] for r in grs if not r["passed"] and r["trace_id"]][:50]
-        data.gates.append(gate)
-        data.entity_ids.add(gate)
-        data.add(f"gate.{gate}.decisions", f"{gate} decisions", len(grs), "count", 0)
-        data.add(f"gate.{gate}.pass_rate", f"{gate} pass rate", passed / len(grs), "ratio", 3)
-        data.add(f"gate.{gate}.blocked", f"{gate} blocked", len(grs) - passed, "count", 0, traces)
-    shadows = _rows(conn, "shadow_trade_closed", period)
-    data.add("shadow.closed", "shadow trades closed", len(shadows), "count", 0)
-    if shadows:
-        sids = [r["shadow_id"] for r in shadows][:50]
-        data.add("shadow.pnl_total", "shadow net PnL", sum(r["pnl"] for r in shadows), "USDT", 2, sids)
-        data.add("shadow.pnl_bps_avg", "average shadow PnL per trade", _mean([r["pnl_bps"] for r in shadows]),
-                 "bps", 1, sids)
-
-
-def _models(conn: sqlite3.Connection, period: Period, data: ReportData) -> None:
-    for r in _rows(conn, "model_updated", period):
-        mid = r["model_id"]
-        before = (r.get("delta") or {}).get("metrics_before") or {}
-        names = []
-        for name, after in sorted(r["metrics"].items()):
-            names.append(name)
-            data.add(f"model.{mid}.{name}", f"{name} after", after, "", 4, [mid])
-            if name in before:
-                data.add(f"model.{mid}.{name}.before", f"{name} before", before[name], "", 4, [mid])
-                data.add(f"model.{mid}.{name}.delta", f"{name} change", after - before[name], "", 4, [mid])
-        data.models.append(ModelChange(mid, r.get("parent_model_id"), r.get("reason") or "", tuple(names)))
-        data.entity_ids.update(x for x in (mid, r.get("parent_model_id")) if x)
-    data.add("models.updated", "model updates", len(data.models), "count", 0, [m.model_id for m in data.models])
-
-
-def _configs(conn: sqlite3.Connection, period: Period, data: ReportData) -> None:
-    rows = _rows(conn, "config_changed", period)
-    data.add("config.changes", "config changes", len(rows), "count", 0, [r["event_id"] for r in rows][:50])
-    for i, r in enumerate(rows):
-        old, new = r.get("old_value"), r.get("new_value")
-        numeric = False
-        if _is_number(old) and _is_number(new):
-            numeric = True
-            data.add(f"config.{i}.old", f"{r['key']} old value", old, "", _decimals(old), [r["event_id"]])
-            data.add(f"config.{i}.new", f"{r['key']} new value", new, "", _decimals(new), [r["event_id"]])
-        data.configs.append(ConfigChange(i, r["key"], r["changed_by"], r.get("reason") or "", numeric))
-        data.entity_ids.add(r["key"])
+def _has_data(layout: DataLayout) -> bool:
+    return layout.live_db.exists() or any(layout.parquet_events.rglob("*.parquet"))
 
 
 def gather(layout: DataLayout, period: Period) -> ReportData:
-    """All facts of `period` from live.db; raises DataDirError when there is no live.db."""
-    data = ReportData(period)
-    conn = open_readonly(layout.live_db)
+    """All facts of `period`; raises DataDirError when the data directory holds no events at all."""
+    if not _has_data(layout):
+        raise DataDirError(f"{layout.root}: no live feed database and no Parquet events here; start the engine "
+                           "(or `huracan-obs demo`) or pass --data-dir")
+    q = QueryLayer(layout)
     try:
-        signals = _rows(conn, "signal_received", period)
-        data.add("signals.count", "signals", len(signals), "count", 0)
-        _trades(conn, period, data)
-        _gates(conn, period, data)
-        _models(conn, period, data)
-        _configs(conn, period, data)
-        errors = _rows(conn, "error", period)
-        data.add("errors.count", "errors", len(errors), "count", 0, [r["event_id"] for r in errors][:50])
+        g = _Gatherer(q.connect(), period)
+        g.data.add("signals.count", "signals", g.count("signals"), "count", 0)
+        g.trades()
+        g.gates()
+        g.models()
+        g.configs()
+        g.data.add("errors.count", "errors", g.count("errors"), "count", 0)
+        g.metrics()
     finally:
-        conn.close()
-    return data
+        q.close()
+    return g.data
