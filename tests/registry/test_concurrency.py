@@ -77,3 +77,40 @@ def test_threads_sharing_one_registry_lose_nothing(layout: DataLayout) -> None:
         assert len(reg.config_changes()) == 100
         assert all(len(reg.alias_history(f"latest-{t}")) == 25 for t in range(4))
         assert reg.config_at(datetime.now(UTC)) == {f"thread.{t}": 24 for t in range(4)}
+
+
+def _register_forever(root: str) -> None:
+    reg = Registry(DataLayout(Path(root)))
+    i = 0
+    while True:
+        reg.register_model(bytes([i % 251]) * 200_000 + str(i).encode(), name="crashy", metrics={"i": i},
+                           created_by="victim", git_sha="c" * 40)
+        i += 1
+
+
+def test_kill_9_during_registrations_leaves_every_committed_model_intact(layout: DataLayout) -> None:
+    import os
+    import signal
+    import time
+
+    Registry(layout).close()
+    proc = mp.get_context("fork").Process(target=_register_forever, args=(str(layout.root),))
+    proc.start()
+    try:
+        with Registry(layout, readonly=True) as ro:
+            deadline = time.monotonic() + 60
+            while len(ro.list_models()) < 15 and time.monotonic() < deadline:
+                time.sleep(0.01)  # polling a condition in another process
+    finally:
+        assert proc.pid is not None
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.join()
+    with Registry(layout) as reg:
+        count = len(reg.list_models())
+        assert count >= 15
+        assert reg.verify() == []  # no row points at a missing or half-written artifact
+        assert all("not in learning.db" in s or ".tmp-" in s for s in reg.stray_artifacts())
+        reg.register_model(b"after the crash", name="next", metrics={}, created_by="me", git_sha="c" * 40)
+        assert len(reg.list_models()) == count + 1
+    with sqlite3.connect(layout.learning_db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
