@@ -116,6 +116,9 @@ def test_register_and_alias_from_the_command_line(tmp_path: Path, capsys: pytest
     (data / "part-0.csv").write_text("x,y\n1,2\n")
     data_dir = str(tmp_path / "d")
     assert main(["--data-dir", data_dir, "init"]) == 0
+    assert "learning.db" in capsys.readouterr().out
+    with Registry(DataLayout(tmp_path / "d"), readonly=True) as fresh:
+        assert fresh.list_models() == []
     # one real process end to end (entry module, exit code, stdout)
     reg = subprocess.run([sys.executable, "-m", "observability.cli.main", "--data-dir", data_dir, "registry",
                           "register", str(artifact), "--name", "cli-model", "--metrics", "auc=0.7", "--by", "tester",
