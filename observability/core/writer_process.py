@@ -44,6 +44,7 @@ from observability.core.live_store import (
     checkpoint,
     open_live_db,
 )
+from observability.core.maintenance import Maintenance
 from observability.errors import ObservabilityError
 from observability.paths import DataLayout
 
@@ -249,8 +250,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     gc.disable()
     Writer.reply({"ready": True, "pid": os.getpid()})
     writer.start_committer()
+    upkeep = Maintenance(layout, config)
+    upkeep.start()
     writer.run(sys.stdin.fileno())
     writer.stop_committer()
+    upkeep.stop()
     with contextlib.suppress(sqlite3.Error):
         checkpoint(conn, layout.live_db)
     conn.close()

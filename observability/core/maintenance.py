@@ -1,0 +1,68 @@
+"""Scheduled upkeep inside the writer process: Parquet export (and, with it, safe pruning).
+
+It runs on its own thread in the writer process, never in the engine: the export reads rows
+that are already committed, and pyarrow/DuckDB release the GIL for most of their work, so the
+writer's commit loop keeps going. Failures are reported on stderr as one line and retried at
+the next tick; they never stop the writer.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+import threading
+import time
+
+from observability.config.observability_config import ObservabilityConfig
+from observability.core.live_store import exported_seq, max_seq, open_readonly
+from observability.errors import ObservabilityError
+from observability.paths import DataLayout
+
+
+class Maintenance(threading.Thread):
+    def __init__(self, layout: DataLayout, config: ObservabilityConfig, *, tick_seconds: float = 1.0) -> None:
+        super().__init__(name="maintenance", daemon=True)
+        self.layout = layout
+        self.config = config
+        self.tick = tick_seconds
+        self._stop_event = threading.Event()
+        self._last_export = time.monotonic()
+        self._state_key: str | None = None
+        self.exports = 0
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop_event.set()
+        self.join(timeout)
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.tick):
+            self.run_due()
+
+    def run_due(self) -> None:
+        """One tick: run whatever is due now (exposed so tests can drive it without waiting)."""
+        try:
+            if self.config.export.enabled and self._export_due():
+                self._export()
+        except (ObservabilityError, sqlite3.Error, OSError) as exc:
+            print(f"huracan writer: maintenance: {exc}", file=sys.stderr, flush=True)
+
+    def _export_due(self) -> bool:
+        if time.monotonic() - self._last_export >= self.config.export.every_seconds:
+            return True
+        if self._state_key is None:
+            # Imported here, not at module top: pyarrow would add ~0.3 s to every writer start.
+            from observability.core.io.dataset import open_target
+
+            self._state_key = open_target(self.layout, self.config.export.uri).state_key
+        conn = open_readonly(self.layout.live_db)
+        try:
+            return max_seq(conn) - exported_seq(conn, self._state_key) >= self.config.export.every_rows
+        finally:
+            conn.close()
+
+    def _export(self) -> None:
+        from observability.core.io.exporter import export_once  # see _export_due on why it is imported here
+
+        self._last_export = time.monotonic()
+        export_once(self.layout, uri=self.config.export.uri)
+        self.exports += 1
