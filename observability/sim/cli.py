@@ -10,7 +10,13 @@ from observability.config.gates_config import load_gates_config
 from observability.config.observability_config import load_observability_config
 from observability.paths import data_layout
 from observability.sim.engine import DEFAULT_SYMBOLS
-from observability.sim.runner import SimProgress, SimSummary, install_stop_handlers, run_simulation
+from observability.sim.runner import (
+    SimProgress,
+    SimSummary,
+    check_sim_arguments,
+    install_stop_handlers,
+    run_simulation,
+)
 
 
 def add_sim_arguments(p: argparse.ArgumentParser) -> None:
@@ -27,6 +33,16 @@ def add_sim_arguments(p: argparse.ArgumentParser) -> None:
                    help="do not register models or config changes in learning.db (events only)")
 
 
+def symbols_from(args: argparse.Namespace) -> list[str]:
+    return [s.strip() for s in str(args.symbols).split(",") if s.strip()]
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Validate the simulation arguments and the gates file before any display or process starts."""
+    check_sim_arguments(args.rate, args.speed, args.duration, symbols_from(args))
+    load_gates_config(args.gates)
+
+
 def run_from_args(
     args: argparse.Namespace, *, on_progress: Callable[[SimProgress], None] | None = None,
 ) -> SimSummary:
@@ -34,7 +50,7 @@ def run_from_args(
     layout = data_layout(getattr(args, "data_dir", None), create=True)
     gates = load_gates_config(args.gates)
     config = load_observability_config(getattr(args, "config", None))
-    symbols = [s.strip() for s in str(args.symbols).split(",") if s.strip()]
+    symbols = symbols_from(args)
 
     async def main() -> SimSummary:
         stop = asyncio.Event()

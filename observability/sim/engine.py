@@ -55,8 +55,8 @@ class SimSettings:
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
     start_ts: float = DEFAULT_START_TS
     retrain_every: float = 120.0
-    tune_every: float = 90.0
-    first_tune: float = 3.0
+    tune_every: float = 60.0
+    first_tune: float = 10.0
     error_every: float = 45.0
     max_open_positions: int = 40_000
 

@@ -116,7 +116,7 @@ class SimMechanic:
         """One tuning round; returns the new GatesConfig, or None when nothing needed changing."""
         self._tunes += 1
         ts = self._start + t
-        if self._tunes % 3 == 0:
+        if self._tunes % 3 == 1:
             value = round(self._rng.choice((15_000.0, 20_000.0, 25_000.0, 30_000.0)), 2)
             self._hook.set_config_value("risk.max_position_usd", value, changed_by="quant",
                                         reason="sizing review after the weekly drawdown report", ts=ts)

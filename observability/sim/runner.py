@@ -67,7 +67,8 @@ class _CountingSink:
         return False
 
 
-def _check(rate: float, speed: float, duration: float | None, symbols: Sequence[str]) -> None:
+def check_sim_arguments(rate: float, speed: float, duration: float | None, symbols: Sequence[str]) -> None:
+    """Refuse impossible settings with one-line errors before anything starts."""
     if not 0 < rate <= 1_000_000:
         raise ObservabilityError(f"--rate must be between 0 and 1,000,000 events/s, got {rate}")
     if not 0 < speed <= 100_000:
@@ -99,7 +100,7 @@ async def run_simulation(
     Pass `logger` to log into an already started EventLogger (the caller then owns and closes
     it); otherwise one is created on `data_dir` and closed (drained) here, even on cancellation.
     """
-    _check(rate, speed, duration, symbols)
+    check_sim_arguments(rate, speed, duration, symbols)
     own = logger is None
     log = logger if logger is not None else EventLogger(data_dir=data_dir, config=config)
     if own:

@@ -12,7 +12,7 @@ from typing import Any
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from observability.cli.common import add_parser, console
-from observability.sim.cli import add_sim_arguments, run_from_args
+from observability.sim.cli import add_sim_arguments, check_args, run_from_args
 from observability.sim.runner import SimProgress
 
 
@@ -30,6 +30,7 @@ def _line(p: SimProgress) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_args(args)
     columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}")]
     if args.duration is not None:
         columns += [BarColumn(bar_width=20), TimeElapsedColumn()]

@@ -1,0 +1,226 @@
+"""EngineHook: a signal's whole story is logged in order, and calls that cannot be right are refused."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import pytest
+
+from observability.config.gates_config import GatesConfig
+from observability.core.ingest import ingest_events
+from observability.core.live_store import open_live_db
+from observability.core.schemas import EVENT_LIST_ADAPTER
+from observability.errors import EventValidationError, LeakageError
+from observability.integration import EngineHook, HookError, UnknownGateError
+from observability.paths import DataLayout
+from observability.sim.generate import EventBuffer
+
+T0 = 1_767_225_600.0
+PASSING = {"spread": 3.0, "volatility": 20.0, "liquidity": 900_000.0, "model_confidence": 0.7, "regime": 0.8,
+           "risk_budget": 0.3}
+
+
+@pytest.fixture
+def buf() -> EventBuffer:
+    return EventBuffer()
+
+
+@pytest.fixture
+def hook(buf: EventBuffer) -> EngineHook:
+    return EngineHook(buf, GatesConfig(), venue="test", git_sha="abc1234")
+
+
+def _signal(hook: EngineHook, **kw: Any) -> str:
+    args: dict[str, Any] = {"symbol": "BTC/USDT", "side": "long", "confidence": 0.7, "price": 100.0,
+                            "model_id": "m1", "mode": "scalp", "ts": T0}
+    args.update(kw)
+    return hook.on_signal(**args)
+
+
+def _types(buf: EventBuffer) -> list[str]:
+    return [e["event_type"] for e in buf.events]
+
+
+def test_every_gate_is_logged_even_after_the_first_failure(hook: EngineHook, buf: EventBuffer) -> None:
+    trace = _signal(hook)
+    values = {**PASSING, "spread": 9.0, "regime": 0.1}  # spread fails first, regime fails later
+    verdict = hook.on_gate_decisions(trace, values, ts=T0 + 0.001)
+    gates = [e["payload"] for e in buf.events if e["event_type"] == "gate_decision"]
+    assert [g["gate"] for g in gates] == GatesConfig().names()
+    assert [g["gate_order"] for g in gates] == [1, 2, 3, 4, 5, 6]
+    assert not verdict.passed and verdict.blocked_by == ("spread", "regime")
+    assert verdict.near_misses == ("spread",)  # 9.0 is within spread's 1.0 bps near-miss margin of 8.0
+    spread = gates[0]
+    assert not spread["passed"] and spread["margin"] == pytest.approx(-1.0) and "max 8" in spread["reason"]
+    assert all(e["trace_id"] == trace for e in buf.events)
+
+
+def test_per_mode_threshold_is_used_for_runner_signals(hook: EngineHook, buf: EventBuffer) -> None:
+    trace = _signal(hook, mode="runner")
+    verdict = hook.on_gate_decisions(trace, {**PASSING, "spread": 10.0})  # runner allows 12 bps
+    assert verdict.passed and verdict.thresholds["spread"] == 12.0
+
+
+def test_a_full_trade_logs_pnl_from_both_fills_and_all_fees(hook: EngineHook, buf: EventBuffer) -> None:
+    trace = _signal(hook)
+    hook.on_gate_decisions(trace, PASSING, ts=T0)
+    trade = hook.on_order_filled(trace, price_requested=100.0, price_filled=100.05, size_requested=2.0,
+                                 size_filled=2.0, fees=0.08, ts=T0 + 0.05)
+    assert hook.open_trade_ids == {trade}
+    closed = hook.on_trade_closed(trade, price_requested=101.0, price_filled=100.95, fees=0.09,
+                                  exit_reason="take_profit", mfe_bps=120.0, mae_bps=-5.0, ts=T0 + 60)
+    p = closed["payload"]
+    assert p["pnl_gross"] == pytest.approx((100.95 - 100.05) * 2.0)
+    assert p["fees"] == pytest.approx(0.17)
+    assert p["pnl_net"] == pytest.approx((100.95 - 100.05) * 2.0 - 0.17)
+    assert p["hold_seconds"] == pytest.approx(59.95)
+    opened = next(e for e in buf.events if e["event_type"] == "trade_opened")["payload"]
+    assert opened["execution"]["slippage_bps"] == pytest.approx(5.0)
+    assert opened["thresholds"] == GatesConfig().thresholds("scalp")
+    assert opened["config_hash"] == GatesConfig().config_hash() and opened["git_sha"] == "abc1234"
+    assert p["exit_execution"]["side"] == "sell"
+    assert p["exit_execution"]["slippage_bps"] == pytest.approx(0.05 / 101 * 1e4)
+    assert hook.open_trade_ids == frozenset()
+    assert _types(buf) == ["signal_received"] + ["gate_decision"] * 6 + ["trade_opened", "trade_closed"]
+
+
+def test_a_blocked_signal_is_followed_as_a_shadow_trade_with_counterfactuals(hook: EngineHook,
+                                                                             buf: EventBuffer) -> None:
+    trace = _signal(hook, side="short")
+    hook.on_gate_decisions(trace, {**PASSING, "model_confidence": 0.53, "liquidity": 100_000.0})
+    shadow = hook.on_shadow_trade_opened(trace, size=1.5, ts=T0 + 0.01)
+    assert shadow is not None and hook.open_shadow_ids == {shadow}
+    opened = buf.events[-1]["payload"]
+    assert opened["blocked_by"] == ["liquidity", "model_confidence"] and opened["entry_price"] == 100.0
+    cf = {c["gate"]: c for c in opened["counterfactuals"]}
+    assert cf["model_confidence"]["alternative_threshold"] == pytest.approx(0.52)
+    assert cf["model_confidence"]["would_pass"] and not cf["liquidity"]["would_pass"]
+    closed = hook.on_shadow_trade_closed(shadow, exit_price=99.0, exit_reason="stop_loss", fees=0.1, ts=T0 + 30)
+    assert closed["payload"]["pnl"] == pytest.approx(1.5 - 0.1)  # a short gains when the price falls
+    assert closed["payload"]["blocked_by"] == ["liquidity", "model_confidence"]
+
+
+def test_every_hook_event_validates_and_lands_in_live_db(hook: EngineHook, buf: EventBuffer,
+                                                         layout: DataLayout) -> None:
+    trace = _signal(hook, features={"ret_60s": 1.5}, feature_ts={"ret_60s": T0 - 1.0})
+    hook.on_gate_decisions(trace, PASSING, ts=T0)
+    trade = hook.on_order_filled(trace, price_requested=100.0, price_filled=100.0, size_requested=1.0,
+                                 size_filled=0.5, fees=0.02, latency_ms=12.0, stop_loss=99.0, take_profit=101.0,
+                                 ts=T0 + 0.01)
+    hook.on_trade_closed(trade, price_requested=99.0, price_filled=98.9, fees=0.02, exit_reason="stop_loss",
+                         ts=T0 + 10)
+    hook.on_market_context("BTC/USDT", price=100.0, spread_bps=2.0, volatility_bps=30.0, regime="trend", ts=T0)
+    try:
+        raise TimeoutError("order ack took 2.5 s")
+    except TimeoutError as exc:
+        hook.on_error("order_router", exc, symbol="BTC/USDT", trace_id=trace, ts=T0 + 1)
+    hook.on_error("exchange_ws", "ConnectionResetError", message="stream reset", severity="WARNING", ts=T0 + 2)
+    EVENT_LIST_ADAPTER.validate_python(buf.events)
+    err = next(e for e in buf.events if e["event_type"] == "error")["payload"]
+    assert err["error_type"] == "TimeoutError" and "raise TimeoutError" in err["traceback"]
+    conn = open_live_db(layout.live_db)
+    ingest_events(conn, buf.events)
+    conn.close()
+    ro = sqlite3.connect(f"file:{layout.live_db}?mode=ro", uri=True)
+    assert ro.execute("SELECT count(*) FROM live_feed").fetchone()[0] == len(buf.events)
+    assert ro.execute("SELECT count(*) FROM dead_letter").fetchone()[0] == 0
+    ro.close()
+
+
+def test_update_gates_applies_new_thresholds_to_later_signals(hook: EngineHook) -> None:
+    hook.update_gates(GatesConfig().with_threshold("spread", 2.0))
+    trace = _signal(hook)
+    verdict = hook.on_gate_decisions(trace, PASSING)
+    assert verdict.blocked_by == ("spread",)
+
+
+# ------------------------------------------------------------ bad calls
+
+
+def test_unknown_gate_is_refused_and_nothing_is_logged(hook: EngineHook, buf: EventBuffer) -> None:
+    trace = _signal(hook)
+    before = len(buf.events)
+    with pytest.raises(UnknownGateError, match=r"unknown gate\(s\) \['spred'\]; configured gates are"):
+        hook.on_gate_decisions(trace, {**PASSING, "spred": 1.0})
+    assert len(buf.events) == before
+
+
+def test_skipping_a_gate_is_refused(hook: EngineHook) -> None:
+    trace = _signal(hook)
+    partial = {k: v for k, v in PASSING.items() if k != "risk_budget"}
+    with pytest.raises(HookError, match=r"every gate must be evaluated .* missing \['risk_budget'\]"):
+        hook.on_gate_decisions(trace, partial)
+
+
+def test_negative_size_is_refused(hook: EngineHook) -> None:
+    trace = _signal(hook)
+    hook.on_gate_decisions(trace, PASSING)
+    with pytest.raises(HookError, match=r"size_requested must be > 0, got -1.0"):
+        hook.on_order_filled(trace, price_requested=100.0, price_filled=100.0, size_requested=-1.0,
+                             size_filled=1.0, fees=0.0)
+    with pytest.raises(HookError, match=r"size_filled must be > 0"):
+        hook.on_order_filled(trace, price_requested=100.0, price_filled=100.0, size_requested=1.0,
+                             size_filled=0.0, fees=0.0)
+    assert hook.open_trade_ids == frozenset()
+
+
+def test_close_without_open_is_refused(hook: EngineHook) -> None:
+    with pytest.raises(HookError, match=r"close without open: trade 'nope' is not open"):
+        hook.on_trade_closed("nope", price_requested=1.0, price_filled=1.0, fees=0.0, exit_reason="timeout")
+    with pytest.raises(HookError, match=r"close without open: shadow trade 'nope'"):
+        hook.on_shadow_trade_closed("nope", exit_price=1.0, exit_reason="timeout")
+
+
+def test_closing_twice_is_refused(hook: EngineHook) -> None:
+    trace = _signal(hook)
+    hook.on_gate_decisions(trace, PASSING)
+    trade = hook.on_order_filled(trace, price_requested=100.0, price_filled=100.0, size_requested=1.0,
+                                 size_filled=1.0, fees=0.0, ts=T0)
+    hook.on_trade_closed(trade, price_requested=100.0, price_filled=100.0, fees=0.0, exit_reason="timeout", ts=T0 + 1)
+    with pytest.raises(HookError, match="already closed"):
+        hook.on_trade_closed(trade, price_requested=100.0, price_filled=100.0, fees=0.0, exit_reason="timeout")
+
+
+def test_feature_from_after_the_decision_is_refused_as_leakage(hook: EngineHook, buf: EventBuffer) -> None:
+    with pytest.raises(LeakageError, match=r"leakage: feature 'next_bar' has timestamp .* after the decision"):
+        _signal(hook, features={"next_bar": 1.0}, feature_ts={"next_bar": T0 + 5.0}, decision_ts=T0)
+    assert buf.events == []
+
+
+def test_trading_a_blocked_signal_or_shadowing_a_passed_one_is_refused(hook: EngineHook) -> None:
+    blocked = _signal(hook)
+    hook.on_gate_decisions(blocked, {**PASSING, "spread": 50.0})
+    with pytest.raises(HookError, match=r"blocked by \['spread'\]; a blocked signal is followed with"):
+        hook.on_order_filled(blocked, price_requested=1.0, price_filled=1.0, size_requested=1.0, size_filled=1.0,
+                             fees=0.0)
+    passed = _signal(hook)
+    hook.on_gate_decisions(passed, PASSING)
+    with pytest.raises(HookError, match="shadow trades follow blocked signals only"):
+        hook.on_shadow_trade_opened(passed, size=1.0)
+
+
+def test_trading_before_the_gates_or_on_an_unknown_trace_is_refused(hook: EngineHook) -> None:
+    trace = _signal(hook)
+    with pytest.raises(HookError, match="record on_gate_decisions before opening a trade"):
+        hook.on_order_filled(trace, price_requested=1.0, price_filled=1.0, size_requested=1.0, size_filled=1.0,
+                             fees=0.0)
+    with pytest.raises(HookError, match="unknown trace_id 'ghost'"):
+        hook.on_gate_decisions("ghost", PASSING)
+    hook.on_gate_decisions(trace, PASSING)
+    with pytest.raises(HookError, match="already recorded"):
+        hook.on_gate_decisions(trace, PASSING)
+
+
+def test_bad_mode_and_non_finite_values_are_refused(hook: EngineHook) -> None:
+    with pytest.raises(HookError, match=r"mode must be one of \['scalp', 'runner'\]"):
+        _signal(hook, mode="swing")
+    trace = _signal(hook)
+    with pytest.raises(EventValidationError, match="value must be a finite number"):
+        hook.on_gate_decisions(trace, {**PASSING, "spread": float("nan")})
+
+
+def test_hook_errors_are_one_line_observability_errors() -> None:
+    from observability.errors import ObservabilityError
+
+    assert issubclass(HookError, EventValidationError) and issubclass(UnknownGateError, ObservabilityError)

@@ -1,0 +1,129 @@
+"""HamiltonHook and MechanicHook against the real registry (learning.db + models/ in a tmp data dir)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from observability.config.gates_config import GatesConfig
+from observability.core.registry import Registry
+from observability.core.schemas import EVENT_LIST_ADAPTER
+from observability.integration import HamiltonHook, HookError, MechanicHook, UnknownGateError
+from observability.paths import DataLayout
+from observability.sim.generate import EventBuffer
+
+T0 = 1_767_225_600.0
+
+
+@pytest.fixture
+def registry(layout: DataLayout) -> Iterator[Registry]:
+    with Registry(layout) as reg:
+        yield reg
+
+
+def test_a_retrain_is_registered_promoted_and_logged_with_its_delta(registry: Registry) -> None:
+    buf = EventBuffer()
+    hamilton = HamiltonHook(buf, registry)
+    v1 = hamilton.on_model_trained(b"weights-v1", name="direction", metrics={"auc": 0.61, "sharpe": 1.2},
+                                   git_sha="abc1234", data_snapshot_id="snap-1", promote_to="champion", ts=T0)
+    v2 = hamilton.on_model_trained(b"weights-v2", name="direction", metrics={"auc": 0.64, "sharpe": 1.5},
+                                   parent_model_id=v1.model_id, git_sha="abc1234", data_snapshot_id="snap-2",
+                                   reason="weekly retrain", promote_to="champion", ts=T0 + 60)
+    assert registry.get_model("champion").model_id == v2.model_id
+    assert [m.model_id for m in registry.alias_history("champion")] == [v1.model_id, v2.model_id]
+    first, second = buf.events
+    assert first["payload"]["delta"] is None and first["payload"]["alias"] == "champion"
+    delta = second["payload"]["delta"]
+    assert second["payload"]["model_id"] == v2.model_id and second["payload"]["parent_model_id"] == v1.model_id
+    assert delta["metrics_before"] == {"auc": 0.61, "sharpe": 1.2}
+    assert delta["metrics_after"] == {"auc": 0.64, "sharpe": 1.5}
+    assert second["payload"]["data_snapshot_id"] == "snap-2" and second["source"] == "hamilton"
+    assert second["ts_event"] == T0 + 60
+    EVENT_LIST_ADAPTER.validate_python(buf.events)
+
+
+def test_registering_the_same_model_twice_keeps_one_record(registry: Registry) -> None:
+    hamilton = HamiltonHook(EventBuffer(), registry)
+    a = hamilton.on_model_trained(b"same", name="m", metrics={"auc": 0.6}, git_sha="abc1234", ts=T0)
+    b = hamilton.on_model_trained(b"same", name="m", metrics={"auc": 0.6}, git_sha="abc1234", ts=T0)
+    assert a.model_id == b.model_id and len(registry.list_models()) == 1
+
+
+def test_a_non_finite_metric_is_refused_before_anything_is_stored(registry: Registry) -> None:
+    buf = EventBuffer()
+    with pytest.raises(HookError, match=r"metric 'auc' must be a finite number, got nan"):
+        HamiltonHook(buf, registry).on_model_trained(b"x", name="m", metrics={"auc": float("nan")}, git_sha="a")
+    assert registry.list_models() == [] and buf.events == []
+
+
+def test_promote_needs_a_reason_and_moves_the_alias(registry: Registry) -> None:
+    buf = EventBuffer()
+    hamilton = HamiltonHook(buf, registry)
+    rec = hamilton.on_model_trained(b"w", name="m", metrics={"auc": 0.6}, git_sha="abc1234", ts=T0)
+    with pytest.raises(HookError, match="reason is required"):
+        hamilton.promote("champion", rec.model_id, reason="")
+    hamilton.promote("champion", rec.model_id[:12], reason="beat the old champion on holdout", ts=T0 + 5)
+    assert registry.aliases() == {"champion": rec.model_id}
+    assert buf.events[-1]["payload"]["alias"] == "champion"
+
+
+def test_a_threshold_change_is_recorded_in_history_logged_and_returned(registry: Registry) -> None:
+    buf = EventBuffer()
+    original = GatesConfig()
+    mechanic = MechanicHook(buf, registry, original)
+    new = mechanic.set_gate_threshold("spread", 9.5, changed_by="alice", reason="fills fine up to 9.5 bps", ts=T0)
+    assert new.gates["spread"].threshold == 9.5 and original.gates["spread"].threshold == 8.0
+    assert mechanic.gates_config is new and new.config_hash() != original.config_hash()
+    history = registry.threshold_history("spread")
+    assert [(h.key, h.old_value, h.new_value, h.changed_by) for h in history] == [
+        ("gates.spread.threshold", 8.0, 9.5, "alice")]
+    assert registry.value_at("gates.spread.threshold", datetime.fromtimestamp(T0 + 1, tz=UTC)) == 9.5
+    event = buf.events[-1]
+    assert event["event_type"] == "config_changed" and event["source"] == "mechanic"
+    expected = {"key": "gates.spread.threshold", "old_value": 8.0, "new_value": 9.5, "gate": "spread",
+                "config_hash": new.config_hash()}
+    assert {k: event["payload"][k] for k in expected} == expected
+    runner = mechanic.set_gate_threshold("spread", 14.0, mode="runner", changed_by="alice", reason="runner review",
+                                         ts=T0 + 2)
+    assert runner.gates["spread"].modes["runner"] == 14.0 and runner.gates["spread"].threshold == 9.5
+    assert registry.threshold_history("spread")[-1].key == "gates.spread.modes.runner"
+    EVENT_LIST_ADAPTER.validate_python(buf.events)
+
+
+def test_a_config_value_change_is_recorded_and_the_new_values_returned(registry: Registry) -> None:
+    buf = EventBuffer()
+    mechanic = MechanicHook(buf, registry, config_values={"risk.max_position": 10_000})
+    values = mechanic.set_config_value("risk.max_position", 15_000, changed_by="bob", reason="more capital", ts=T0)
+    assert values == {"risk.max_position": 15_000}
+    assert registry.value_at("risk.max_position", datetime.fromtimestamp(T0, tz=UTC)) == 15_000
+    assert buf.events[-1]["payload"]["old_value"] == 10_000
+
+
+def test_an_unchanged_value_records_nothing(registry: Registry) -> None:
+    buf = EventBuffer()
+    mechanic = MechanicHook(buf, registry)
+    assert mechanic.set_gate_threshold("spread", 8.0, changed_by="a", reason="b") is mechanic.gates_config
+    assert buf.events == [] and registry.config_changes() == []
+
+
+def test_bad_threshold_changes_are_refused_with_clear_errors(registry: Registry) -> None:
+    mechanic = MechanicHook(EventBuffer(), registry)
+    with pytest.raises(UnknownGateError, match=r"unknown gate 'sprd'; configured gates are \['spread'"):
+        mechanic.set_gate_threshold("sprd", 1.0, changed_by="a", reason="b")
+    with pytest.raises(HookError, match="reason is required"):
+        mechanic.set_gate_threshold("spread", 1.0, changed_by="a", reason=" ")
+    with pytest.raises(HookError, match="changed_by must name who"):
+        mechanic.set_gate_threshold("spread", 1.0, changed_by="", reason="b")
+    with pytest.raises(HookError, match="must be a finite number"):
+        mechanic.set_gate_threshold("spread", float("inf"), changed_by="a", reason="b")
+    with pytest.raises(HookError, match="use set_gate_threshold for gates"):
+        mechanic.set_config_value("gates.spread.threshold", 1.0, changed_by="a", reason="b")
+    assert registry.config_changes() == []
+
+
+def test_without_a_registry_changes_are_logged_only() -> None:
+    buf = EventBuffer()
+    new = MechanicHook(buf, None).set_gate_threshold("regime", 0.35, changed_by="a", reason="b", ts=T0)
+    assert new.gates["regime"].threshold == 0.35 and len(buf.events) == 1
