@@ -28,7 +28,8 @@ _NEGATIVE_WORDS = frozenset({"lost", "down", "fell", "dropped", "declined", "dec
                              "shed", "lower", "worsened", "deficit"})
 _STOP = frozenset({"the", "and", "was", "were", "with", "for", "from", "over", "per", "of", "a", "an", "in", "on",
                    "at", "to", "by", "is", "are", "its", "this", "that", "across", "total", "all", "value"})
-_EPS = 1e-9
+_EPS = 1e-12
+"""Relative slack for binary floating point (a float carries ~16 significant digits)."""
 
 
 class NumberVerdict(BaseModel):

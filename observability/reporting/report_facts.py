@@ -202,6 +202,10 @@ def gather(layout: DataLayout, period: Period) -> ReportData:
     try:
         g = _Gatherer(q.connect(), period)
         g.data.add("signals.count", "signals", g.count("signals"), "count", 0)
+        # Symbols may carry digits (1000PEPEUSDT, ETH-2412): a summary may name any traded in the period.
+        g.data.entity_ids.update(r["symbol"] for r in g.rows(
+            "SELECT DISTINCT symbol FROM events WHERE ts_event >= {since} AND ts_event < {until} "
+            "AND symbol IS NOT NULL"))
         g.trades()
         g.gates()
         g.models()

@@ -14,6 +14,7 @@ import re
 MAX_MESSAGE = 4096
 _TAG_RE = re.compile(r"<(/?)([a-z-]+)([^>]*)>")
 _CODE_RE = re.compile(r"`([^`\n]+)`")
+_BOLD_RE = re.compile(r"\*\*([^*\n]+)\*\*")
 _MD_ESCAPE_RE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|])")
 
 
@@ -22,13 +23,23 @@ def escape(text: str) -> str:
     return html.escape(text, quote=False)
 
 
+def _unescape(text: str) -> str:
+    return escape(_MD_ESCAPE_RE.sub(r"\1", text))
+
+
+def _plain(text: str) -> str:
+    """Markdown text (no code spans) → HTML: **bold** becomes <b>, the rest is escaped."""
+    parts = _BOLD_RE.split(text)
+    return "".join(f"<b>{_unescape(p)}</b>" if i % 2 else _unescape(p) for i, p in enumerate(parts))
+
+
 def _inline(text: str) -> str:
     out, pos = [], 0
     for m in _CODE_RE.finditer(text):
-        out.append(escape(_MD_ESCAPE_RE.sub(r"\1", text[pos:m.start()])))
+        out.append(_plain(text[pos:m.start()]))
         out.append(f"<code>{escape(m.group(1))}</code>")
         pos = m.end()
-    out.append(escape(_MD_ESCAPE_RE.sub(r"\1", text[pos:])))
+    out.append(_plain(text[pos:]))
     return "".join(out)
 
 

@@ -1,11 +1,14 @@
-"""Property tests: whatever number is written, in whatever form, the extractor reads its value back."""
+"""Property tests: whatever number is written, in whatever form, the extractor reads its value back,
+and a fact rendered by the writer always verifies while a changed digit never does."""
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from observability.ai.facts import Fact, FactSet, render_value
 from observability.ai.number_extractor import extract
+from observability.ai.number_verifier import verify_text
 
 _settings = settings(max_examples=150, deadline=None)
 
@@ -69,3 +72,27 @@ def test_signs_currency_and_units_are_read() -> None:
 def test_counts_written_as_words_are_numbers() -> None:
     nums = extract("three losing trades and twenty-one signals; one of the gates").numbers
     assert [n.value for n in nums] == [3.0, 21.0]
+
+
+_units = st.sampled_from(["ratio", "pct", "bps", "USDT", "count", "s", "ms", "x", "price", "per_s", ""])
+
+
+@_settings
+@given(st.floats(min_value=-1e9, max_value=1e9, allow_nan=False, allow_infinity=False), _units,
+       st.integers(min_value=0, max_value=6))
+def test_every_rendered_fact_verifies_against_itself(value: float, unit: str, precision: int) -> None:
+    fact = Fact(id="m.x", label="the metric", value=value, unit=unit, precision=precision)
+    report = verify_text(f"The metric: {render_value(fact)}.", FactSet([fact]))
+    assert report.verified, (render_value(fact), report.findings())
+
+
+@_settings
+@given(st.floats(min_value=1, max_value=1e6, allow_nan=False), st.sampled_from(["bps", "USDT", "pct"]),
+       st.integers(min_value=0, max_value=3), st.integers(min_value=1, max_value=9))
+def test_a_changed_last_digit_is_always_caught(value: float, unit: str, precision: int, bump: int) -> None:
+    # An exact half (64.25 at one decimal) may be shown either way, and both are exactly half a digit off.
+    assume(abs((value * 10**precision) % 1 - 0.5) > 1e-6)
+    fact = Fact(id="m.x", label="the metric", value=value, unit=unit, precision=precision)
+    wrong = Fact(id="m.x", label="the metric", value=value + bump * 10.0**-precision, unit=unit, precision=precision)
+    report = verify_text(f"The metric: {render_value(wrong)}.", FactSet([fact]))
+    assert not report.verified

@@ -93,11 +93,12 @@ def test_engine_text_is_escaped_in_alerts() -> None:
 
 
 def test_report_markdown_becomes_telegram_html() -> None:
-    md = "# Daily\n\n| metric | value |\n|---|---|\n| win rate | 50.0% |\n- trade `T-1` “a<b & c”: x"
+    md = "# Daily\n\n| metric | value |\n|---|---|\n| win rate | 50.0% |\n- trade `T-1` “a<b & c”: x\n- **warn** y"
     html = markdown_to_html(md)
     assert "<b>Daily</b>" in html
     assert "win rate: 50.0%" in html and "metric" not in html
     assert "<code>T-1</code>" in html and "a&lt;b &amp; c" in html
+    assert "• <b>warn</b> y" in html
 
 
 def test_queue_monitor_alerts_reach_telegram_through_the_sink() -> None:
