@@ -60,7 +60,8 @@ class CounterfactualSweep(BaseModel):
     rows: list[CounterfactualRow]
 
     def best(self) -> CounterfactualRow | None:
-        return max(self.rows, key=lambda r: r.net_effect, default=None)
+        """The alternative with the largest net effect (the live threshold wins ties)."""
+        return max(self.rows, key=lambda r: (round(r.net_effect, 9), r.is_current), default=None)
 
     def to_facts(self) -> list[Fact]:
         out: list[Fact] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
@@ -77,3 +78,16 @@ def day_window(day: str | None = None) -> Window:
         except ValueError:
             raise WindowError(f"date must be YYYY-MM-DD, got {day!r}") from None
     return Window(label=start.strftime("%Y-%m-%d"), since=start, until=start + timedelta(days=1))
+
+
+def add_window_args(parser: Any, default: str = "24h") -> None:
+    """--window / --since / --until, shared by the analytics commands."""
+    parser.add_argument("--window", default=default, help=f"1h, 24h, 7d, all, ... (default {default})")
+    parser.add_argument("--since", default=None, help="window start (ISO time or unix seconds); overrides --window")
+    parser.add_argument("--until", default=None, help="window end (default now)")
+
+
+def window_from_args(args: Any) -> Window:
+    until = parse_time(args.until) if args.until else None
+    since = parse_time(args.since) if args.since else None
+    return make_window(args.window, until=until, since=since)

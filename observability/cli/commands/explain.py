@@ -1,0 +1,91 @@
+"""`huracan-obs explain TRACE_ID [--json]`: why a signal was taken or not, step by step."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import orjson
+from rich.markup import escape
+from rich.table import Table
+
+from observability.analytics.decision_trace import trace_timeline
+from observability.analytics.evidence import Fact
+from observability.analytics.gate_explainer import GateExplainer, SignalExplanation
+from observability.analytics.trade_journal import JournalEntry, TradeJournal
+from observability.cli.common import add_parser, config_from, console, layout_from
+from observability.config.gates_config import load_gates_config
+from observability.core.io.query import QueryLayer
+from observability.core.registry import Registry
+from observability.errors import DataDirError
+
+
+def register(sub: Any) -> None:
+    p = add_parser(sub, "explain", "the decision timeline of one signal: gates, execution, outcome, lineage")
+    p.add_argument("trace_id", metavar="TRACE_ID", help="the signal's trace id")
+    p.add_argument("--gates-config", default=None, help="gates.yaml (default configs/gates.yaml)")
+    p.add_argument("--json", action="store_true", help="print JSON (timeline, gates, trade, facts)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    layout = layout_from(args)
+    layer = QueryLayer(layout, s3_uri=config_from(args).export.uri)
+    registry: Registry | None
+    try:
+        registry = Registry(layout, readonly=True)
+    except DataDirError:
+        registry = None
+    try:
+        con = layer.connect()
+        timeline = trace_timeline(args.trace_id, layout=layout, con=con)
+        why = GateExplainer(con, load_gates_config(args.gates_config)).explain_signal(args.trace_id)
+        entry = TradeJournal(con, registry).entry(why.trade_id) if why.trade_id else None
+    finally:
+        layer.close()
+        if registry is not None:
+            registry.close()
+    if args.json:
+        facts: list[Fact] = timeline.to_facts() + why.to_facts() + (entry.to_facts() if entry else [])
+        body = {"timeline": timeline.model_dump(mode="json"), "explanation": why.model_dump(mode="json"),
+                "trade": entry.model_dump(mode="json") if entry else None,
+                "facts": [f.model_dump() for f in facts]}
+        sys.stdout.buffer.write(orjson.dumps(body, option=orjson.OPT_INDENT_2) + b"\n")
+        return 0
+    console.print(escape(why.sentence))
+    t = Table(title=f"Timeline of {escape(args.trace_id)} — {escape(timeline.trace.outcome)}", header_style="bold")
+    for col in ("time (UTC)", "+ms", "stage", "what happened"):
+        t.add_column(col, justify="right" if col == "+ms" else "left", overflow="fold")
+    for s in timeline.trace.steps:
+        t.add_row(f"{s.ts:%Y-%m-%d %H:%M:%S.%f}"[:-3], "" if s.latency_ms is None else f"{s.latency_ms:,.0f}",
+                  escape(s.stage), escape(s.summary))
+    t.caption = f"from {timeline.source}"
+    console.print(t)
+    console.print(_gates(why))
+    if entry is not None:
+        _lineage(entry)
+    return 0
+
+
+def _gates(why: SignalExplanation) -> Table:
+    t = Table(title="Gates", header_style="bold")
+    for col in ("#", "gate", "value", "threshold", "margin", "verdict"):
+        t.add_column(col, justify="right" if col in ("#", "value", "threshold", "margin") else "left")
+    for g in why.gates:
+        verdict = "[green]pass[/]" if g.passed else ("[yellow]near miss[/]" if g.near_miss else "[red]fail[/]")
+        t.add_row(str(g.order), escape(g.gate), f"{g.value:g}", f"{g.direction} {g.threshold:g}", f"{g.margin:+g}",
+                  verdict)
+    return t
+
+
+def _lineage(entry: JournalEntry) -> None:
+    lin = entry.lineage
+    console.print(
+        f"lineage: model {escape(str(lin.model_id))}"
+        + (f" ({escape(lin.model_name)})" if lin.model_name else "")
+        + f", git {escape(str(lin.git_sha))}, data {escape(str(lin.data_snapshot_id))}, "
+          f"config {escape(str(lin.config_hash))}; thresholds at entry "
+        + escape(", ".join(f"{k}={v:g}" for k, v in lin.thresholds.items()) or "not recorded"))
+    for m in lin.mismatches:
+        console.print(f"[yellow]lineage warning:[/] {escape(m)}")

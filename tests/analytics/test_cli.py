@@ -1,0 +1,83 @@
+"""huracan-obs explain / gates / metrics / insights on the fixed data set, in-process."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from observability.cli.main import main
+from observability.paths import DataLayout
+
+UNTIL = ["--until", "2026-01-08"]
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:  # type: ignore[type-arg]
+    assert main([*argv, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
+
+
+def test_metrics_json_has_values_alerts_and_facts(fixed_layout: DataLayout, capsys: pytest.CaptureFixture[str]) -> None:
+    body = run_json(capsys, "metrics", "--data-dir", str(fixed_layout.root), "--window", "7d", *UNTIL,
+                    "--mode", "scalp", "--metric", "win_rate", "--metric", "events_dropped")
+    values = {(v["name"], v["scope"]): v["value"] for v in body["values"]}
+    assert values == {("win_rate", "all"): 50.0, ("win_rate", "scalp"): 50.0, ("events_dropped", "all"): 5.0}
+    assert [a["metric"] for a in body["alerts"]] == ["events_dropped"]
+    assert "metrics.7d.scalp.win_rate" in {f["id"] for f in body["facts"]}
+
+
+def test_metrics_table_prints_labels_and_status(fixed_layout: DataLayout, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["metrics", "--data-dir", str(fixed_layout.root), "--window", "7d", *UNTIL,
+                 "--metric", "events_dropped"]) == 0
+    out = capsys.readouterr().out
+    assert "Events dropped" in out and "warn" in out and "Alerts" in out
+
+
+def test_gates_json_has_summaries_and_a_sweep(fixed_layout: DataLayout, capsys: pytest.CaptureFixture[str]) -> None:
+    body = run_json(capsys, "gates", "--data-dir", str(fixed_layout.root), "--window", "7d", *UNTIL,
+                    "--gate", "spread", "--sweep", "8,10,12.5")
+    [spread] = [s for s in body["summaries"] if s["gate"] == "spread"]
+    assert spread["pass_rate_pct"] == 80.0
+    [sweep] = body["sweeps"]
+    rows = {r["threshold"]: r for r in sweep["rows"]}
+    # at 12.5 both spread-only blocks (B1 9.0, B2 12.0) pass: shadow P&L +1 - 2
+    assert rows[12.5]["newly_taken"] == 2 and rows[12.5]["shadow_pnl"] == pytest.approx(-1.0)
+    assert body["near_misses"]["count"] == 1
+
+
+def test_gates_table_lists_every_gate(fixed_layout: DataLayout, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gates", "--data-dir", str(fixed_layout.root), "--window", "7d", *UNTIL]) == 0
+    out = capsys.readouterr().out
+    assert all(g in out for g in ("spread", "liquidity", "model_confidence"))
+
+
+def test_explain_prints_sentence_timeline_and_lineage(fixed_layout: DataLayout,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explain", "tr-S1", "--data-dir", str(fixed_layout.root)]) == 0
+    out = capsys.readouterr().out
+    assert "was TAKEN" in out and "take_profit" in out and "lineage: model model-a" in out
+    body = run_json(capsys, "explain", "tr-B1", "--data-dir", str(fixed_layout.root))
+    assert body["explanation"]["blocked_by"] == ["spread"] and body["trade"] is None
+    assert [s["stage"] for s in body["timeline"]["trace"]["steps"]][-1] == "shadow exit"
+
+
+def test_insights_for_a_date(fixed_layout: DataLayout, capsys: pytest.CaptureFixture[str]) -> None:
+    body = run_json(capsys, "insights", "--data-dir", str(fixed_layout.root), "--date", "2026-01-05")
+    kinds = {(f["kind"], f["subject"]) for f in body["findings"]}
+    assert ("logger_loss", "dropped") in kinds
+    assert main(["insights", "--data-dir", str(fixed_layout.root), "--date", "2026-01-05"]) == 0
+    assert "Logger: dropped" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["explain", "nope"], "no events with trace_id 'nope'"),
+    (["metrics", "--window", "5x"], "duration must look like 15m, 1h, 24h, 7d or 2w, got '5x'"),
+    (["metrics", "--metric", "win_ratio"], "unknown metric(s) ['win_ratio']"),
+    (["gates", "--gate", "spread", "--sweep", "a,b"], "--sweep must be numbers separated by commas"),
+    (["insights", "--date", "05/01/2026"], "date must be YYYY-MM-DD, got '05/01/2026'"),
+])
+def test_bad_input_is_one_line_and_exit_2(fixed_layout: DataLayout, capsys: pytest.CaptureFixture[str],
+                                          argv: list[str], message: str) -> None:
+    assert main([*argv, "--data-dir", str(fixed_layout.root)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
