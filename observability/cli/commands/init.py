@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from observability.cli.common import add_parser, console, layout_from
+from observability.core.io.journal import open_journal_db
 from observability.core.live_store import open_live_db
 from observability.core.registry import Registry
 
@@ -19,5 +20,6 @@ def run(args: argparse.Namespace) -> int:
     layout = layout_from(args, create=True)
     open_live_db(layout.live_db).close()
     Registry(layout).close()
-    console.print(f"initialised {layout.root} (live.db and learning.db ready)")
+    open_journal_db(layout.journal_db).close()
+    console.print(f"initialised {layout.root} (live.db, learning.db and journal.db ready)")
     return 0

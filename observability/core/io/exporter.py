@@ -68,7 +68,7 @@ def set_watermark(conn: sqlite3.Connection, key: str, seq: int) -> None:
     )
 
 
-def reconcile(target: Target, watermark: int) -> int:
+def reconcile(target: Target, watermark: int | None) -> int:
     """Remove what an interrupted export or compaction left behind; return how many files."""
     _, orphans, covered = split_files(list_files(target), watermark)
     delete_files(target, [f.path for f in orphans + covered])
