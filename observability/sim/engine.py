@@ -15,7 +15,7 @@ import heapq
 import math
 import random
 from dataclasses import dataclass, replace
-from typing import Final
+from typing import Any, Final
 
 from observability.config.gates_config import GatesConfig
 from observability.integration.engine_hook import EngineHook
@@ -47,6 +47,18 @@ _Scheduled = tuple[float, int, int, str, float, float, PlannedExit]
 """(sim time, tie-break counter, kind, trade or shadow id, side sign or shadow fees, size, plan)."""
 
 
+class _Counting:
+    """Counts what the simulation logs (for `_boost`), forwarding every event unchanged."""
+
+    def __init__(self, sink: LogSink) -> None:
+        self._log = sink.log
+        self.count = 0
+
+    def log(self, event: dict[str, Any]) -> bool:
+        self.count += 1
+        return self._log(event)
+
+
 @dataclass(frozen=True, slots=True)
 class SimSettings:
     seed: int = 7
@@ -69,6 +81,7 @@ class Simulator:
         s = self.settings = settings
         self._rng = random.Random(settings.seed)
         gates = gates or GatesConfig()
+        sink = self._sink = _Counting(sink)
         self.engine = EngineHook(sink, gates, venue="sim", git_sha="0000000sim")
         self._markets = [SymbolMarket(sym, settings.seed) for sym in settings.symbols]
         self._hamilton = SimHamilton(sink, registry, random.Random(settings.seed + 1), settings.seed, s.start_ts)
@@ -110,7 +123,7 @@ class Simulator:
                 self._close(heapq.heappop(heap))
             elif t == self._next_signal:
                 self._signal(t)
-                self._next_signal = t + self._rng.expovariate(self._signal_rate)
+                self._next_signal = t + self._rng.expovariate(self._signal_rate * self._boost(t))
             elif t == self._next_context:
                 self._contexts(t)
                 self._next_context = t + self._context_every
@@ -126,6 +139,17 @@ class Simulator:
                 self._error(t)
                 self._next_error = t + self._rng.expovariate(1.0 / self.settings.error_every)
         self.now = max(self.now, until)
+
+    def _boost(self, t: float) -> float:
+        """Signal-rate multiplier that holds the event density at the target from the start.
+
+        Early on, trades open but do not yet close (7 events per signal instead of 9, for up to a
+        runner's hold), so signals are sped up by the shortfall so far; deterministic, as it
+        depends only on the simulation's own counts.
+        """
+        if t < 1.0 or self._sink.count == 0:
+            return 1.0
+        return min(1.4, max(0.8, self.settings.events_per_second * t / self._sink.count))
 
     def settle(self) -> None:
         """Close every open trade and shadow at its planned time, starting nothing new (for complete traces)."""

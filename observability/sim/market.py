@@ -146,6 +146,7 @@ class SymbolMarket:
         Running max/min of the return make "first crossing" a binary search (`searchsorted`), so a
         one-hour runner costs a handful of array operations; `stride` checks every n-th second.
         """
+        stride = max(1, min(stride, hold // 20))
         self._ensure(index + hold)
         start = index - self._offset
         entry = self._prices[start]

@@ -34,7 +34,7 @@ async def test_run_simulation_writes_everything_it_generated(layout: DataLayout)
     seen: list[SimProgress] = []
     summary = await run_simulation(layout.root, seed=3, rate=3_000, duration=1.0, speed=200, on_progress=seen.append,
                                    progress_every=0.1)
-    assert summary.events > 500 and summary.dropped == 0 and summary.sim_seconds == pytest.approx(200)
+    assert summary.events > 500 and summary.dropped == 0 and 100 < summary.sim_seconds <= 200
     assert summary.close_report is not None and summary.close_report.unwritten == 0
     assert _count(layout) == summary.events
     assert seen and seen[-1].events == summary.events and seen[-1].writer_alive
