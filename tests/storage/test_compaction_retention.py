@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
+import pytest
 from storage_helpers import T0, gate_events, store
 
+from observability.cli.main import main
 from observability.core.io.compaction import compact, conform, plan_compaction
 from observability.core.io.dataset import list_files, open_target, split_files
 from observability.core.io.exporter import export_once
@@ -43,23 +43,23 @@ def live_rows(layout: DataLayout) -> int:
 
 
 def test_compaction_merges_each_partition_into_one_file_with_large_row_groups(layout: DataLayout) -> None:
-    exported_in_small_files(layout, 600, per_file=30)
+    exported_in_small_files(layout, 300, per_file=60)
     before = list(layout.parquet_events.rglob("*.parquet"))
-    assert len(before) == 60
+    assert len(before) == 15
     result = compact(layout)
-    assert (result.plans, result.files_merged) == (3, 60)
+    assert (result.plans, result.files_merged) == (3, 15)
     after = sorted(layout.parquet_events.rglob("*.parquet"))
-    assert [p.name for p in after] == ["1-598.parquet", "2-599.parquet", "3-600.parquet"]
+    assert [p.name for p in after] == ["1-298.parquet", "2-299.parquet", "3-300.parquet"]
     for path in after:
         meta = pq.read_metadata(path)
-        assert (meta.num_rows, meta.num_row_groups) == (200, 1)
+        assert (meta.num_rows, meta.num_row_groups) == (100, 1)
         assert pq.read_table(path)["seq"].to_pylist() == sorted(pq.read_table(path)["seq"].to_pylist())
-    assert view_count(layout) == (600, 600)
-    assert ds.dataset(layout.parquet_events, format="parquet", partitioning="hive").count_rows() == 600
+    assert view_count(layout) == (300, 300)
+    assert ds.dataset(layout.parquet_events, format="parquet", partitioning="hive").count_rows() == 300
 
 
 def test_a_merged_file_next_to_its_sources_is_counted_once_and_the_sources_go_next_run(layout: DataLayout) -> None:
-    exported_in_small_files(layout, 120, per_file=20)
+    exported_in_small_files(layout, 120, per_file=40)
     target = open_target(layout)
     visible, _, _ = split_files(list_files(target), 120)
     plan = plan_compaction(target, visible)[0]
@@ -85,10 +85,10 @@ def test_compaction_never_merges_across_a_large_file(layout: DataLayout) -> None
 
 
 def test_compaction_dry_run_changes_nothing(layout: DataLayout) -> None:
-    exported_in_small_files(layout, 90, per_file=15)
+    exported_in_small_files(layout, 90, per_file=30)
     before = sorted(layout.parquet_events.rglob("*.parquet"))
     result = compact(layout, dry_run=True)
-    assert result.dry_run and result.files_merged == 18 and result.files_written == 0
+    assert result.dry_run and result.files_merged == 9 and result.files_written == 0
     assert sorted(layout.parquet_events.rglob("*.parquet")) == before
 
 
@@ -117,20 +117,17 @@ def test_prune_waits_for_the_trade_journal(layout: DataLayout) -> None:
     assert view_count(layout) == (100, 100)
 
 
-def obs(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "observability.cli.main", "--data-dir", str(data_dir), *args],
-                          capture_output=True, text=True, timeout=60)
+def obs(capsys: pytest.CaptureFixture[str], data_dir: Path, *args: str) -> str:
+    assert main(["--data-dir", str(data_dir), *args]) == 0
+    return " ".join(capsys.readouterr().out.split())
 
 
-def test_compact_and_prune_commands_with_dry_run(layout: DataLayout) -> None:
-    exported_in_small_files(layout, 60, per_file=10)
-    out = obs(layout.root, "compact", "--dry-run")
-    assert out.returncode == 0, out.stderr
-    assert "would merge 18 files (60 rows" in out.stdout
-    out = obs(layout.root, "compact")
-    assert "merged 18 files (60 rows" in out.stdout and len(list(layout.parquet_events.rglob("*.parquet"))) == 3
-    out = obs(layout.root, "prune", "--dry-run", "--hot-hours", "1")
-    assert out.returncode == 0, out.stderr
-    assert "would delete 60 live rows" in out.stdout and live_rows(layout) == 60
-    out = obs(layout.root, "prune", "--hot-hours", "1")
-    assert "deleted 60 live rows" in out.stdout and live_rows(layout) == 0
+def test_compact_and_prune_commands_with_dry_run(layout: DataLayout, capsys: pytest.CaptureFixture[str]) -> None:
+    exported_in_small_files(layout, 60, per_file=20)
+    assert "would merge 9 files (60 rows" in obs(capsys, layout.root, "compact", "--dry-run")
+    assert "merged 9 files (60 rows" in obs(capsys, layout.root, "compact")
+    assert len(list(layout.parquet_events.rglob("*.parquet"))) == 3
+    assert "would delete 60 live rows" in obs(capsys, layout.root, "prune", "--dry-run", "--hot-hours", "1")
+    assert live_rows(layout) == 60
+    assert "deleted 60 live rows" in obs(capsys, layout.root, "prune", "--hot-hours", "1")
+    assert live_rows(layout) == 0

@@ -7,8 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from storage_helpers import gate_events, store
 
+from observability.cli.main import main
 from observability.paths import DataLayout
 
 
@@ -19,16 +21,17 @@ def obs(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_query_prints_a_table_csv_and_json(layout: DataLayout) -> None:
+def test_query_prints_a_table_csv_and_json(layout: DataLayout, capsys: pytest.CaptureFixture[str]) -> None:
     store(layout, gate_events(6))
     sql = "SELECT gate, count(*) AS n FROM gate_decisions GROUP BY gate ORDER BY gate LIMIT 2"
-    table = obs(layout.root, "query", sql)
-    assert table.returncode == 0, table.stderr
-    assert "gate" in table.stdout and "g0" in table.stdout and "g1" in table.stdout
-    csv_out = obs(layout.root, "query", sql, "--format", "csv")
-    assert csv_out.stdout.splitlines() == ["gate,n", "g0,1", "g1,1"]
-    json_out = obs(layout.root, "query", sql, "--format", "json")
-    assert json.loads(json_out.stdout) == [{"gate": "g0", "n": 1}, {"gate": "g1", "n": 1}]
+    args = ["--data-dir", str(layout.root), "query", sql]
+    assert main(args) == 0
+    table = capsys.readouterr().out
+    assert "gate" in table and "g0" in table and "g1" in table
+    assert main([*args, "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["gate,n", "g0,1", "g1,1"]
+    assert main([*args, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"gate": "g0", "n": 1}, {"gate": "g1", "n": 1}]
 
 
 def test_query_refuses_a_write_in_one_line(layout: DataLayout) -> None:
