@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar, Protocol
 
 from textual import work
-from textual.app import App
+from textual.app import App, ScreenStackError
 from textual.message import Message
 from textual.screen import Screen
 
@@ -131,7 +131,10 @@ class HuracanApp(App[int]):
         if message.health is not None and (self.health is None or message.health.ts != self.health.ts):
             self.health_series.append((message.health.events_per_s, message.health.fill_ratio))
         self.health = message.health
-        screen = self.screen
+        try:
+            screen = self.screen
+        except ScreenStackError:  # shutting down
+            return
         if batch.rows:
             self.rows_seen += len(batch.rows)
             self.window.extend(batch.rows)
@@ -171,7 +174,7 @@ class HuracanApp(App[int]):
         bars = screen.query(StatusBar)
         if not bars:
             return
-        source = self.replay.label() if self.replay is not None else f"LIVE {self.layout.root}"
+        source = self.replay.label() if self.replay is not None else f"LIVE {self.layout.root.name}"
         if self.demo is not None:
             source += f"  {self.demo.status()}"
         status = self.engine_status()

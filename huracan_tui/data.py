@@ -368,7 +368,7 @@ class DataSource:
             avg = sum(bps) / n if n else None
             pnl = sum(t.pnl_net or 0.0 for t in ts) if n else None
             out += [
-                Metric("closed trades", scope, float(n), "", None, "ok" if n else "no data", n),
+                Metric("closed trades", scope, float(n), "count", None, "ok" if n else "no data", n),
                 Metric("win rate", scope, win, "%", 45.0, _status(win, warn=45.0, crit=35.0, n=n), n),
                 Metric("expectancy", scope, avg, "bps", 0.0, _status(avg, warn=0.0, crit=-5.0, n=n), n),
                 Metric("net P&L", scope, pnl, "USDT", None, "ok" if n else "no data", n),

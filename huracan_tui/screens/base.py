@@ -38,6 +38,8 @@ class DataScreen(Screen[None]):
         super().__init__()
         self._timer: Timer | None = None
         self._token = 0
+        self.loads = 0
+        """How many results have been shown (tests wait on it instead of sleeping)."""
 
     @property
     def huracan(self) -> HuracanApp:
@@ -87,6 +89,7 @@ class DataScreen(Screen[None]):
             self.huracan.report_problem(message.result)
         else:
             self.show(message.result)
+        self.loads += 1
         if self.REFRESH and self.is_current:
             self._timer = self.set_timer(self.huracan.settings.refresh_interval_s, self._tick)
 

@@ -117,6 +117,10 @@ class GatesScreen(DataScreen):
         if self.decisions:
             table.move_cursor(row=min(cursor, len(self.decisions) - 1))
 
+    def on_data_table_row_selected(self) -> None:
+        """The table consumes `enter` itself (select_cursor): route it to the same command."""
+        self.action_open()
+
     def action_open(self) -> None:
         table = self.query_one("#gate-decisions", DataTable)
         if 0 <= table.cursor_row < len(self.decisions):

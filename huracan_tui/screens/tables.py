@@ -73,6 +73,10 @@ class TradesScreen(DataScreen):
             stable.add_row(hms(t.opened_us), t.trade_id, t.symbol or "-", t.mode, t.status, num(t.entry_price),
                            num(t.exit_price), _pnl(t.pnl_bps), ",".join(t.blocked_by), t.exit_reason or "")
 
+    def on_data_table_row_selected(self) -> None:
+        """The table consumes `enter` itself (select_cursor): route it to the same command."""
+        self.action_open()
+
     def action_open(self) -> None:
         focused = self.focused
         if not isinstance(focused, DataTable) or focused.id not in self.rows:
@@ -153,7 +157,8 @@ class MetricsScreen(DataScreen):
                   title_style="bold")
         for m in result:
             style = {"ok": "green", "warn": "yellow", "CRITICAL": "bold white on red"}.get(m.status, "dim")
-            t.add_row(m.name, m.scope, f"{num(m.value)} {m.unit}".strip(),
+            value = f"{m.value:.0f}" if m.unit == "count" and m.value is not None else f"{num(m.value)} {m.unit}"
+            t.add_row(m.name, m.scope, value.strip(),
                       f"{num(m.target)} {m.unit}".strip() if m.target is not None else "", Text(m.status, style=style),
                       str(m.samples))
         self.query_one("#metrics", Static).update(Group(t, Text(""), _alerts(self)))

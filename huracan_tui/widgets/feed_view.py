@@ -95,6 +95,10 @@ class FeedView(ScrollView, can_focus=True):
         self._sync()
         self.post_message(self.Changed())
 
+    def action_scroll_end(self) -> None:
+        """End (the scroll container's own key) means "go to the newest row", i.e. follow again."""
+        self.follow()
+
     def selected(self) -> FeedRow | None:
         return self.rows[self.cursor] if 0 <= self.cursor < len(self.rows) else None
 

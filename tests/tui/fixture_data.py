@@ -13,10 +13,10 @@ from observability.core.live_store import HEALTH_COLUMNS, INSERT_HEALTH_SQL, ope
 from observability.paths import DataLayout
 
 T0 = 1_790_000_000.0  # 2026-09-21 14:13:20 UTC: a fixed clock for snapshots
-GATES = ("confidence", "spread", "volatility", "liquidity", "risk", "regime")
-_GATE_SPEC = {  # gate: (threshold, direction)
-    "confidence": (0.6, "min"), "spread": (8.0, "max"), "volatility": (120.0, "max"),
-    "liquidity": (50_000.0, "min"), "risk": (0.02, "max"), "regime": (0.5, "min"),
+GATES = ("spread", "volatility", "liquidity", "model_confidence", "regime", "risk_budget")  # configs/gates.yaml
+_GATE_SPEC = {  # gate: (threshold, direction), as in configs/gates.yaml
+    "spread": (8.0, "max"), "volatility": (45.0, "max"), "liquidity": (250_000.0, "min"),
+    "model_confidence": (0.55, "min"), "regime": (0.40, "min"), "risk_budget": (0.80, "max"),
 }
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
 
