@@ -17,16 +17,8 @@ import duckdb
 from pydantic import BaseModel, ConfigDict, Field
 
 from observability.analytics.evidence import Fact, fact
-from observability.analytics.views import (
-    ALL_SOURCES,
-    BASE_SOURCES,
-    DERIVED_SOURCES,
-    derived_sql,
-    evidence_query,
-    group_query,
-    needed_bases,
-    window_table,
-)
+from observability.analytics.views import ALL_SOURCES, DERIVED_SOURCES, group_query, needed_bases, needed_columns
+from observability.analytics.window_cache import WindowCache
 from observability.analytics.windows import Window
 from observability.config.metrics_config import MetricsConfig, MetricSpec, load_metrics_config
 
@@ -134,12 +126,13 @@ class MetricsComputer:
     def __init__(self, con: duckdb.DuckDBPyConnection, config: MetricsConfig | None = None) -> None:
         self.con = con
         self.config = config or load_metrics_config()
+        self.cache = WindowCache(con)
 
     def compute(self, window: Window, *, metrics: list[str] | None = None,
                 scopes: list[str] | None = None) -> MetricsReport:
         t0 = time.perf_counter()
         specs = {k: v for k, v in self.config.metrics.items() if metrics is None or k in metrics}
-        queries = self._materialise(window, {s.view for s in specs.values()})
+        queries = self._materialise(window, specs)
         groups: dict[tuple[str, str | None, str | None], list[str]] = defaultdict(list)
         for name, spec in specs.items():
             groups[(spec.view, spec.where, spec.group_by)].append(name)
@@ -147,38 +140,28 @@ class MetricsComputer:
         for (view, where, group_by), names in groups.items():
             src = ALL_SOURCES[view]
             rows = self.con.execute(group_query(src, [(f"m{i}", specs[n].expr) for i, n in enumerate(names)],
-                                                where, group_by)).fetchall()
-            ids: dict[tuple[str, str | None], list[str]] = defaultdict(list)
-            if self.config.evidence_ids:
-                for scope, grp, id_ in self.con.execute(
-                        evidence_query(src, where, group_by, self.config.evidence_ids)).fetchall():
-                    ids[(scope, grp)].append(id_)
-                queries += 1
+                                                where, group_by, self.config.evidence_ids)).fetchall()
             queries += 1
             for row in rows:
-                scope, grp, n = row[0], row[1], int(row[2])
+                scope, grp, n, ids = row[0], row[1], int(row[2]), row[3] or []
                 if scope is None or (scopes is not None and scope not in scopes and scope != "all"):
                     continue
                 for i, name in enumerate(names):
-                    values.append(self._value(name, specs[name], window, scope, grp, n, row[3 + i],
-                                              ids.get((scope, grp), [])))
+                    values.append(self._value(name, specs[name], window, scope, grp, n, row[4 + i], ids))
         values.sort(key=lambda v: (list(specs).index(v.name), v.scope != "all", v.scope, v.group or ""))
         return MetricsReport(window=window, computed_at=datetime.now(UTC), values=values,
                              alerts=self._alerts(values), queries=queries,
                              elapsed_ms=(time.perf_counter() - t0) * 1000)
 
-    def _materialise(self, window: Window, sources: set[str]) -> int:
-        since, until = window.sql_bounds()
-        n = 0
+    def _materialise(self, window: Window, specs: dict[str, MetricSpec]) -> int:
+        """Windowed copies of each base view, with only the columns some metric may use."""
+        sources = {s.view for s in specs.values()}
+        columns = {}
         for view in needed_bases(sources):
-            src = BASE_SOURCES[view]
-            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {window_table(view)} AS SELECT * FROM {view} "
-                             f"WHERE {src.ts} >= {since} AND {src.ts} < {until}")
-            n += 1
-        for name in sources & DERIVED_SOURCES.keys():
-            self.con.execute(f"CREATE OR REPLACE TEMP VIEW {window_table(name)} AS "
-                             f"{derived_sql(DERIVED_SOURCES[name])}")
-        return n
+            texts = [t for s in specs.values() if view in (ALL_SOURCES[s.view].bases or (s.view,))
+                     for t in (s.expr, s.where or "", s.group_by or "")]
+            columns[view] = needed_columns(view, texts, sources)
+        return self.cache.prepare(window, columns, sources & DERIVED_SOURCES.keys())
 
     @staticmethod
     def _value(name: str, spec: MetricSpec, window: Window, scope: str, grp: str | None, n: int,

@@ -9,6 +9,7 @@ shadow outcomes per blocking gate) are SQL over those windowed tables.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -147,6 +148,19 @@ def derived_sql(src: Source) -> str:
     return src.sql.format(**{b: window_table(b) for b in src.bases})
 
 
+def needed_columns(view: str, texts: list[str], sources: set[str]) -> list[str]:
+    """Columns of base `view` that the SQL `texts` (metric expressions over it or over derived
+    sources built on it) or the derived sources in use may reference — a word match, so it may keep
+    a column too many, never one too few — plus what windowing, scoping and evidence need.
+
+    Why: materialising only these columns is 2-4x cheaper than `SELECT *` (UUID strings, JSON text).
+    """
+    src = BASE_SOURCES[view]
+    extra = [d.sql for name, d in DERIVED_SOURCES.items() if name in sources and view in d.bases]
+    words = set(re.findall(r"[a-z_][a-z0-9_]*", " ".join([*texts, *extra, src.ts, src.id_col]).lower()))
+    return [c for c, _ in VIEW_COLUMNS[view] if c in words or c == "mode"]
+
+
 def needed_bases(sources: set[str]) -> list[str]:
     """Base views to materialise for these sources, in contract order."""
     need: set[str] = set()
@@ -156,10 +170,12 @@ def needed_bases(sources: set[str]) -> list[str]:
     return [v for v in VIEW_COLUMNS if v in need]
 
 
-def group_query(src: Source, exprs: list[tuple[str, str]], where: str | None, group_by: str | None) -> str:
+def group_query(src: Source, exprs: list[tuple[str, str]], where: str | None, group_by: str | None,
+                evidence: int = 0) -> str:
     """One aggregate query computing every `(alias, expr)` per scope (and per `group_by` value).
 
-    Output columns: scope, grp, _n (rows aggregated), then one column per alias.
+    Output columns: scope, grp, _n (rows aggregated), _ids (the `evidence` most recent row ids, by
+    a streaming top-n aggregate), then one column per alias.
     """
     grp = f"CAST(({group_by}) AS VARCHAR)" if group_by else "CAST(NULL AS VARCHAR)"
     inner = f"SELECT *, {grp} AS _grp FROM {window_table(src.name)}" + (f" WHERE ({where})" if where else "")
@@ -175,20 +191,6 @@ def group_query(src: Source, exprs: list[tuple[str, str]], where: str | None, gr
     else:
         scope, groups = "'all'", " GROUP BY _grp" if group_by else ""
     grp_out = "_grp" if group_by else "CAST(NULL AS VARCHAR)"
-    return f"SELECT {scope} AS scope, {grp_out} AS grp, count(*) AS _n, {cols} FROM ({inner}){groups}"
-
-
-def evidence_query(src: Source, where: str | None, group_by: str | None, limit: int) -> str:
-    """The `limit` most recent row ids per scope (and group): what a metric value was computed from."""
-    grp = f"CAST(({group_by}) AS VARCHAR)" if group_by else "CAST(NULL AS VARCHAR)"
-    base = f"SELECT *, {grp} AS _grp FROM {window_table(src.name)}" + (f" WHERE ({where})" if where else "")
-    order = f"ORDER BY {src.ts} DESC NULLS LAST"
-    parts = []
-    if src.scoping in ("mode", "scope"):
-        col = "mode" if src.scoping == "mode" else "scope"
-        parts.append(f"SELECT {col} AS scope, _grp AS grp, CAST({src.id_col} AS VARCHAR) AS id FROM ({base}) "
-                     f"QUALIFY row_number() OVER (PARTITION BY {col}, _grp {order}) <= {limit}")
-    if src.scoping in ("mode", "global"):
-        parts.append(f"SELECT 'all' AS scope, _grp AS grp, CAST({src.id_col} AS VARCHAR) AS id FROM ({base}) "
-                     f"QUALIFY row_number() OVER (PARTITION BY _grp {order}) <= {limit}")
-    return " UNION ALL ".join(parts)
+    ids = (f"arg_max(CAST({src.id_col} AS VARCHAR), {src.ts}, {evidence})" if evidence > 0
+           else "CAST(NULL AS VARCHAR[])")
+    return f"SELECT {scope} AS scope, {grp_out} AS grp, count(*) AS _n, {ids} AS _ids, {cols} FROM ({inner}){groups}"

@@ -1,0 +1,87 @@
+"""Windowed copies of the query layer's views, kept in the reader's DuckDB between refreshes.
+
+Why: a refresh every few seconds must not rescan a day of Parquet. For a LIVE window (ending
+within `LIVE_SLACK` of now) the append-only views (every view with a `seq`, and `health` by its
+`ts`) are held from `since` onwards and only rows with a key above the last one seen are added;
+rows that slid out of the window are deleted. `trades` and `shadow_trades` are rebuilt each time
+(a close updates an open trade's row). Historical windows are rebuilt each time, bounded on both
+sides. Each base view is copied with only the columns some metric may read.
+Metric queries read `_obs_w_<view>`: a view over the held table filtered to the exact window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+import duckdb
+
+from observability.analytics.views import BASE_SOURCES, DERIVED_SOURCES, derived_sql, window_table
+from observability.analytics.windows import Window
+
+LIVE_SLACK: Final = timedelta(seconds=120)
+APPEND_KEYS: Final[dict[str, str]] = {
+    "events": "seq", "signals": "seq", "gate_decisions": "seq", "model_updates": "seq",
+    "config_changes": "seq", "market_context": "seq", "errors": "seq", "health": "ts",
+}
+
+
+def held_table(view: str) -> str:
+    return f"_obs_h_{view}"
+
+
+@dataclass
+class _Held:
+    cols: str
+    since: datetime
+    max_key: object
+
+
+class WindowCache:
+    """Materialises base views for a window, incrementally for live windows."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self._held: dict[str, _Held] = {}
+        self.last: dict[str, str] = {}
+        """How each view was prepared by the last call: 'appended' or 'rebuilt' (for tests and benches)."""
+
+    def prepare(self, window: Window, columns: dict[str, list[str]], derived: set[str]) -> int:
+        """Make `_obs_w_<view>` ready for every base view in `columns` and every derived source; returns
+        the number of statements that read the query layer."""
+        since, until = window.sql_bounds()
+        live = window.until >= datetime.now(UTC) - LIVE_SLACK
+        reads = 0
+        for view, cols_list in columns.items():
+            ts = BASE_SOURCES[view].ts
+            key = APPEND_KEYS.get(view) if live else None
+            cols = ", ".join(cols_list + ([key] if key is not None and key not in cols_list else []))
+            held = self._held.get(view)
+            table = held_table(view)
+            if key is not None and held is not None and held.cols == cols and window.since >= held.since:
+                self.con.execute(f"DELETE FROM {table} WHERE {ts} < {since}")
+                self.con.execute(f"INSERT INTO {table} SELECT {cols} FROM {view} WHERE {key} > ? AND {ts} >= {since}",
+                                 [held.max_key])
+                row = self.con.execute(f"SELECT max({key}) FROM {table}").fetchone()
+                if row is not None and row[0] is not None:
+                    held.max_key = max(held.max_key, row[0])
+                held.since = window.since
+                self.last[view] = "appended"
+            else:
+                self.last[view] = "rebuilt"
+                upper = "" if key is not None else f" AND {ts} < {until}"
+                self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {cols} FROM {view} "
+                                 f"WHERE {ts} >= {since}{upper}")
+                self._held.pop(view, None)
+                if key is not None:
+                    row = self.con.execute(f"SELECT max({key}) FROM {table}").fetchone()
+                    start = row[0] if row is not None and row[0] is not None else (0 if key == "seq" else window.since)
+                    self._held[view] = _Held(cols=cols, since=window.since, max_key=start)
+            reads += 1
+            self.con.execute(f"CREATE OR REPLACE TEMP VIEW {window_table(view)} AS SELECT * FROM {table} "
+                             f"WHERE {ts} >= {since} AND {ts} < {until}")
+        for name in derived:
+            self.con.execute(f"CREATE OR REPLACE TEMP VIEW {window_table(name)} AS "
+                             f"{derived_sql(DERIVED_SOURCES[name])}")
+        return reads
