@@ -122,6 +122,11 @@ class EngineHook:
         self._thresholds = {m: config.thresholds(m) for m in _MODES}
 
     @property
+    def gate_names(self) -> list[str]:
+        """Configured gates in evaluation order (the keys `on_gate_decisions` expects)."""
+        return self._order
+
+    @property
     def open_trade_ids(self) -> frozenset[str]:
         return frozenset(self._trades)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 from collections.abc import Callable
 
 from observability.config.gates_config import load_gates_config
@@ -51,6 +52,11 @@ def run_from_args(
     gates = load_gates_config(args.gates)
     config = load_observability_config(getattr(args, "config", None))
     symbols = symbols_from(args)
+
+    # This process exists to run the simulation: tens of thousands of live objects (open
+    # positions) make default-threshold full collections a large share of the CPU, so collect rarely.
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 50)
 
     async def main() -> SimSummary:
         stop = asyncio.Event()

@@ -14,13 +14,14 @@ from __future__ import annotations
 import heapq
 import math
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Final
 
 from observability.config.gates_config import GatesConfig
 from observability.integration.engine_hook import EngineHook
 from observability.integration.registry_protocol import ConfigRegistry, ModelRegistry
 from observability.integration.sink import LogSink
+from observability.sim.draws import Draws
 from observability.sim.learning import SimHamilton, SimMechanic
 from observability.sim.market import HIGH_VOL, REGIMES, TREND, ExitRule, PlannedExit, SymbolMarket
 
@@ -79,7 +80,7 @@ class Simulator:
         if not settings.symbols:
             raise ValueError("at least one symbol is required")
         s = self.settings = settings
-        self._rng = random.Random(settings.seed)
+        self._rng = Draws(settings.seed)
         gates = gates or GatesConfig()
         sink = self._sink = _Counting(sink)
         self.engine = EngineHook(sink, gates, venue="sim", git_sha="0000000sim")
@@ -216,8 +217,7 @@ class Simulator:
         used = max(0.0, 0.55 * self.open_positions / (2.0 * self._expected_open) + rng.gauss(0.35, 0.15))
         values = {"spread": spread, "volatility": vol, "liquidity": depth, "model_confidence": confidence,
                   "regime": regime_score, "risk_budget": used}
-        names = self.engine.gates_config.names()
-        gate_values = {g: values[g] if g in values else self._generic_value(g) for g in names}
+        gate_values = {g: values[g] if g in values else self._generic_value(g) for g in self.engine.gate_names}
         verdict = self.engine.on_gate_decisions(trace, gate_values, ts=ts + 0.0005)
         self._mechanic.count(verdict.blocked_by)
         sign = 1.0 if side == "long" else -1.0
@@ -241,7 +241,8 @@ class Simulator:
             shadow_id = self.engine.on_shadow_trade_opened(trace, size=size, entry_price=entry, ts=ts + 0.001)
             if shadow_id is not None:
                 fees = 2 * notional * FEE_RATE if self.engine.gates_config.shadow_trades.include_fees else 0.0
-                exit_plan = replace(plan, price=plan.price * (1 - sign * half))
+                exit_plan = PlannedExit(plan.steps, plan.price * (1 - sign * half), plan.reason, plan.mfe_bps,
+                                        plan.mae_bps)
                 self._schedule(t + plan.steps, _SHADOW_CLOSE, shadow_id, fees, size, exit_plan)
 
     def _generic_value(self, gate: str) -> float:

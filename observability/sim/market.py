@@ -81,6 +81,19 @@ class PlannedExit:
     mae_bps: float
 
 
+@dataclass(frozen=True, slots=True)
+class _ExitTable:
+    """First crossings of every exit level over the longest hold from one entry second, both sides."""
+
+    index: int
+    stride: int
+    path: npt.NDArray[np.float64]
+    high: npt.NDArray[np.float64]
+    neg_low: npt.NDArray[np.float64]
+    long_hits: tuple[tuple[int, str], ...]
+    short_hits: tuple[tuple[int, str], ...]
+
+
 class SymbolMarket:
     """Price path and regime of one symbol, extended lazily and trimmed behind the clock."""
 
@@ -94,6 +107,7 @@ class SymbolMarket:
         self._regime = CHOP
         self._regime_left = 0
         self._direction = 1.0
+        self._tables: dict[ExitRule, _ExitTable] = {}
 
     def _extend(self) -> None:
         n = _CHUNK
@@ -141,37 +155,45 @@ class SymbolMarket:
 
     def plan_exits(self, index: int, rule: ExitRule, hold: int, reversal: int | None,
                    stride: int = 1) -> tuple[PlannedExit, PlannedExit]:
-        """Walk the path after `index` once and return the first exit that fires for a long and for a short.
+        """The first exit that fires for a long and for a short entered at `index` and held at most `hold` s."""
+        table = self._tables.get(rule)
+        if table is None or table.index != index:
+            table = self._tables[rule] = self._exit_table(index, rule, stride)
+        step_s = table.stride
+        end = max(0, min(hold // step_s, len(table.path)) - 1)
+        rev = end + 1 if reversal is None else max(0, min(end, reversal // step_s - 1))
+        plans = []
+        for hits, best, worst in ((table.long_hits, table.high, table.neg_low),
+                                  (table.short_hits, table.neg_low, table.high)):
+            step, reason = min((end, "timeout"), (rev, "signal_reversal"), *hits)
+            plans.append(PlannedExit((step + 1) * step_s, float(table.path[step]), reason,
+                                     max(float(best[step]), 0.0), min(-float(worst[step]), 0.0)))
+        return plans[0], plans[1]
+
+    def _exit_table(self, index: int, rule: ExitRule, stride: int) -> _ExitTable:
+        """Walk the longest hold after `index` once; every signal at this second and mode reuses it.
 
         Running max/min of the return make "first crossing" a binary search (`searchsorted`), so a
         one-hour runner costs a handful of array operations; `stride` checks every n-th second.
         """
-        stride = max(1, min(stride, hold // 20))
-        self._ensure(index + hold)
+        stride = max(1, min(stride, rule.min_hold // 20))
+        self._ensure(index + rule.max_hold)
         start = index - self._offset
         entry = self._prices[start]
-        path = self._prices[start + stride:start + hold + 1:stride]
+        path = self._prices[start + stride:start + rule.max_hold + 1:stride]
         rel = (path / entry - 1.0) * 1e4
         high = np.maximum.accumulate(rel)
-        low = np.minimum.accumulate(rel)
+        neg_low = -np.minimum.accumulate(rel)
         n = len(rel)
-        end = n - 1
-        rev = n if reversal is None else max(0, min(end, reversal // stride - 1))
-        drop = high - rel
-        rise = rel - low
-        plans = []
-        for best, worst, pullback in ((high, -low, drop), (-low, high, rise)):
-            tp = int(np.searchsorted(best, rule.take_profit))
-            sl = int(np.searchsorted(worst, rule.stop_loss))
+        sides = []
+        for best, worst, pullback in ((high, neg_low, high - rel), (neg_low, high, rel + neg_low)):
             armed = int(np.searchsorted(best, rule.trail_from))
             trail = n
             if armed < n:
-                hits = pullback[armed:] >= rule.trail
-                k = int(hits.argmax())
-                if hits[k]:
+                hit = pullback[armed:] >= rule.trail
+                k = int(hit.argmax())
+                if hit[k]:
                     trail = armed + k
-            step, reason = min((end, "timeout"), (rev, "signal_reversal"), (tp, "take_profit"), (sl, "stop_loss"),
-                               (trail, "trailing_stop"))
-            plans.append(PlannedExit((step + 1) * stride, float(path[step]), reason,
-                                     max(float(best[step]), 0.0), min(-float(worst[step]), 0.0)))
-        return plans[0], plans[1]
+            sides.append(((int(np.searchsorted(best, rule.take_profit)), "take_profit"),
+                          (int(np.searchsorted(worst, rule.stop_loss)), "stop_loss"), (trail, "trailing_stop")))
+        return _ExitTable(index, stride, path, high, neg_low, sides[0], sides[1])
