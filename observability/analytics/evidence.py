@@ -18,6 +18,8 @@ EVIDENCE_LIMIT: Final = 50
 """Ids kept per fact: enough to spot-check a number, small enough to put in a prompt."""
 
 UNITS: Final = frozenset({"%", "bps", "USDT", "count", "s", "ms", "ratio", "price", "per_s", "text"})
+"""'%' is a percentage (50.0 = half); 'ratio' a plain number without a money or time unit (a profit
+factor 1.27, a Sharpe ratio, a Brier score, a gate's value or threshold, a model metric)."""
 
 
 class Fact(BaseModel):
