@@ -10,12 +10,13 @@ from observability.core.io.exporter import export_once
 from observability.core.io.query import QueryError, QueryLayer
 from observability.paths import DataLayout
 
+# The contract's columns; views of one event type add `date` at the end (for partition pruning).
 CONTRACT_COLUMNS = {
     "events": "seq event_id event_version event_type severity ts_event ts_logged source symbol mode trace_id "
               "payload date",
-    "signals": "seq event_id ts_event symbol mode trace_id signal_id side confidence price model_id strategy",
+    "signals": "seq event_id ts_event symbol mode trace_id signal_id side confidence price model_id strategy date",
     "gate_decisions": "seq event_id ts_event symbol mode trace_id signal_id gate passed value threshold direction "
-                      "margin reason gate_order",
+                      "margin reason gate_order date",
     "trades": "trade_id trace_id symbol mode side status opened_at closed_at price_requested entry_price exit_price "
               "size fees entry_slippage_bps exit_slippage_bps pnl_gross pnl_net pnl_bps hold_seconds exit_reason "
               "mfe_bps mae_bps model_id model_confidence git_sha data_snapshot_id config_hash thresholds "
@@ -26,8 +27,8 @@ CONTRACT_COLUMNS = {
                      "reason",
     "config_changes": "seq event_id ts_event key gate old_value new_value changed_by reason config_hash",
     "market_context": "seq ts_event symbol price bid ask spread_bps volatility_bps volume_1m liquidity_usd regime "
-                      "funding_rate",
-    "errors": "seq event_id ts_event severity source symbol trace_id component error_type message recoverable",
+                      "funding_rate date",
+    "errors": "seq event_id ts_event severity source symbol trace_id component error_type message recoverable date",
     "health": "ts status queue_depth queue_maxsize fill_ratio accepted_total dropped_total dropped_by_severity "
               "dropped_by_type written_total dead_letter_total writer_lag_events writer_lag_s events_per_s "
               "written_per_s kill_switch kill_switch_fired_total writer_alive writer_error pid",

@@ -109,7 +109,31 @@ def _collect() -> list[PayloadColumn]:
     return [PayloadColumn(n, p, a, d, tuple(defs)) for n, (p, a, d, defs) in found.items()]
 
 
-ENVELOPE_FIELDS: Final[tuple[tuple[str, pa.DataType], ...]] = (
+def _payload_plan() -> dict[str, tuple[tuple[str, tuple[tuple[str, str], ...] | str | None], ...]]:
+    """Per event type, each payload key in model order and where it is stored.
+
+    A key maps to a column name (scalar), to ((sub_key, column), ...) (a sub-model whose every
+    field is a column), or to None: the key is kept in the `payload_rest` JSON.
+    """
+    names = {c.name for c in PAYLOAD_COLUMNS}
+    plan: dict[str, tuple[tuple[str, tuple[tuple[str, str], ...] | str | None], ...]] = {}
+    for event_type, cls in PAYLOAD_CLASSES.items():
+        keys: list[tuple[str, tuple[tuple[str, str], ...] | str | None]] = []
+        for fname, field in cls.model_fields.items():
+            sub = _model(field.annotation)
+            if sub is not None:
+                subs = tuple((s, f"{fname}_{s}") for s in sub.model_fields)
+                keys.append((fname, subs if all(c in names for _, c in subs) else None))
+            else:
+                keys.append((fname, fname if fname in names else None))
+        plan[event_type] = tuple(keys)
+    return plan
+
+
+PAYLOAD_COLUMNS: Final[tuple[PayloadColumn, ...]] = tuple(_collect())
+PAYLOAD_PLAN: Final = _payload_plan()
+
+RAW_FIELDS: Final[tuple[tuple[str, pa.DataType], ...]] = (
     ("seq", pa.int64()),
     ("event_id", pa.string()),
     ("event_version", pa.int32()),
@@ -124,18 +148,19 @@ ENVELOPE_FIELDS: Final[tuple[tuple[str, pa.DataType], ...]] = (
     ("payload", pa.string()),
     ("ts_stored", pa.timestamp("us", tz="UTC")),
 )
-"""The event envelope as stored in Parquet (timestamps: µs since the epoch, UTC)."""
+"""A live_feed row in Arrow (timestamps: µs since the epoch, UTC)."""
 
-PAYLOAD_COLUMNS: Final[tuple[PayloadColumn, ...]] = tuple(_collect())
-
-_clash = {c.name for c in PAYLOAD_COLUMNS} & ({n for n, _ in ENVELOPE_FIELDS} | {"date"})
+_clash = {c.name for c in PAYLOAD_COLUMNS} & ({n for n, _ in RAW_FIELDS} | {"date", "payload_rest"})
 if _clash:
     raise TypeError(f"payload fields {sorted(_clash)} collide with envelope columns")
 
 FILE_SCHEMA: Final = pa.schema(
-    [pa.field(n, t) for n, t in ENVELOPE_FIELDS] + [pa.field(c.name, c.arrow_type) for c in PAYLOAD_COLUMNS]
+    [pa.field("payload_rest" if n == "payload" else n, t) for n, t in RAW_FIELDS]
+    + [pa.field(c.name, c.arrow_type) for c in PAYLOAD_COLUMNS]
 )
-"""Schema of every Parquet file. `date` is not stored in the file: it lives in the Hive path."""
+"""Schema of every Parquet file. `payload_rest` is the payload JSON without the keys that have a
+typed column (NULL when nothing is left): storing those twice doubled the file size. `date` is not
+in the file: it lives in the Hive path."""
 
-WIDE_SCHEMA: Final = FILE_SCHEMA.append(pa.field("date", pa.date32()))
-"""Schema of an event row inside a reader: the file columns plus the partition `date`."""
+WIDE_SCHEMA: Final = FILE_SCHEMA.append(pa.field("payload", pa.string())).append(pa.field("date", pa.date32()))
+"""An event row inside a reader or the exporter: file columns, the full payload JSON, the partition date."""

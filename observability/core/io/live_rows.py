@@ -15,9 +15,10 @@ from typing import Any, Final
 import duckdb
 import pyarrow as pa
 
-from observability.core.io.columns import ENVELOPE_FIELDS, FILE_SCHEMA, PAYLOAD_COLUMNS, WIDE_SCHEMA
+from observability.core.io.columns import FILE_SCHEMA, PAYLOAD_COLUMNS, RAW_FIELDS, WIDE_SCHEMA
+from observability.core.io.payload_sql import REST_SQL
 
-RAW_COLUMNS: Final[tuple[str, ...]] = tuple(n for n, _ in ENVELOPE_FIELDS)
+RAW_COLUMNS: Final[tuple[str, ...]] = tuple(n for n, _ in RAW_FIELDS)
 _SELECT: Final = f"SELECT {', '.join(RAW_COLUMNS)} FROM live_feed"
 _TS_COLUMNS: Final = frozenset({"ts_event", "ts_logged", "ts_stored"})
 
@@ -42,12 +43,12 @@ def fetch_raw(
 def raw_table(rows: list[tuple[Any, ...]]) -> pa.Table:
     cols: list[Any] = list(zip(*rows, strict=True)) if rows else [() for _ in RAW_COLUMNS]
     arrays = []
-    for (name, typ), values in zip(ENVELOPE_FIELDS, cols, strict=True):
+    for (name, typ), values in zip(RAW_FIELDS, cols, strict=True):
         if name in _TS_COLUMNS:
             arrays.append(pa.array(values, pa.int64()).cast(typ))
         else:
             arrays.append(pa.array(values, typ))
-    return pa.Table.from_arrays(arrays, schema=pa.schema(ENVELOPE_FIELDS))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(RAW_FIELDS))
 
 
 def _struct_spec() -> str:
@@ -82,6 +83,7 @@ def _column_expr(col: Any) -> str:
 WIDEN_SQL: Final = (
     f"SELECT {', '.join(RAW_COLUMNS)}, "
     + ", ".join(_column_expr(c) for c in PAYLOAD_COLUMNS)
+    + f", {REST_SQL} AS payload_rest"
     + ", (ts_event AT TIME ZONE 'UTC')::DATE AS date"
     + f" FROM (SELECT *, from_json(payload, '{_struct_spec()}') AS j FROM __raw)"
 )
@@ -96,11 +98,11 @@ def widen(con: duckdb.DuckDBPyConnection, raw: pa.Table) -> pa.Table:
         out = con.sql(WIDEN_SQL).to_arrow_table()
     finally:
         con.unregister("__raw")
-    return out.cast(WIDE_SCHEMA)
+    return out.select(WIDE_SCHEMA.names).cast(WIDE_SCHEMA)
 
 
 def file_table(wide: pa.Table) -> pa.Table:
-    """What goes into a Parquet file: everything but `date` (which the Hive path carries)."""
+    """What goes into a Parquet file: no full payload (typed columns + payload_rest) and no `date` (the path)."""
     return wide.select(FILE_SCHEMA.names)
 
 

@@ -24,10 +24,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from observability.core.io.columns import WIDE_SCHEMA
+from observability.core.io.columns import FILE_SCHEMA, WIDE_SCHEMA
 from observability.core.io.dataset import NULL_PARTITION, Target, list_files, open_target, split_files
 from observability.core.io.health_rows import HEALTH_SCHEMA, fetch_health
 from observability.core.io.live_rows import fetch_raw, new_duck, widen
+from observability.core.io.payload_sql import PAYLOAD_SQL
 from observability.core.io.views import VIEWS
 from observability.core.live_store import open_readonly
 from observability.errors import DataDirError, ObservabilityError
@@ -36,6 +37,7 @@ from observability.paths import DataLayout
 _ALLOWED: Final = frozenset({duckdb.StatementType.SELECT})
 _EXPLAIN = re.compile(r"^\s*explain\s+(analyze\s+)?", re.IGNORECASE)
 _WIDE_COLUMNS: Final = ", ".join(f'"{n}"' for n in WIDE_SCHEMA.names)
+_PARQUET_COLUMNS: Final = ", ".join(f'"{n}"' for n in FILE_SCHEMA.names) + f", {PAYLOAD_SQL} AS payload, date"
 
 
 class QueryError(ObservabilityError):
@@ -172,7 +174,7 @@ class QueryLayer:
         if self._target.local:
             paths = ", ".join(_sql_str(f.path) for f in visible)
             con.execute(
-                f"CREATE OR REPLACE VIEW _pq AS SELECT {_WIDE_COLUMNS} FROM read_parquet([{paths}], "
+                f"CREATE OR REPLACE VIEW _pq AS SELECT {_PARQUET_COLUMNS} FROM read_parquet([{paths}], "
                 "hive_partitioning = true, union_by_name = true, "
                 "hive_types = {'date': DATE, 'symbol': VARCHAR})"
             )
@@ -182,8 +184,9 @@ class QueryLayer:
             null_fallback=NULL_PARTITION, segment_encoding="uri",
         )
         dataset = ds.dataset(
-            [f.path for f in visible], schema=WIDE_SCHEMA, format="parquet", filesystem=self._target.fs,
+            [f.path for f in visible], schema=FILE_SCHEMA.append(pa.field("date", pa.date32())), format="parquet",
+            filesystem=self._target.fs,
             partitioning=partitioning, partition_base_dir=self._target.base,
         )
         con.register("_pq_dataset", dataset)
-        con.execute(f"CREATE OR REPLACE VIEW _pq AS SELECT {_WIDE_COLUMNS} FROM _pq_dataset")
+        con.execute(f"CREATE OR REPLACE VIEW _pq AS SELECT {_PARQUET_COLUMNS} FROM _pq_dataset")

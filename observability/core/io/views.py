@@ -20,15 +20,17 @@ def _of(event_type: str, columns: str) -> str:
 
 
 VIEWS: Final[dict[str, str]] = {
+    # Views of one event type end with `date` (beyond the contract): filtering on it prunes whole
+    # partitions, which a filter on ts_event alone cannot do.
     "events": f"SELECT {', '.join(EVENT_COLUMNS)} FROM _events_wide",
     "signals": _of(
         "signal_received",
-        "seq, event_id, ts_event, symbol, mode, trace_id, signal_id, side, confidence, price, model_id, strategy",
+        "seq, event_id, ts_event, symbol, mode, trace_id, signal_id, side, confidence, price, model_id, strategy, date",
     ),
     "gate_decisions": _of(
         "gate_decision",
         "seq, event_id, ts_event, symbol, mode, trace_id, signal_id, gate, passed, value, threshold, "
-        "direction, margin, reason, gate_order::INTEGER AS gate_order",
+        "direction, margin, reason, gate_order::INTEGER AS gate_order, date",
     ),
     "trades": """
         WITH o AS (SELECT * FROM _events_wide WHERE event_type = 'trade_opened'),
@@ -50,7 +52,7 @@ VIEWS: Final[dict[str, str]] = {
                c.exit_execution_slippage_bps AS exit_slippage_bps,
                c.pnl_gross, c.pnl_net, c.pnl_bps, c.hold_seconds, c.exit_reason, c.mfe_bps, c.mae_bps,
                o.model_id, o.model_confidence, o.git_sha, o.data_snapshot_id, o.config_hash,
-               json_extract(o.payload, '$.thresholds')::VARCHAR AS thresholds,
+               json_extract(o.payload_rest, '$.thresholds')::VARCHAR AS thresholds,
                o.execution_latency_ms AS entry_latency_ms
         FROM o FULL OUTER JOIN c ON o.trade_id = c.trade_id
     """,
@@ -76,21 +78,22 @@ VIEWS: Final[dict[str, str]] = {
     "model_updates": _of(
         "model_updated",
         "seq, event_id, ts_event, model_id, parent_model_id, alias, "
-        "json_extract(payload, '$.metrics')::VARCHAR AS metrics, "
-        "json_extract(payload, '$.delta')::VARCHAR AS delta, git_sha, data_snapshot_id, reason",
+        "json_extract(payload_rest, '$.metrics')::VARCHAR AS metrics, "
+        "json_extract(payload_rest, '$.delta')::VARCHAR AS delta, git_sha, data_snapshot_id, reason",
     ),
     "config_changes": _of(
         "config_changed",
-        "seq, event_id, ts_event, key, gate, json_extract(payload, '$.old_value')::VARCHAR AS old_value, "
-        "json_extract(payload, '$.new_value')::VARCHAR AS new_value, changed_by, reason, config_hash",
+        "seq, event_id, ts_event, key, gate, json_extract(payload_rest, '$.old_value')::VARCHAR AS old_value, "
+        "json_extract(payload_rest, '$.new_value')::VARCHAR AS new_value, changed_by, reason, config_hash",
     ),
     "market_context": _of(
         "market_context",
         "seq, ts_event, symbol, price, bid, ask, spread_bps, volatility_bps, volume_1m, liquidity_usd, "
-        "regime, funding_rate",
+        "regime, funding_rate, date",
     ),
     "errors": _of(
         "error",
-        "seq, event_id, ts_event, severity, source, symbol, trace_id, component, error_type, message, recoverable",
+        "seq, event_id, ts_event, severity, source, symbol, trace_id, component, error_type, message, recoverable, "
+        "date",
     ),
 }

@@ -1,0 +1,178 @@
+"""Storage benchmark: export throughput, Parquet bytes/event, query latency — each with a same-run baseline.
+
+Figures (issue 4 targets):
+  (a) export rows/s (live.db -> Parquet, end to end: SQLite read, typed columns, zstd, fsync, rename,
+      watermark) vs baseline: plain `pyarrow.parquet.write_table(zstd)` of the same table       [>= 500k rows/s]
+  (b) Parquet bytes per event on simulator data, after export and after compaction         [<= 100 B/event]
+  (c) query p50 over a large dataset, vs baseline: `SELECT count(*) FROM events` on the same connection
+        - gate pass rate by gate and mode over the last 24 h                                    [<= 300 ms]
+        - P&L by symbol and mode for one day                                                    [<= 300 ms]
+Data: `observability.sim.generate_events` ingested into live.db and exported. For (c) the exported
+simulator day is replicated (seq, event_id and timestamps shifted day by day) until --events rows
+exist, then compacted: generating 10 M events through the simulator would take most of an hour here.
+Run: python bench/bench_storage.py [--export-events 200000] [--events 2000000] [--keep DIR]
+     (issue target size: --events 10000000)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from observability.core.ingest import ingest_events
+from observability.core.io.columns import FILE_SCHEMA
+from observability.core.io.compaction import compact
+from observability.core.io.dataset import file_name, list_files, open_target, partition_path
+from observability.core.io.exporter import export_once
+from observability.core.io.files import WRITE_OPTIONS, write_parquet
+from observability.core.io.query import QueryLayer
+from observability.core.live_store import open_live_db
+from observability.paths import DataLayout
+from observability.sim.generate import generate_events
+
+DAY_US = 86_400_000_000
+
+
+def populate(layout: DataLayout, n: int) -> int:
+    """Ingest ~n simulator events (about one simulated day at the rate chosen) into live.db."""
+    conn = open_live_db(layout.live_db)
+    rate = max(1.0, n / 86_400.0)
+    batch: list[dict[str, object]] = []
+    stored = 0
+    for ev in generate_events(seed=11, sim_seconds=86_400.0, events_per_second=rate):
+        batch.append(ev)
+        if len(batch) == 20_000:
+            stored += ingest_events(conn, batch)[0]
+            batch = []
+        if stored + len(batch) >= n:
+            break
+    stored += ingest_events(conn, batch)[0]
+    conn.close()
+    return stored
+
+
+def dataset_bytes(layout: DataLayout) -> int:
+    return sum(f.size for f in list_files(open_target(layout)))
+
+
+def bench_export(layout: DataLayout, n: int) -> None:
+    rows = populate(layout, n)
+    result = export_once(layout)
+    export_rate = result.rows / result.seconds
+    table = pa.concat_tables(pq.read_table(f.path, partitioning=None) for f in list_files(open_target(layout)))
+    out = layout.root / "baseline.parquet"
+    started = time.perf_counter()
+    pq.write_table(table.sort_by("seq"), out, row_group_size=1_000_000, **WRITE_OPTIONS)  # type: ignore[arg-type]
+    base_rate = table.num_rows / (time.perf_counter() - started)
+    out.unlink()
+    print(f"(a) export: {export_rate:,.0f} rows/s ({rows:,} rows, {result.files} files) | baseline pyarrow zstd "
+          f"write of the same table: {base_rate:,.0f} rows/s | ratio {export_rate / base_rate:.2f} "
+          f"| target >= 500,000 rows/s")
+    before = dataset_bytes(layout)
+    compact(layout)
+    after = dataset_bytes(layout)
+    print(f"(b) bytes/event: {before / rows:.1f} B after export, {after / rows:.1f} B after compaction "
+          f"| baseline (one pyarrow zstd file): {before / rows:.1f} vs target <= 100 B")
+
+
+def replicate(src: DataLayout, dst: DataLayout, target_rows: int) -> int:
+    """Copy the exported day again and again, shifted by a day each time, until target_rows exist."""
+    target = open_target(dst)
+    day = pa.concat_tables(pq.read_table(f.path, partitioning=None) for f in list_files(open_target(src)))
+    day = day.sort_by("seq")
+    n, span = day.num_rows, int(day["seq"][-1].as_py())
+    copies = max(1, -(-target_rows // n))
+    for k in range(copies):
+        shifted = day.set_column(0, "seq", pc.add(day["seq"], k * span))
+        for name in ("ts_event", "ts_logged", "ts_stored"):
+            i = FILE_SCHEMA.get_field_index(name)
+            col = pc.add(shifted[name].cast(pa.int64()), k * DAY_US).cast(FILE_SCHEMA.field(name).type)
+            shifted = shifted.set_column(i, name, col)
+        i = FILE_SCHEMA.get_field_index("event_id")
+        shifted = shifted.set_column(i, "event_id", pc.binary_join_element_wise(day["event_id"], str(k), "-"))
+        dates = pc.cast(shifted["ts_event"], pa.date32())
+        keyed = shifted.append_column("date", dates)
+        for key in keyed.select(["date", "symbol"]).group_by(["date", "symbol"]).aggregate([]).to_pylist():
+            sym = pc.is_null(keyed["symbol"]) if key["symbol"] is None else pc.equal(keyed["symbol"], key["symbol"])
+            part = keyed.filter(pc.and_(pc.equal(keyed["date"], key["date"]), sym)).drop_columns(["date"])
+            lo, hi = int(part["seq"][0].as_py()), int(part["seq"][-1].as_py())
+            write_parquet(target, f"{partition_path(key['date'], key['symbol'])}/{file_name(lo, hi)}", part)
+    return copies * n
+
+
+def p50(fn: Callable[[], object], runs: int = 7) -> float:
+    fn()
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000
+
+
+def bench_queries(src: DataLayout, work: Path, n: int) -> None:
+    big = DataLayout(work / "big").ensure()
+    started = time.perf_counter()
+    rows = replicate(src, big, n)
+    compact(big)
+    files = len(list_files(open_target(big)))
+    print(f"    dataset: {rows:,} events in {files} files, {dataset_bytes(big) / 1e6:.0f} MB "
+          f"(built in {time.perf_counter() - started:.0f} s)")
+    q = QueryLayer(big)
+    con = q.connect()
+    end = con.execute("SELECT max(ts_event) FROM events").fetchone()[0]
+    start = end - timedelta(hours=24)
+    day = (end - timedelta(days=1)).date()
+    baseline = p50(lambda: con.execute("SELECT count(*) FROM events").fetchall())
+    queries = {
+        "gate pass rate by gate and mode, last 24 h": (
+            "SELECT gate, mode, avg(passed::INT) AS pass_rate, count(*) AS n FROM gate_decisions "
+            "WHERE ts_event > ? GROUP BY gate, mode", [start]),
+        "  same, with the partition filter on date": (
+            "SELECT gate, mode, avg(passed::INT) AS pass_rate, count(*) AS n FROM gate_decisions "
+            "WHERE ts_event > ? AND date >= ? GROUP BY gate, mode", [start, start.date()]),
+        "P&L by symbol and mode for one day (trades)": (
+            "SELECT symbol, mode, sum(pnl_net) AS pnl, count(*) AS n FROM trades "
+            "WHERE closed_at >= ? AND closed_at < ? GROUP BY symbol, mode",
+            [day, day + timedelta(days=1)]),
+        "  same, on events with the partition filter": (
+            "SELECT symbol, mode, sum(pnl_net) AS pnl, count(*) AS n FROM _events_wide "
+            "WHERE event_type = 'trade_closed' AND date = ? GROUP BY symbol, mode", [day]),
+    }
+    print(f"(c) baseline SELECT count(*) FROM events: {baseline:.1f} ms")
+    for label, (sql, params) in queries.items():
+        ms = p50(lambda sql=sql, params=params: con.execute(sql, params).fetchall())
+        print(f"    {label}: p50 {ms:.1f} ms | {ms / baseline:.1f}x baseline | target <= 300 ms")
+    q.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--export-events", type=int, default=200_000, help="events for (a) and (b)")
+    ap.add_argument("--events", type=int, default=2_000_000, help="dataset size for (c); issue target 10,000,000")
+    ap.add_argument("--keep", type=Path, default=None, help="keep the data here instead of a temp dir")
+    args = ap.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="bench-storage-"))
+    os.makedirs(work, exist_ok=True)
+    try:
+        src = DataLayout(work / "export").ensure()
+        bench_export(src, args.export_events)
+        bench_queries(src, work, args.events)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
