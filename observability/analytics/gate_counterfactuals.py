@@ -19,7 +19,7 @@ import duckdb
 from pydantic import BaseModel, ConfigDict
 
 from observability.analytics.evidence import Fact, fact, limit_ids
-from observability.analytics.gate_explainer import window_clause
+from observability.analytics.gate_explainer import sql_str, window_clause
 from observability.analytics.windows import Window
 from observability.config.gates_config import GatesConfig, load_gates_config
 from observability.errors import ObservabilityError
@@ -100,7 +100,7 @@ def counterfactual_sweep(con: duckdb.DuckDBPyConnection, gate: str, window: Wind
     direction = spec.direction if spec else data_dir
     alts = sorted(set(thresholds)) if thresholds else default_sweep(
         current, spec.near_miss_margin if spec and spec.near_miss_margin > 0 else abs(current) * 0.05 or 1.0)
-    g = "'" + gate.replace("'", "''") + "'"
+    g = sql_str(gate)
     values = ", ".join(f"(CAST({float(a)!r} AS DOUBLE))" for a in alts)
     new = "would AND others_ok AND NOT passed_now"
     lost = "NOT would AND others_ok AND passed_now"

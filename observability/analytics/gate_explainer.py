@@ -29,6 +29,11 @@ class _Result(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+def sql_str(text: str) -> str:
+    """A SQL string literal (quotes doubled) for names that come from config, not from users."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def window_clause(window: Window, ts: str = "ts_event", mode: str | None = None) -> tuple[str, list[Any]]:
     """`WHERE` text and parameters for a window (and optional mode) over a view."""
     since, until = window.sql_bounds()
@@ -189,20 +194,22 @@ class GateExplainer:
 
     def summaries(self, window: Window, mode: str | None = None) -> list[GateSummary]:
         where, params = window_clause(window, mode=mode)
+        margins = ", ".join(f"({sql_str(n)}, CAST({float(g.near_miss_margin)!r} AS DOUBLE))"
+                            for n, g in self.gates.gates.items()) or "(NULL, NULL)"
         rows = self.con.execute(f"""
             WITH g AS (SELECT * FROM gate_decisions WHERE {where}),
-            t AS (SELECT trace_id, count(*) FILTER (WHERE NOT passed) AS fails FROM g GROUP BY trace_id)
+            t AS (SELECT trace_id, count(*) FILTER (WHERE NOT passed) AS fails FROM g GROUP BY trace_id),
+            nm(gate, near) AS (VALUES {margins})
             SELECT g.gate, count(*), count(*) FILTER (WHERE passed), arg_max(g.threshold, g.ts_event),
                    arg_max(g.direction, g.ts_event), min(g.value), median(g.value), max(g.value),
                    count(*) FILTER (WHERE NOT passed AND t.fails = 1),
-                   list(g.margin) FILTER (WHERE NOT passed), min(g.gate_order),
-                   list(g.trace_id ORDER BY g.ts_event DESC)[1:20]
-            FROM g JOIN t USING (trace_id) GROUP BY g.gate""", params).fetchall()
+                   count(*) FILTER (WHERE NOT passed AND -g.margin <= nm.near), min(g.gate_order),
+                   arg_max(g.trace_id, g.ts_event, 20)
+            FROM g JOIN t USING (trace_id) LEFT JOIN nm ON nm.gate = g.gate GROUP BY g.gate""", params).fetchall()
         out = []
-        for (gate, n, npass, thr, direction, vmin, vmed, vmax, alone, fail_margins, order, ids) in rows:
+        for (gate, n, npass, thr, direction, vmin, vmed, vmax, alone, near, order, ids) in rows:
             spec = self.spec(gate)
             nm_margin = spec.near_miss_margin if spec else None
-            near = sum(1 for m in fail_margins or [] if nm_margin is not None and -m <= nm_margin)
             out.append(GateSummary(
                 gate=gate, order=spec.order if spec else 100 + int(order or 0), decisions=n, passed=npass,
                 pass_rate_pct=100.0 * npass / n if n else None,

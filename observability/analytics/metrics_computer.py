@@ -121,7 +121,11 @@ def status_of(spec: MetricSpec, value: float | None, n: int) -> Status:
 
 
 class MetricsComputer:
-    """Computes metrics over a DuckDB connection holding the query layer's views."""
+    """Computes metrics over a DuckDB connection holding the query layer's views.
+
+    Keep one instance per connection and call `QueryLayer.refresh()` before each `compute()` of a
+    live window: the window cache then only adds the rows logged since the last refresh.
+    """
 
     def __init__(self, con: duckdb.DuckDBPyConnection, config: MetricsConfig | None = None) -> None:
         self.con = con
