@@ -150,9 +150,9 @@ async def run_simulation(
                 on_progress(_progress(log, sink, sim, now - started, (sink.total - last_n) / (now - last_t)))
                 last_t, last_n = now, sink.total
             await asyncio.sleep(_TICK_S)
-        if on_progress is not None:
-            now = loop.time()
-            on_progress(_progress(log, sink, sim, now - started, (sink.total - last_n) / max(now - last_t, 1e-9)))
+        if on_progress is not None:  # the final line shows the average over the whole run
+            elapsed = loop.time() - started
+            on_progress(_progress(log, sink, sim, elapsed, sink.total / max(elapsed, 1e-9)))
     finally:
         if own:
             report = await asyncio.shield(log.aclose())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -127,3 +128,15 @@ def test_without_a_registry_changes_are_logged_only() -> None:
     buf = EventBuffer()
     new = MechanicHook(buf, None).set_gate_threshold("regime", 0.35, changed_by="a", reason="b", ts=T0)
     assert new.gates["regime"].threshold == 0.35 and len(buf.events) == 1
+
+
+def test_a_model_directory_is_registered_by_content(registry: Registry, tmp_path: Path) -> None:
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "weights.bin").write_bytes(b"\x00\x01" * 100)
+    (model_dir / "config.json").write_text('{"layers": 3}')
+    buf = EventBuffer()
+    rec = HamiltonHook(buf, registry).on_model_trained(model_dir, name="dir-model", metrics={"auc": 0.7},
+                                                       git_sha="abc1234", ts=T0)
+    assert rec.artifact_size == 200 + len('{"layers": 3}') and registry.verify() == []
+    assert buf.events[0]["payload"]["model_id"] == rec.model_id
