@@ -40,18 +40,20 @@ def generate_events(
     settle: bool = False,
     registry: ModelRegistry | None = None,
     config_registry: ConfigRegistry | None = None,
-    **settings: float,
+    retrain_every: float = 120.0,
+    tune_every: float = 60.0,
+    error_every: float = 45.0,
 ) -> Iterator[dict[str, Any]]:
     """Yield the events of `sim_seconds` simulated seconds at ~`events_per_second` per simulated second.
 
     `settle=True` then closes every open trade and shadow trade at its planned time, so every
-    trace ends; other keyword arguments override `SimSettings` fields (retrain_every, tune_every, ...).
+    trace ends. `retrain_every`, `tune_every` and `error_every` are simulated seconds (0 disables).
     """
     buffer = EventBuffer()
     sim = Simulator(
         buffer,
         SimSettings(seed=seed, events_per_second=events_per_second, symbols=tuple(symbols), start_ts=start_ts,
-                    **settings),  # type: ignore[arg-type]
+                    retrain_every=retrain_every, tune_every=tune_every, error_every=error_every),
         gates, registry=registry, config_registry=config_registry,
     )
     t = 0.0
