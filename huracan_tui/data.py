@@ -63,7 +63,8 @@ class GateRow:
 
 @dataclass(frozen=True)
 class Counterfactual:
-    threshold: float
+    shift: float
+    """Added to each decision's own live threshold (per-mode thresholds differ), 0 = as live."""
     would_pass: int
     delta: int
     shadows_gained: int
@@ -428,21 +429,23 @@ def _passes(value: float, threshold: float, direction: str) -> bool:
 
 def _counterfactuals(row: GateRow, decisions: list[Decision], margin: float,
                      outcomes: dict[str, tuple[str, float, tuple[str, ...]]]) -> list[Counterfactual]:
-    """What thresholds one and two near-miss margins either side of the live one would have done.
+    """What thresholds moved by one and two near-miss margins either way would have done.
 
-    A signal newly let through counts its shadow outcome only when this gate alone blocked it (otherwise
-    another gate would still have stopped it); a trade newly blocked counts its realised outcome.
+    Each decision is judged against its own live threshold plus the shift, because modes can have
+    different thresholds. A signal newly let through counts its shadow outcome only when this gate alone
+    blocked it (otherwise another gate would still have stopped it); a trade newly blocked counts its
+    realised outcome.
     """
     if not decisions:
         return []
     step = margin or abs(row.threshold) * 0.1 or 1.0
     out = []
     for k in (-2, -1, 0, 1, 2):
-        alt = row.threshold + k * step
+        shift = k * step
         would = gained = lost = 0
         gained_bps = lost_bps = 0.0
         for d in decisions:
-            now = _passes(d.value, alt, row.direction)
+            now = _passes(d.value, d.threshold + shift, row.direction)
             would += now
             outcome = outcomes.get(d.trace_id or "")
             if outcome is None or now == d.passed:
@@ -452,5 +455,5 @@ def _counterfactuals(row: GateRow, decisions: list[Decision], margin: float,
                 gained, gained_bps = gained + 1, gained_bps + bps
             elif not now and kind == "trade":
                 lost, lost_bps = lost + 1, lost_bps + bps
-        out.append(Counterfactual(alt, would, would - row.passed, gained, gained_bps, lost, lost_bps))
+        out.append(Counterfactual(shift, would, would - row.passed, gained, gained_bps, lost, lost_bps))
     return out

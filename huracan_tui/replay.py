@@ -11,7 +11,7 @@ import bisect
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from observability.analytics.live_feed import FeedBatch, FeedFilter, FeedRow, FeedState
 from observability.analytics.windows import WindowError, parse_time
@@ -80,7 +80,7 @@ class ReplayFeed:
 
     def label(self) -> str:
         state = "PAUSED" if self.paused else f"x{self.speed:g}"
-        when = datetime.fromtimestamp(self._cursor_us / 1e6).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        when = datetime.fromtimestamp(self._cursor_us / 1e6, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         return f"REPLAY {state} {when} · {self._pos:,}/{len(self.rows):,} events"
 
     def _advance_clock(self) -> None:

@@ -20,6 +20,7 @@ from huracan_tui.format import hms, num, pct
 from huracan_tui.screens.base import DataScreen
 from huracan_tui.screens.detail import TimelineScreen
 from huracan_tui.stats import near_miss
+from observability.config.gates_config import GateSpec
 
 
 class GatesScreen(DataScreen):
@@ -82,7 +83,7 @@ class GatesScreen(DataScreen):
         target = f"target {pct(g.target)}" if g.target is not None else "no target"
         self.query_one("#gate-rate-label", Static).update(Text.assemble(
             (f"{g.name} ", "bold"), f"pass {pct(g.pass_rate)} ({g.passed}/{g.n}) vs {target}; ",
-            f"threshold {'≥' if g.direction == 'min' else '≤'} {num(g.threshold)} {g.unit}"))
+            f"threshold {'≥' if g.direction == 'min' else '≤'} {_thresholds(self.data.gates.gates.get(g.name), g)}"))
         self.query_one("#gate-rate", Sparkline).data = detail.pass_rates
         self.query_one("#gate-hist", Static).update(_histogram(detail))
         self.query_one("#gate-cf", Static).update(_counterfactuals(detail))
@@ -129,6 +130,14 @@ class GatesScreen(DataScreen):
                 self.app.push_screen(TimelineScreen(trace))
 
 
+def _thresholds(spec: GateSpec | None, g: GateRow) -> str:
+    """The configured threshold with its per-mode overrides (decisions carry their own live value)."""
+    if spec is None:
+        return f"{num(g.threshold)} {g.unit}".strip()
+    modes = ", ".join(f"{m} {num(v)}" for m, v in spec.modes.items())
+    return f"{num(spec.threshold)} {spec.unit}".strip() + (f" ({modes})" if modes else "")
+
+
 def _histogram(detail: GateDetail) -> Group | Text:
     bins = detail.histogram
     if not bins:
@@ -150,8 +159,8 @@ def _counterfactuals(detail: GateDetail) -> Table | Text:
     t = Table("thr", "pass", "Δ", "+shad", "bps", "-trd", "bps", box=None, padding=(0, 1), header_style="bold dim",
               title="counterfactuals (+shadows let in, -trades blocked)", title_justify="left", title_style="bold")
     for c in detail.counterfactuals:
-        live = c.threshold == detail.gate.threshold
-        t.add_row(Text(num(c.threshold), style="bold reverse" if live else ""), str(c.would_pass), f"{c.delta:+d}",
+        label = Text("live", style="bold reverse") if c.shift == 0 else Text(f"{c.shift:+.3g}")
+        t.add_row(label, str(c.would_pass), f"{c.delta:+d}",
                   str(c.shadows_gained), f"{c.shadow_pnl_bps:+.0f}", str(c.trades_lost), f"{c.trade_pnl_bps:+.0f}")
     return t
 

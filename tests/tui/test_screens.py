@@ -180,7 +180,7 @@ async def test_spread_threshold_change_history_and_counterfactuals(filled: DataL
         screen = app.screen
         assert isinstance(screen, GatesScreen)
         detail = app.data.gate_detail("spread")
-        live = [c for c in detail.counterfactuals if c.threshold == 8.0]
+        live = [c for c in detail.counterfactuals if c.shift == 0]
         assert live and live[0].would_pass == 24 and live[0].delta == 0
 
 
