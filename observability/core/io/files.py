@@ -16,16 +16,22 @@ from typing import Final
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from observability.core.io.columns import FILE_SCHEMA
 from observability.core.io.dataset import TMP_PREFIX, Target
 
 ROW_GROUP_ROWS: Final = 1_000_000
 """Large row groups: DuckDB parallelises and skips by row group; small ones cost per-group overhead."""
+_DELTA: Final = [f.name for f in FILE_SCHEMA if f.name == "seq" or pa.types.is_timestamp(f.type)]
+_SPLIT: Final = [f.name for f in FILE_SCHEMA if pa.types.is_float64(f.type)]
 WRITE_OPTIONS: Final[dict[str, object]] = {
     "compression": "zstd",
     "compression_level": 3,
-    "use_dictionary": True,
+    "use_dictionary": [f.name for f in FILE_SCHEMA if f.name not in _DELTA and f.name not in _SPLIT],
+    "column_encoding": {**dict.fromkeys(_DELTA, "DELTA_BINARY_PACKED"), **dict.fromkeys(_SPLIT, "BYTE_STREAM_SPLIT")},
     "write_statistics": True,
 }
+"""seq and timestamps grow almost monotonically: delta-packed they shrink ~3x; doubles split by byte
+plane compress ~25% better under zstd. Both are standard Parquet encodings (DuckDB, Spark, Trino)."""
 
 
 def _fsync_dir(path: Path) -> None:

@@ -89,13 +89,20 @@ WIDEN_SQL: Final = (
 )
 
 
-def widen(con: duckdb.DuckDBPyConnection, raw: pa.Table) -> pa.Table:
-    """Envelope table -> the wide table (typed payload columns + `date`), schema WIDE_SCHEMA."""
+PARTITION_ORDER: Final = "date, symbol NULLS FIRST"
+
+
+def widen(con: duckdb.DuckDBPyConnection, raw: pa.Table, *, partition_order: bool = False) -> pa.Table:
+    """Envelope table -> the wide table (typed payload columns, payload_rest, `date`), schema WIDE_SCHEMA.
+
+    With partition_order the rows come sorted by (date, symbol, seq), ready to slice per partition.
+    """
     if raw.num_rows == 0:
         return WIDE_SCHEMA.empty_table()
     con.register("__raw", raw)
     try:
-        out = con.sql(WIDEN_SQL).to_arrow_table()
+        order = f" ORDER BY {PARTITION_ORDER}, seq" if partition_order else ""
+        out = con.sql(WIDEN_SQL + order).to_arrow_table()
     finally:
         con.unregister("__raw")
     return out.select(WIDE_SCHEMA.names).cast(WIDE_SCHEMA)
