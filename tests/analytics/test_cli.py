@@ -81,3 +81,8 @@ def test_bad_input_is_one_line_and_exit_2(fixed_layout: DataLayout, capsys: pyte
     assert main([*argv, "--data-dir", str(fixed_layout.root)]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_gates_on_an_empty_data_dir_says_so(layout: DataLayout, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gates", "--data-dir", str(layout.root)]) == 0
+    assert "no gate decisions from" in capsys.readouterr().out

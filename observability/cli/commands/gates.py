@@ -57,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     window = window_from_args(args)
     gates_cfg = load_gates_config(args.gates_config)
     alts = _sweep_values(args.sweep)
-    layer = QueryLayer(layout_from(args), s3_uri=config_from(args).export.uri)
+    layout = layout_from(args)
+    layer = QueryLayer(layout, s3_uri=config_from(args).export.uri)
     try:
         con = layer.connect()
         ex = GateExplainer(con, gates_cfg)
@@ -78,6 +79,10 @@ def run(args: argparse.Namespace) -> int:
         facts = [f for s in summaries for f in s.to_facts()] + [f for s in sweeps.values() for f in s.to_facts()]
         body["facts"] = [f.model_dump() for f in facts]
         sys.stdout.buffer.write(orjson.dumps(body, option=orjson.OPT_INDENT_2) + b"\n")
+        return 0
+    if not summaries:
+        console.print(f"no gate decisions from {window.since:%Y-%m-%d %H:%M} to {window.until:%Y-%m-%d %H:%M} UTC "
+                      f"in {layout.root}; widen --window or check --data-dir")
         return 0
     table = Table(title=f"Gates {window.label}: {window.since:%Y-%m-%d %H:%M} → {window.until:%Y-%m-%d %H:%M} UTC"
                         + (f" ({args.mode})" if args.mode else ""), header_style="bold")
