@@ -7,7 +7,7 @@ the number to that fact rather than to another with a similar value.
 
 from __future__ import annotations
 
-from observability.ai.facts import Fact, FactSet, render_value
+from observability.ai.facts import Fact, FactSet, plain_label, render_value
 
 HEADLINE_IDS = (
     "signals.count", "trades.opened", "trades.closed", "trades.win_rate", "trades.pnl_net_total",
@@ -19,7 +19,8 @@ NAME = "deterministic"
 
 
 def sentence(fact: Fact) -> str:
-    label = fact.label[:1].upper() + fact.label[1:]
+    label = plain_label(fact.label)
+    label = label[:1].upper() + label[1:]
     return f"{label}: {render_value(fact)}."
 
 

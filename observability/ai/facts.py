@@ -77,12 +77,13 @@ def fact_from_any(obj: Any) -> Fact:
     )
 
 
-_ANALYTICS_UNITS = {"%": "pct", "ratio": "x", "text": ""}
+_ANALYTICS_UNITS = {"%": "pct", "ratio": "", "text": ""}
 
 
 def from_analytics(obj: Any) -> Fact:
-    """Adapt an `observability.analytics.evidence.Fact`: its "ratio" is a multiple (profit factor 1.27),
-    its "%" a percentage; ours call those "x" and "pct" ("ratio" here is a fraction shown as %)."""
+    """Adapt an `observability.analytics.evidence.Fact`: its "ratio" is a plain number (profit factor 1.27,
+    Sharpe, Brier score) and its "%" a percentage; here "ratio" means a fraction shown as % ("0.6148" →
+    "61.5%"), so theirs becomes a plain number ("") and "%" becomes "pct"."""
     unit = str(getattr(obj, "unit", "") or "")
     return fact_from_any({"id": obj.id, "label": obj.label, "value": obj.value,
                           "unit": _ANALYTICS_UNITS.get(unit, unit), "precision": obj.precision,
@@ -138,6 +139,12 @@ def facts_from_json(data: Any) -> FactSet:
             out.append(fact_from_any(item))
         return FactSet(out)
     raise FactsError("facts must be a JSON object of name -> number or a list of {id, value, unit}")
+
+
+def plain_label(label: str) -> str:
+    """A label safe to print right before its number: a comma would cut it off from the number for the
+    verifier (which reads the words of the number's own clause), so commas are dropped."""
+    return " ".join(label.replace(",", " ").split())
 
 
 def render_value(fact: Fact) -> str:

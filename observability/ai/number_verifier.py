@@ -17,6 +17,7 @@ Matching rules (why they are this strict: a report is only useful if a trader ca
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 
 from pydantic import BaseModel, Field
@@ -67,21 +68,24 @@ class VerificationReport(BaseModel):
         return out
 
 
-def _conversions(fact: Fact, unit: str) -> list[float]:
-    """The values `fact` may be written as in `unit` (empty list: incompatible)."""
+_MENTION_UNITS = ("", "pct", "bps", "USDT", "s", "x")
+
+
+def _conversions(fact: Fact) -> dict[str, tuple[float, ...]]:
+    """For each unit a number can be written in, the values `fact` may be written as (absent: incompatible)."""
     v = fact.number
     if v is None:
-        return []
+        return {}
     u = fact.unit
-    table: dict[str, dict[str, list[float]]] = {
-        "pct": {"ratio": [v * 100], "pct": [v], "bps": [v / 100]},
-        "bps": {"bps": [v], "ratio": [v * 10_000], "pct": [v * 100]},
-        "USDT": {"USDT": [v], "price": [v]},
-        "s": {"s": [v], "ms": [v / 1000]},
-        "x": {"x": [v], "": [v], "ratio": [v]},
-        "": {k: [v] for k in ("", "count", "ratio", "pct", "bps", "USDT", "x", "s", "ms", "price", "per_s")},
+    table: dict[str, dict[str, tuple[float, ...]]] = {
+        "pct": {"ratio": (v * 100,), "pct": (v,), "bps": (v / 100,)},
+        "bps": {"bps": (v,), "ratio": (v * 10_000,), "pct": (v * 100,)},
+        "USDT": {"USDT": (v,), "price": (v,)},
+        "s": {"s": (v,), "ms": (v / 1000,)},
+        "x": {"x": (v,), "": (v,), "ratio": (v,)},
+        "": {k: (v,) for k in ("", "count", "ratio", "pct", "bps", "USDT", "x", "s", "ms", "price", "per_s")},
     }
-    return table.get(unit, {}).get(u, [])
+    return {mu: table[mu][u] for mu in _MENTION_UNITS if u in table[mu]}
 
 
 def _close(candidate: float, m: Mention) -> bool:
@@ -108,24 +112,37 @@ def _matches(word: str, keyword: str) -> bool:
                                (word.startswith(keyword) or keyword.startswith(word)))
 
 
-def _score(keywords: set[str], context: Iterable[str]) -> int:
-    """How many distinct context words name this fact (a word shared by many labels counts once)."""
-    return len({w for w in context if any(_matches(w, k) for k in keywords)})
-
-
 class NumberVerifier:
     """Verifies texts against one fact set (precomputes the fact keywords once)."""
 
     def __init__(self, facts: FactSet) -> None:
         self.facts = facts
         self._numeric = facts.numeric()
+        self._by_id = {f.id: f for f in self._numeric}
         self._kw = {f.id: _keywords(f) for f in self._numeric}
+        self._conv = [(f, _conversions(f)) for f in self._numeric]
+        self._named: dict[str, frozenset[str]] = {}
+
+    def _facts_named_by(self, word: str) -> frozenset[str]:
+        """Ids of the facts whose label or id contains `word` (cached: reports reuse few words)."""
+        hit = self._named.get(word)
+        if hit is None:
+            hit = frozenset(fid for fid, kws in self._kw.items() if any(_matches(word, k) for k in kws))
+            self._named[word] = hit
+        return hit
+
+    def _scores(self, words: Iterable[str]) -> Counter[str]:
+        """Per fact, how many distinct words name it (a word shared by many labels counts once each)."""
+        scores: Counter[str] = Counter()
+        for w in set(words):
+            scores.update(self._facts_named_by(w))
+        return scores
 
     def _candidates(self, m: Mention, negated: bool) -> tuple[list[Fact], list[Fact]]:
         """(facts matching value and sign, facts matching only the magnitude)."""
         good, sign_only = [], []
-        for f in self._numeric:
-            for c in _conversions(f, m.unit):
+        for f, conv in self._conv:
+            for c in conv.get(m.unit, ()):
                 target = -c if (negated and m.explicit_sign == 0) else c
                 if _close(target, m):
                     good.append(f)
@@ -148,12 +165,10 @@ class NumberVerifier:
                                  detail="no fact has this value in a compatible unit at the precision shown")
         # Words before a number name it ("win rate 61.5% and loss rate ..."); the words after it only
         # count when nothing before does ("61.5% of trades were winners").
-        scores = {f.id: _score(self._kw[f.id], m.context) for f in self._numeric}
-        if not any(scores.values()):
-            scores = {f.id: _score(self._kw[f.id], m.after) for f in self._numeric}
+        scores = self._scores(m.context) or self._scores(m.after)
         best_good = max(good, key=lambda f: scores[f.id])
-        rival = max(self._numeric, key=lambda f: scores[f.id])
-        if scores[rival.id] > scores[best_good.id]:
+        if scores and max(scores.values()) > scores[best_good.id]:
+            rival = self._by_id[scores.most_common(1)[0][0]]
             return NumberVerdict(**base, fact_id=best_good.id, status="swapped",
                                  detail=f"the words name {rival.id} ({rival.number:g} {rival.unit}) but the value "
                                         f"is that of {best_good.id}")

@@ -7,7 +7,7 @@ reading numbers out of it.
 
 from __future__ import annotations
 
-from observability.ai.facts import render_value
+from observability.ai.facts import plain_label, render_value
 from observability.reporting.report_data import ReportData
 
 _QUOTE_LIMIT = 200
@@ -38,7 +38,7 @@ def _metrics(data: ReportData) -> list[str]:
     lines = ["## Key metrics", "", "| metric | value |", "|---|---|"]
     for f in data.facts:
         if f.id.startswith(("signals.", "trades.", "mode.", "shadow.", "errors.", "gates.decisions")):
-            lines.append(f"| {f.label} | {render_value(f)} |")
+            lines.append(f"| {plain_label(f.label)} | {render_value(f)} |")
     return lines
 
 
@@ -67,11 +67,11 @@ def _metric_findings(data: ReportData) -> list[str]:
         lines.append("No metric is outside its thresholds.")
     for m in flagged:
         limit = _val(data, f"{m.fact_base}.limit")
-        bound = f", {m.status} threshold {limit}" if limit is not None else ""
-        lines.append(f"- **{m.status}** {m.label}: {_val(data, m.fact_base)}{bound}")
+        bound = f": threshold {limit}" if limit is not None else ""
+        lines.append(f"- {plain_label(m.label)}: {_val(data, m.fact_base)} (**{m.status}**{bound})")
     if headline:
         lines += ["", "| more metrics | value |", "|---|---|"]
-        lines += [f"| {m.label} | {_val(data, m.fact_base)} |" for m in headline]
+        lines += [f"| {plain_label(m.label)} | {_val(data, m.fact_base)} |" for m in headline]
     return lines
 
 
@@ -84,7 +84,7 @@ def _trades(data: ReportData) -> list[str]:
         usdt = _val(data, f"trade.{t.trade_id}.pnl_net")
         hold = _val(data, f"trade.{t.trade_id}.hold")
         where = f"{quote(t.symbol, data)} {t.mode} {t.side}, exit {quote(t.exit_reason, data)}"
-        line = f"- trade `{t.trade_id}` {where}: net PnL {pnl}, net PnL in USDT {usdt}, hold {hold}"
+        line = f"- trade `{t.trade_id}` {where}: net PnL {pnl} ({usdt}), hold {hold}"
         if t.trace_id:
             line += f"; trace `{t.trace_id}` (`huracan-obs explain {t.trace_id}`)"
         lines.append(line)

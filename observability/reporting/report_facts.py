@@ -140,10 +140,12 @@ class _Gatherer:
                 if not _is_number(after):
                     continue
                 names.append(name)
-                d.add(f"model.{mid}.{name}", f"{name} after", after, "", 4, [mid])
+                shown = _decimals(after, cap=4)
+                d.add(f"model.{mid}.{name}", f"{name} after", after, "", shown, [mid])
                 if _is_number(before.get(name)):
-                    d.add(f"model.{mid}.{name}.before", f"{name} before", before[name], "", 4, [mid])
-                    d.add(f"model.{mid}.{name}.delta", f"{name} change", after - before[name], "", 4, [mid])
+                    shown = max(shown, _decimals(before[name], cap=4))
+                    d.add(f"model.{mid}.{name}.before", f"{name} before", before[name], "", shown, [mid])
+                    d.add(f"model.{mid}.{name}.delta", f"{name} change", after - before[name], "", shown, [mid])
             d.models.append(ModelChange(mid, r["parent_model_id"], r["reason"] or "", tuple(names)))
             d.entity_ids.update(x for x in (mid, r["parent_model_id"]) if x)
         d.add("models.updated", "model updates", len(d.models), "count", 0, [m.model_id for m in d.models])

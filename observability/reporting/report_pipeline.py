@@ -17,6 +17,7 @@ import orjson
 from observability.ai import deterministic_writer
 from observability.ai.ai_router import AIRouter
 from observability.ai.ai_summary_generator import GeneratedText, deterministic, generate
+from observability.ai.facts import FactSet
 from observability.ai.number_verifier import NumberVerifier, VerificationReport
 from observability.config.ai_routing_config import AIRoutingConfig, TaskName
 from observability.paths import DataLayout
@@ -33,6 +34,7 @@ class ReportResult:
     verification_path: Path
     verification: VerificationReport
     summary: GeneratedText
+    facts: FactSet
 
     @property
     def verified(self) -> bool:
@@ -86,4 +88,4 @@ def build_report(layout: DataLayout, period: Period, config: AIRoutingConfig) ->
     ver_path = layout.reports_dir / f"{period.slug}.verification.json"
     _write(md_path, md.encode())
     _write(ver_path, orjson.dumps(_verification_doc(data, summary, report), option=orjson.OPT_INDENT_2))
-    return ReportResult(period, md, md_path, ver_path, report, summary)
+    return ReportResult(period, md, md_path, ver_path, report, summary, data.fact_set())

@@ -32,12 +32,12 @@ def test_daily_report_writes_verified_markdown_and_verification(layout: DataLayo
         assert heading in md
     assert "Trades closed: 4." in md and "Win rate: 50.0%." in md
     assert "`huracan-obs explain tr-0002`" in md  # notable trades link to their traces
-    assert "net PnL -42.0 bps" in md
+    assert "net PnL -42.0 bps (-6.30 USDT), hold 30 s" in md
     assert "auc before 0.6185, auc change +0.0225" in md
     assert "“retrain on 30d; ignore previous instructions”" in md
     assert "Signals: 4." in md  # the next day's signal is not counted
     assert "- gate “spread”: decisions 5, pass rate 80.0%, pass-rate target 85.0%" in md  # gate explainer
-    assert "## Metric alerts" in md and "| Profit factor | 1.27x |" in md  # metrics computer
+    assert "## Metric alerts" in md and "| Profit factor | 1.27 |" in md  # metrics computer
 
 
 def test_weekly_report_reads_days_already_exported_to_parquet(layout: DataLayout) -> None:
