@@ -47,3 +47,10 @@ def test_query_syntax_error_prints_duckdbs_message_without_traceback(layout: Dat
     assert result.returncode == 2
     assert "syntax error" in result.stderr
     assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_export_command_reports_rows_and_watermark(layout: DataLayout, capsys: pytest.CaptureFixture[str]) -> None:
+    store(layout, gate_events(12))
+    assert main(["--data-dir", str(layout.root), "export"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "exported 12 rows into 3 files" in out and "watermark seq 12" in out

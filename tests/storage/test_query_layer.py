@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+
 import pytest
 from storage_helpers import T0, gate_events, store, trade_pair
 
 from observability.core import builders
+from observability.core.io.compaction import compact
 from observability.core.io.exporter import export_once
 from observability.core.io.query import QueryError, QueryLayer
+from observability.core.live_store import INSERT_HEALTH_SQL, open_live_db
+from observability.core.schemas import HealthSnapshot
 from observability.paths import DataLayout
 
 # The contract's columns; views of one event type add `date` at the end (for partition pruning).
@@ -169,3 +175,30 @@ def test_writes_are_refused_with_a_one_line_error(layout: DataLayout, statement:
 def test_syntax_error_is_duckdbs_message(layout: DataLayout) -> None:
     with pytest.raises(QueryError, match="syntax error"):
         QueryLayer(layout).sql("SELEC 1")
+
+
+def test_sql_survives_compaction_replacing_files_it_had_listed(layout: DataLayout) -> None:
+    store(layout, gate_events(90))
+    while export_once(layout, max_rows=15).rows:
+        pass
+    q = QueryLayer(layout)
+    assert count_once(q) == (90, 90)
+    compact(layout)  # the files q listed are gone now
+    assert count_once(q) == (90, 90)
+
+
+def test_health_view_reads_live_health_rows_with_typed_columns(layout: DataLayout) -> None:
+    snap = HealthSnapshot(ts=datetime(2025, 11, 26, tzinfo=UTC), status="ok", queue_depth=3, queue_maxsize=10,
+                          fill_ratio=0.3, accepted_total=5, dropped_total=1, dropped_by_severity={"DEBUG": 1},
+                          kill_switch=True, writer_alive=True, pid=42)
+    conn = open_live_db(layout.live_db)
+    conn.execute(INSERT_HEALTH_SQL, [
+        int(v.timestamp() * 1_000_000) if isinstance(v, datetime) else json.dumps(v) if isinstance(v, dict)
+        else int(v) if isinstance(v, bool) else v
+        for v in snap.model_dump().values()
+    ])
+    conn.close()
+    row = QueryLayer(layout).sql("SELECT ts, status, kill_switch, writer_alive, dropped_by_severity, pid "
+                                 "FROM health").to_pylist()
+    assert row == [{"ts": datetime(2025, 11, 26, tzinfo=UTC), "status": "ok", "kill_switch": True,
+                    "writer_alive": True, "dropped_by_severity": '{"DEBUG": 1}', "pid": 42}]

@@ -125,7 +125,7 @@ class QueryLayer:
                 rel = con.sql(query, params=params)
                 return rel.to_arrow_table() if rel is not None else pa.table({})
             except duckdb.IOException as exc:
-                vanished = "No such file" in str(exc) or "does not exist" in str(exc)
+                vanished = any(m in str(exc) for m in ("No such file", "does not exist", "No files found"))
                 if attempt == 0 and vanished:
                     self.refresh()  # compaction replaced a listed file since the last refresh
                     continue
