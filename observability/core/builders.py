@@ -54,8 +54,18 @@ def _choice(name: str, value: Any, allowed: frozenset[str]) -> str:
     return str(value)
 
 
+def _opt_finite(name: str, value: Any) -> float | None:
+    """Optional numbers too: orjson would silently turn NaN into null."""
+    return None if value is None else _finite(name, value)
+
+
 def _ts(value: float | None) -> float:
-    return time.time() if value is None else _finite("ts_event", value)
+    if value is None:
+        return time.time()
+    ts = _finite("ts_event", value)
+    if not 0.0 < ts < 1e10:
+        raise EventValidationError(f"ts_event must be unix seconds (UTC), got {value!r}")
+    return ts
 
 
 def envelope(
@@ -174,8 +184,10 @@ def trade_opened(
 ) -> dict[str, Any]:
     payload = {
         "trade_id": trade_id, "signal_id": signal_id, "side": _choice("side", side, _SIDES),
-        "execution": execution, "model_id": model_id, "model_confidence": model_confidence,
-        "stop_loss": stop_loss, "take_profit": take_profit, "thresholds": dict(thresholds or {}),
+        "execution": execution, "model_id": model_id,
+        "model_confidence": _opt_finite("model_confidence", model_confidence),
+        "stop_loss": _opt_finite("stop_loss", stop_loss), "take_profit": _opt_finite("take_profit", take_profit),
+        "thresholds": {k: _finite(f"thresholds[{k!r}]", v) for k, v in (thresholds or {}).items()},
         "config_hash": config_hash, "git_sha": git_sha, "data_snapshot_id": data_snapshot_id,
     }
     return envelope("trade_opened", payload, symbol=symbol, mode=_choice("mode", mode, _MODES),
@@ -251,12 +263,12 @@ def market_context(
     ts_event: float | None = None, severity: str = "DEBUG",
 ) -> dict[str, Any]:
     payload = {
-        "price": _positive("price", price), "bid": bid, "ask": ask,
+        "price": _positive("price", price), "bid": _opt_finite("bid", bid), "ask": _opt_finite("ask", ask),
         "spread_bps": _non_negative("spread_bps", spread_bps),
         "volatility_bps": _non_negative("volatility_bps", volatility_bps),
         "volume_1m": _non_negative("volume_1m", volume_1m),
         "liquidity_usd": _non_negative("liquidity_usd", liquidity_usd), "regime": regime,
-        "funding_rate": funding_rate,
+        "funding_rate": _opt_finite("funding_rate", funding_rate),
     }
     return envelope("market_context", payload, severity=severity, symbol=symbol, trace_id=trace_id,
                     ts_event=ts_event)

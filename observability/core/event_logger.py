@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import os
+import select
 import subprocess
 import threading
 import time
@@ -125,7 +126,6 @@ class _LoggerBase:
         if now > t0:
             self._rates = ((accepted - a0) / (now - t0), (written - w0) / (now - t0))
         self._rate_mark = (now, accepted, written)
-        self._q.maybe_reset()
         snap = self.health()
         alerts = self.monitor.check(snap)
         for alert in alerts:
@@ -139,7 +139,10 @@ class _LoggerBase:
         return b"!H" + orjson.dumps(data) + b"\n", alerts
 
     def _unwritten_chunks(self) -> tuple[list[bytes], int]:
+        self._q.close()
         items = self._q.take(len(self._q))
+        self._q.fail_waiters(items, LoggerClosedError("logger closed before the event was committed; "
+                                                      "it is kept in the fallback file"))
         data, n, _ = encode(items)
         chunks = [c.data for c in self._link.inflight] + [data]
         return chunks, n + self._link.lag_events
@@ -239,10 +242,12 @@ class EventLogger(_LoggerBase):
         limit = self.config.writer.close_timeout_seconds if timeout is None else timeout
         if self._loop is None:
             self._closed = True
+            self._q.close()
             chunks, unwritten = self._unwritten_chunks()
             return self._report(started, write_fallback(self.layout, chunks), unwritten)
         ok = await self.flush(timeout=limit)
         self._closed = True
+        self._q.close()
         if self._health_handle:
             self._health_handle.cancel()
         if self._restart_task:
@@ -259,8 +264,8 @@ class EventLogger(_LoggerBase):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 await asyncio.get_running_loop().run_in_executor(None, proc.wait)
-            if proc.stdout:
-                with contextlib.suppress(OSError):
+            if proc.stdout and not proc.stdout.closed:
+                with contextlib.suppress(OSError, ValueError):
                     self._link.feed(proc.stdout.read() or b"")
                 proc.stdout.close()
         fallback, unwritten = None, 0
@@ -292,26 +297,28 @@ class EventLogger(_LoggerBase):
             return
         data, n, waiters = encode(items)
         self._link.register(data, n, waiters)
-        self._write(data, n)
+        if self._write(data):
+            self._q.handed()
         if len(self._q) and self._out is None:
             self._wake()
 
-    def _write(self, data: bytes, n: int) -> None:
+    def _write(self, data: bytes) -> bool:
+        """Write without blocking; True when all of it is in the pipe, else the rest waits for writability."""
         if self._out is not None:
             self._out += data
-            self._q.pending += n
-            return
+            return False
         try:
             written = os.write(self._in_fd, data)
         except BlockingIOError:
             written = 0
         except OSError:
-            return  # the writer is gone; the reader sees EOF and restarts it, re-sending in-flight chunks
+            return False  # the writer is gone; the reader sees EOF and restarts it, re-sending in-flight chunks
         if written < len(data):
             assert self._loop is not None
             self._out = bytearray(data[written:])
-            self._q.pending = n
             self._loop.add_writer(self._in_fd, self._on_writable)
+            return False
+        return True
 
     def _on_writable(self) -> None:
         assert self._out is not None
@@ -325,17 +332,17 @@ class EventLogger(_LoggerBase):
         del self._out[:written]
         if not self._out:
             self._drop_output()
+            self._q.handed()
             self._wake()
 
     def _drop_output(self) -> None:
         self._out = None
-        self._q.pending = 0
         if self._loop is not None and self._in_fd >= 0:
             self._loop.remove_writer(self._in_fd)
 
     def _send_control(self, line: bytes) -> None:
         if self._writer_alive:
-            self._write(line, 0)
+            self._write(line)
 
     def _on_readable(self) -> None:
         try:
@@ -382,7 +389,7 @@ class EventLogger(_LoggerBase):
             if self._in_fd >= 0:
                 self._loop.remove_writer(self._in_fd)
         self._out = None
-        self._q.pending = 0
+        self._q.handed()  # a chunk cut short is in the in-flight list, re-sent to the next writer
         self._writer_alive = False
 
     def _on_writer_exit(self) -> None:
@@ -412,7 +419,7 @@ class EventLogger(_LoggerBase):
             self._attach(proc)
             resend = self._link.restart()
             if resend:
-                self._write(resend, 0)
+                self._write(resend)
             self._wake()
             return
 
@@ -441,7 +448,7 @@ class SyncEventLogger(_LoggerBase):
         if self._started:
             return
         self.layout.ensure()
-        self._proc = spawn_writer(self.layout, self.config)
+        self._spawn()
         self._writer_alive = True
         self._started = True
         for target, name in ((self._drain_loop, "huracan-obs-drain"), (self._ack_loop, "huracan-obs-acks")):
@@ -483,6 +490,7 @@ class SyncEventLogger(_LoggerBase):
         limit = self.config.writer.close_timeout_seconds if timeout is None else timeout
         ok = self.flush(limit) if self._started else False
         self._closed = True
+        self._q.close()
         self._stop = True
         self._wake_event.set()
         for t in self._threads:
@@ -513,15 +521,31 @@ class SyncEventLogger(_LoggerBase):
         threading.Thread(target=fn, args=(info,), daemon=True).start()
 
     def _write_all(self, data: bytes) -> bool:
+        """Write to the non-blocking pipe, giving up when the logger is stopping (close stays bounded).
+
+        A chunk cut short stays in the in-flight list, so close() keeps it in the fallback file;
+        the writer ignores the torn last line.
+        """
         proc = self._proc
-        if proc is None or proc.stdin is None:
+        if proc is None or proc.stdin is None or proc.stdin.closed:
             return False
-        try:
-            proc.stdin.write(data)
-            proc.stdin.flush()
-        except (OSError, ValueError):
-            return False
+        fd = proc.stdin.fileno()
+        view = memoryview(data)
+        while view:
+            if self._stop:
+                return False
+            try:
+                view = view[os.write(fd, view):]
+            except BlockingIOError:
+                select.select([], [fd], [], 0.05)
+            except OSError:
+                return False
         return True
+
+    def _spawn(self) -> None:
+        self._proc = spawn_writer(self.layout, self.config)
+        assert self._proc.stdin is not None
+        os.set_blocking(self._proc.stdin.fileno(), False)
 
     def _drain_loop(self) -> None:
         interval = self.config.writer.health_interval_seconds
@@ -539,17 +563,16 @@ class SyncEventLogger(_LoggerBase):
                 data, n, waiters = encode(items)
                 with self._lock:
                     self._link.register(data, n, waiters)
-                self._q.pending = n
                 ok = self._write_all(data)
-                self._q.pending = 0
+                self._q.handed()  # in the pipe, or in the in-flight list for the next writer
                 if not ok:
                     break
             if time.monotonic() >= next_health:
                 next_health = time.monotonic() + interval
                 line, alerts = self._health_line()
                 self._write_all(line)
-                if alerts:
-                    self.monitor.notify(alerts)
+                if alerts and self.monitor.sinks:  # a slow sink (Telegram) must not hold up draining
+                    threading.Thread(target=self.monitor.notify, args=(alerts,), daemon=True).start()
 
     def _ack_loop(self) -> None:
         while not self._stop or self._link.lag_events:
@@ -575,7 +598,7 @@ class SyncEventLogger(_LoggerBase):
     def _restart(self) -> None:
         time.sleep(0.25)
         try:
-            self._proc = spawn_writer(self.layout, self.config)
+            self._spawn()
         except ObservabilityError as exc:
             self._writer_exit = f"writer restart failed: {exc}"
             return

@@ -71,8 +71,14 @@ class EventQueue:
         dq = self._dq
         depth = len(dq) + self.pending
         sev = event.get("severity", "INFO") if type(event) is dict else getattr(event, "severity", "INFO")
-        if depth >= self._limits.get(sev, self._default_limit):
+        try:
+            limit = self._limits.get(sev, self._default_limit)
+        except TypeError:  # an unhashable severity: judged as INFO here, dead-lettered by the writer
+            limit = self._default_limit
+        if depth >= limit:
             self._drop(sev, event)
+            if depth >= self.fire_depth and not self.kill_switch_active:
+                self._fire(depth)
             return False
         dq.append((event, time.time()))
         if depth + 1 >= self.fire_depth and not self.kill_switch_active:
@@ -90,18 +96,30 @@ class EventQueue:
         self._dq.append((event, time.time(), waiter))
 
     def take(self, n: int) -> list[tuple[Any, ...]]:
+        """Take up to n items; they count as `pending` (still in depth) until `handed()`."""
         dq = self._dq
         k = min(n, len(dq))
         items = [dq.popleft() for _ in range(k)]
         self.taken_total += k
+        self.pending = k
         return items
 
-    def maybe_reset(self) -> bool:
-        """Re-arm the kill switch when depth has fallen below the lower mark; True if it reset."""
-        if self.kill_switch_active and self.depth < self.reset_depth:
+    def handed(self) -> None:
+        """The taken chunk reached the writer (or its in-flight list): depth falls, the switch may re-arm."""
+        self.pending = 0
+        if self.kill_switch_active and len(self._dq) < self.reset_depth:
             self.reset_kill_switch(reason=f"queue depth fell below {self.reset_depth}")
-            return True
-        return False
+
+    def close(self) -> None:
+        """From now on every put() is refused (and counted as a drop): the logger is closed."""
+        self._limits = dict.fromkeys(self._limits, -1)
+        self._default_limit = -1
+
+    def fail_waiters(self, items: list[tuple[Any, ...]], exc: BaseException) -> None:
+        """log_durable() callers of items that will never be written learn it now."""
+        for item in items:
+            if len(item) == 3 and not item[2].done():
+                item[2].set_exception(exc)
 
     def reset_kill_switch(self, *, reason: str = "explicit reset") -> None:
         with self._lock:

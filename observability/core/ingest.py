@@ -26,12 +26,21 @@ from observability.errors import LeakageError
 Row = tuple[Any, ...]
 
 
+_MS_ABOVE = 2e10
+"""Pydantic reads unix numbers above this as milliseconds; rows must read them the same way."""
+
+
 def _us(value: Any) -> int | None:
+    """Microseconds since the epoch, interpreting the value exactly as the validator did."""
     if value is None:
         return None
-    if isinstance(value, float | int):
-        return int(value * 1_000_000)
-    return int(datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp() * 1_000_000)
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1_000_000)
+    v = float(value)
+    return int(v * 1_000) if abs(v) > _MS_ABOVE else int(v * 1_000_000)
 
 
 def _rows(dicts: Iterable[Mapping[str, Any]], ts_stored: int) -> list[Row]:
@@ -43,8 +52,8 @@ def _rows(dicts: Iterable[Mapping[str, Any]], ts_stored: int) -> list[Row]:
         ts_logged = d.get("ts_logged")
         out.append((
             d["event_id"], d.get("event_version", 1), d.get("severity", "INFO"),
-            int(ts_event * 1_000_000) if type(ts_event) is float else _us(ts_event),
-            int(ts_logged * 1_000_000) if type(ts_logged) is float else _us(ts_logged),
+            int(ts_event * 1_000_000) if type(ts_event) is float and ts_event < _MS_ABOVE else _us(ts_event),
+            int(ts_logged * 1_000_000) if type(ts_logged) is float and ts_logged < _MS_ABOVE else _us(ts_logged),
             d.get("source", "engine"), d.get("symbol"), d.get("mode", "none"), d.get("trace_id"),
             d["event_type"], dumps(d["payload"]).decode(), ts_stored,
         ))
@@ -110,13 +119,22 @@ def prepare_batch(
                     by_item[i] = list(one.errors())
         for i, errs in by_item.items():
             problems[i] = _describe(errs)
+    good = [i for i in candidates if i not in problems] if problems else candidates
+    dicts = orjson.loads(joined) if not problems else [orjson.loads(lines[i]) for i in good]
+    try:
+        rows = _rows(dicts, now)
+    except (ValueError, TypeError, OverflowError, KeyError):
+        # Valid for Pydantic yet not storable as a row (e.g. an absurd timestamp): find it alone.
+        rows = []
+        for i, d in zip(good, dicts, strict=True):
+            try:
+                rows.extend(_rows([d], now))
+            except (ValueError, TypeError, OverflowError, KeyError) as exc:
+                problems[i] = f"cannot store this event: {type(exc).__name__}: {exc}"
     dead: list[Row] = []
     for i in sorted(problems):
         eid, et = _peek(lines[i]) if len(lines[i]) <= MAX_EVENT_BYTES else (None, None)
         dead.append((now, eid, et, problems[i], lines[i][:4096].decode("utf-8", "replace")))
-    if not problems:
-        return _rows(orjson.loads(joined), now), dead, []
-    rows = _rows((orjson.loads(lines[i]) for i in candidates if i not in problems), now)
     return rows, dead, sorted(problems)
 
 

@@ -7,15 +7,17 @@ Pragmas, and why:
   where that matters more than ~2x commit cost.
 - busy_timeout=5000: the pruner, a second writer after a restart, or a checkpoint may hold the
   write lock briefly; wait rather than fail.
-- journal_size_limit=64 MiB and a PASSIVE checkpoint after every commit, plus a TRUNCATE
-  checkpoint when the WAL grows past the limit: readers poll in short read transactions, so
-  checkpoints can always make progress and the WAL stays bounded while a reader polls 10x/s.
+- journal_size_limit=64 MiB, SQLite's automatic PASSIVE checkpoint at commit (every 1000 pages),
+  plus a checkpoint once a second from the writer's maintenance thread that TRUNCATEs when the WAL
+  has grown past the limit: readers poll in short read transactions, so checkpoints always make
+  progress and the WAL stays bounded while a reader polls 10x/s.
 - seq is INTEGER PRIMARY KEY AUTOINCREMENT: strictly increasing and never reused, even after the
   newest rows are pruned (sqlite_sequence remembers the high-water mark).
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -131,21 +133,32 @@ def open_readonly(path: Path, *, what: str = "live feed") -> sqlite3.Connection:
     conn.execute("PRAGMA busy_timeout=2000")
     try:
         check_schema_version(conn, path)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise DataDirError(f"{path}: not a readable {what} database ({exc}); check --data-dir") from None
     except Exception:
         conn.close()
         raise
     return conn
 
 
-def checkpoint(conn: sqlite3.Connection, path: Path) -> None:
-    """PASSIVE checkpoint always; TRUNCATE when the WAL has grown past the size limit."""
-    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+def checkpoint(path: Path) -> None:
+    """PASSIVE checkpoint; TRUNCATE when the WAL has grown past the size limit.
+
+    Called once a second from the writer's maintenance thread on its own short-lived connection
+    with a short busy timeout, so a reader holding an old snapshot can delay a TRUNCATE but never
+    stall the commit thread.
+    """
     wal = path.with_name(path.name + "-wal")
+    conn = sqlite3.connect(path, isolation_level=None)
     try:
-        if wal.stat().st_size > JOURNAL_SIZE_LIMIT:
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    except FileNotFoundError:
-        pass
+        conn.execute("PRAGMA busy_timeout=100")
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        with contextlib.suppress(FileNotFoundError):
+            if wal.stat().st_size > JOURNAL_SIZE_LIMIT:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
 
 
 def insert_events(conn: sqlite3.Connection, rows: Iterable[Sequence[Any]]) -> None:

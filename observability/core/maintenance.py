@@ -1,4 +1,4 @@
-"""Scheduled upkeep inside the writer process: Parquet export (and, with it, safe pruning).
+"""Scheduled upkeep inside the writer process: fallback replay, WAL checkpoints, Parquet export.
 
 It runs on its own thread in the writer process, never in the engine: the export reads rows
 that are already committed, and pyarrow/DuckDB release the GIL for most of their work, so the
@@ -14,7 +14,8 @@ import threading
 import time
 
 from observability.config.observability_config import ObservabilityConfig
-from observability.core.live_store import exported_seq, max_seq, open_readonly
+from observability.core.ingest import prepare_batch, write_batch
+from observability.core.live_store import checkpoint, exported_seq, max_seq, open_live_db, open_readonly
 from observability.errors import ObservabilityError
 from observability.paths import DataLayout
 
@@ -35,16 +36,43 @@ class Maintenance(threading.Thread):
         self.join(timeout)
 
     def run(self) -> None:
+        self.replay_fallback()
         while not self._stop_event.wait(self.tick):
             self.run_due()
 
     def run_due(self) -> None:
         """One tick: run whatever is due now (exposed so tests can drive it without waiting)."""
         try:
+            checkpoint(self.layout.live_db)
             if self.config.export.enabled and self._export_due():
                 self._export()
         except (ObservabilityError, sqlite3.Error, OSError) as exc:
             print(f"huracan writer: maintenance: {exc}", file=sys.stderr, flush=True)
+
+    def replay_fallback(self) -> int:
+        """Store events an earlier engine could not hand over (duplicates are ignored by event_id).
+
+        Runs after the writer reported ready, in chunks; a file that cannot be read is renamed
+        `*.bad` and reported, so one broken file can never keep the writer from starting.
+        """
+        total = 0
+        for path in sorted(self.layout.fallback_dir.glob("*.ndjson")):
+            try:
+                lines = [ln for ln in path.read_bytes().splitlines() if ln.startswith(b"{")]
+                conn = open_live_db(self.layout.live_db)
+                try:
+                    for start in range(0, len(lines), 5000):
+                        rows, dead, _ = prepare_batch(lines[start:start + 5000])
+                        write_batch(conn, rows, dead)
+                        total += len(rows)
+                finally:
+                    conn.close()
+                path.unlink()
+            except (ObservabilityError, sqlite3.Error, OSError, ValueError) as exc:
+                path.rename(path.with_suffix(".bad"))
+                print(f"huracan writer: {path}: cannot replay fallback events ({exc}); kept as .bad",
+                      file=sys.stderr, flush=True)
+        return total
 
     def _export_due(self) -> bool:
         if time.monotonic() - self._last_export >= self.config.export.every_seconds:

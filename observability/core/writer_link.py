@@ -138,8 +138,12 @@ class WriterLink:
         self._ackbuf += data
         *lines, self._ackbuf = self._ackbuf.split(b"\n")
         for line in lines:
-            if line:
-                self._on_reply(orjson.loads(line))
+            try:
+                msg = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue  # not a reply (the protocol has its own fd; this is defensive)
+            if isinstance(msg, dict):
+                self._on_reply(msg)
 
     def _on_reply(self, msg: dict[str, Any]) -> None:
         if "err" in msg:

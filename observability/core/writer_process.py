@@ -35,13 +35,12 @@ from typing import Any
 import orjson
 
 from observability.config.observability_config import ObservabilityConfig
-from observability.core.ingest import prepare_batch, write_batch
+from observability.core.ingest import prepare_batch
 from observability.core.live_store import (
     HEALTH_COLUMNS,
     INSERT_DEAD_LETTER_SQL,
     INSERT_EVENT_SQL,
     INSERT_HEALTH_SQL,
-    checkpoint,
     open_live_db,
 )
 from observability.core.maintenance import Maintenance
@@ -53,6 +52,9 @@ FAULT_FILE_ENV = "HURACAN_WRITER_FAULT_FILE"
 full disk would. Unset in production; it costs one stat() per commit when set."""
 
 _JSON_HEALTH = {"dropped_by_severity", "dropped_by_type"}
+_ACK_FD = 1
+"""Replies go to a private duplicate of the original stdout; fd 1 itself is pointed at stderr so a
+stray print() in this process can never corrupt the protocol."""
 
 
 def _health_row(raw: bytes) -> tuple[Any, ...]:
@@ -86,7 +88,6 @@ class Writer:
         self.cfg = config.writer
         self.handled = 0
         self._fault_file = os.environ.get(FAULT_FILE_ENV)
-        self._last_checkpoint = time.monotonic()
         self._stop = False
         # SQLite releases the GIL inside sqlite3_step, so committing batch k on this thread overlaps
         # validating batch k+1 on the main one; two batches in flight at most (back-pressure).
@@ -98,7 +99,7 @@ class Writer:
     @staticmethod
     def reply(obj: dict[str, Any]) -> None:
         with contextlib.suppress(BrokenPipeError, OSError):
-            os.write(1, orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE))
+            os.write(_ACK_FD, orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE))
 
     # -- storage ----------------------------------------------------------------------------------
 
@@ -142,27 +143,14 @@ class Writer:
         self.handled += batch.n
         errors = {i: d[3] for i, d in zip(batch.dead_idx, batch.dead, strict=True)}
         self.reply({"n": self.handled, "dead": [[base + i, e] for i, e in errors.items()]})
-        now = time.monotonic()
-        if now - self._last_checkpoint > 1.0:
-            self._last_checkpoint = now
-            with contextlib.suppress(sqlite3.Error):
-                checkpoint(self.conn, self.layout.live_db)
 
     def _commit_loop(self) -> None:
-        while (batch := self._batches.get()) is not None:
-            self.store(batch)
-
-    def ingest_fallback(self) -> int:
-        """Store events that an earlier engine could not hand over (duplicates are ignored)."""
-        total = 0
-        for path in sorted(self.layout.fallback_dir.glob("*.ndjson")):
-            lines = [ln for ln in path.read_bytes().splitlines() if ln.startswith(b"{")]
-            for start in range(0, len(lines), 5000):
-                rows, dead, _ = prepare_batch(lines[start:start + 5000])
-                write_batch(self.conn, rows, dead)
-                total += len(rows)
-            path.unlink()
-        return total
+        try:
+            while (batch := self._batches.get()) is not None:
+                self.store(batch)
+        except BaseException as exc:  # never leave the engine waiting on a silent, half-dead writer
+            print(f"huracan writer: commit thread failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+            os._exit(3)
 
     # -- main loop --------------------------------------------------------------------------------
 
@@ -218,32 +206,30 @@ class Writer:
         self._batches.put(None)
         self._committer.join()
 
-    def request_stop(self, *_: Any) -> None:
-        self._stop = True
-
 
 def main(argv: Sequence[str] | None = None) -> int:
+    global _ACK_FD
     parser = argparse.ArgumentParser(prog="observability.core.writer_process")
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--config-json", default="{}")
     args = parser.parse_args(argv)
-    # The engine decides when we stop (EOF on stdin); Ctrl-C in the terminal reaches the whole
-    # process group and must not kill us before the engine has flushed.
+    _ACK_FD = os.dup(1)
+    os.dup2(2, 1)
+    # The engine decides when we stop (EOF on stdin): Ctrl-C in a terminal, or a service manager's
+    # SIGTERM to the whole group, must not stop us before the engine has flushed.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    config = ObservabilityConfig.model_validate_json(args.config_json)
-    layout = DataLayout(Path(args.data_dir)).ensure()
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
+        config = ObservabilityConfig.model_validate_json(args.config_json)
+        layout = DataLayout(Path(args.data_dir)).ensure()
         conn = open_live_db(layout.live_db, synchronous=config.writer.synchronous)
     except ObservabilityError as exc:
         Writer.reply({"fatal": str(exc)})
         return 2
-    writer = Writer(conn, layout, config)
-    signal.signal(signal.SIGTERM, writer.request_stop)
-    try:
-        writer.ingest_fallback()
-    except (sqlite3.Error, OSError) as exc:
-        Writer.reply({"fatal": f"{layout.fallback_dir}: cannot replay fallback events ({exc})"})
+    except Exception as exc:
+        Writer.reply({"fatal": f"{args.data_dir}: writer cannot start: {type(exc).__name__}: {exc}"})
         return 2
+    writer = Writer(conn, layout, config)
     # Per-batch objects die by reference counting; the cyclic GC only adds pauses here.
     gc.collect()
     gc.freeze()
@@ -255,8 +241,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     writer.run(sys.stdin.fileno())
     writer.stop_committer()
     upkeep.stop()
-    with contextlib.suppress(sqlite3.Error):
-        checkpoint(conn, layout.live_db)
     conn.close()
     return 0
 

@@ -34,6 +34,10 @@ class Reference:
     def log(self, sev: str) -> bool:
         if sev != "CRITICAL" and self.depth >= self.limits[sev]:
             self.dropped[sev] = self.dropped.get(sev, 0) + 1
+            if self.depth >= self.fire and not self.active:
+                self.active = True
+                self.fired += 1
+                self.depth += 1
             return False
         self.depth += 1
         if sev == "CRITICAL":
@@ -76,7 +80,7 @@ def test_queue_matches_reference_model(ops: list[tuple[str, Any]], maxsize: int)
             taken = q.take(arg)
             critical_out += sum(1 for item in taken
                                 if item[0]["severity"] == "CRITICAL" and item[0]["event_type"] == "error")
-            q.maybe_reset()
+            q.handed()
             ref.drain(arg)
         assert q.depth == ref.depth
         assert q.kill_switch_active == ref.active
@@ -118,6 +122,7 @@ def test_explicit_reset_rearms_the_kill_switch() -> None:
     q.reset_kill_switch()
     assert not q.kill_switch_active
     q.take(len(q))
+    q.handed()
     for _ in range(20):
         q.put(ev("ERROR"))
     assert len(fired) == 2
