@@ -7,6 +7,7 @@ was tried, and the verifier's per-number report.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from observability.ai import deterministic_writer
@@ -35,6 +36,12 @@ class GeneratedText:
         }
 
 
+def _as_paragraphs(text: str) -> str:
+    """A model's answer goes inside the report's Summary section: no headings, tables or fences of its own."""
+    lines = [line.strip().lstrip("#>|").strip().replace("|", "/") for line in text.replace("```", "").splitlines()]
+    return "\n".join(line for line in lines if not re.fullmatch(r"[-:/\s]*", line) or not line).strip()
+
+
 def deterministic(task: TaskName, facts: FactSet, verifier: NumberVerifier,
                   attempts: list[Attempt] | None = None) -> GeneratedText:
     text = deterministic_writer.write(task, facts)
@@ -51,16 +58,17 @@ def generate(task: TaskName, facts: FactSet, router: AIRouter | None) -> Generat
     attempts = routed.attempts
     if routed.completion is None or routed.provider is None:
         return deterministic(task, facts, verifier, attempts)
-    answer = routed.completion.text
+    answer = _as_paragraphs(routed.completion.text)
     report = verifier.verify(answer)
     if report.verified:
         return GeneratedText(answer, routed.provider, PROMPT_VERSION, report, attempts=attempts)
     attempts.append(Attempt(routed.provider, "unverified", "; ".join(report.findings())[:500]))
     repaired = router.call(routed.provider, build_repair(messages, answer, report.findings()), attempts)
     if repaired is not None:
-        report = verifier.verify(repaired.text)
+        fixed = _as_paragraphs(repaired.text)
+        report = verifier.verify(fixed)
         if report.verified:
-            return GeneratedText(repaired.text, routed.provider, PROMPT_VERSION, report, repaired=True,
+            return GeneratedText(fixed, routed.provider, PROMPT_VERSION, report, repaired=True,
                                  attempts=attempts)
         attempts.append(Attempt(routed.provider, "unverified after repair", "; ".join(report.findings())[:500]))
     return deterministic(task, facts, verifier, attempts)

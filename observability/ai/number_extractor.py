@@ -33,6 +33,7 @@ DATE_RE = re.compile(
     rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s{_MONTH}(?:,?\s\d{{4}})?\b"
     r"|\b\d{1,2}:\d{2}(?::\d{2})?(?:\s?UTC)?\b"
 )
+_URL_RE = re.compile(r"\bhttps?://\S+")
 _ORDINAL_RE = re.compile(r"\b\d+(?:st|nd|rd|th)\b")
 _LIST_MARKER_RE = re.compile(r"(?m)^\s*(?:#+\s*)?\d{1,2}[.)]\s")
 
@@ -188,6 +189,10 @@ def extract(text: str) -> Extraction:
         for tok in re.finditer(r"\S+", m.group(1)):
             if any(c.isdigit() for c in tok.group(0)):
                 ids.append((tok.group(0).strip(".,;:()[]"), m.start(1) + tok.start()))
+        _mask(chars, m.start(), m.end())
+    masked = "".join(chars)
+    for m in _URL_RE.finditer(masked):
+        ignored.append((m.group(0), "url"))
         _mask(chars, m.start(), m.end())
     masked = "".join(chars)
     for m in ID_RE.finditer(masked):

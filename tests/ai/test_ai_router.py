@@ -59,6 +59,14 @@ def test_good_answer_is_used_and_recorded(tmp_path: Path) -> None:
     assert orjson.loads((tmp_path / "budget.json").read_bytes())["tokens"] == 140
 
 
+def test_model_markup_is_flattened_into_the_summary_paragraph(tmp_path: Path) -> None:
+    with serve([chat("## Summary\n\n| trades closed | 12 |\n|---|---|\n" + GOOD)]) as srv:
+        router = AIRouter(_config(srv.url), budget_path=tmp_path / "budget.json")
+        out = generate("daily_summary", FACTS, router)
+    assert out.provider == "local" and out.verification.verified
+    assert "#" not in out.text and "|---" not in out.text and out.text.endswith(GOOD)
+
+
 def test_slow_answer_times_out_and_falls_back_to_the_deterministic_writer(tmp_path: Path) -> None:
     with serve([Reply(hold=True)]) as srv:
         router = AIRouter(_config(srv.url, timeout=0.3), budget_path=tmp_path / "b.json")

@@ -104,3 +104,9 @@ def test_findings_name_the_problem_for_a_repair_prompt() -> None:
     findings = report.findings()
     assert any("61.6%" in f for f in findings)
     assert any("'T-9'" in f for f in findings)
+
+
+def test_urls_are_not_read_as_numbers_or_ids() -> None:
+    report = verify_text("Dashboard at http://127.0.0.1:8080/trace/abc123def4 shows 1,187 trades closed.", FACTS)
+    assert report.verified, report.findings()
+    assert ("http://127.0.0.1:8080/trace/abc123def4", "url") in report.ignored

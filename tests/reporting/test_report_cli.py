@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import orjson
 import pytest
 
+from observability.ai.number_verifier import verify_text
 from observability.cli.main import main
+from observability.config.ai_routing_config import AIRoutingConfig
 from observability.core.io.exporter import export_once
 from observability.core.live_store import open_live_db
 from observability.paths import DataLayout
+from observability.reporting.daily_report import daily_report
+from observability.reporting.telegram_sender import report_html
 from tests.ai.fake_servers import chat, serve, tg_ok
 from tests.reporting.dataset import populate
 
@@ -80,6 +86,15 @@ def test_llm_summary_is_used_when_it_verifies_and_report_is_sent(layout: DataLay
     assert "<b>Daily report 2026-11-26</b>" in sent
     assert "<code>T-0003</code>" in sent
     assert all(TOKEN in r.path for r in bot.requests)
+
+
+def test_unverified_report_is_sent_with_a_warning_banner(layout: DataLayout) -> None:
+    populate(layout)
+    result = daily_report(layout, date(2026, 11, 26), AIRoutingConfig())
+    assert result.verified and not report_html(result).startswith("<b>UNVERIFIED")
+    tampered = replace(result, markdown=result.markdown.replace("Trades closed: 4.", "Trades closed: 5."))
+    tampered.verification = verify_text(tampered.markdown, tampered.facts)
+    assert report_html(tampered).startswith("<b>UNVERIFIED REPORT: 1 number(s) could not be checked")
 
 
 def test_bad_date_is_one_line_error(layout: DataLayout, capsys: pytest.CaptureFixture[str]) -> None:

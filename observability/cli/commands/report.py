@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from observability.cli.common import add_parser, console, layout_from
@@ -18,7 +18,8 @@ from observability.reporting.weekly_report import weekly_report
 def register(sub: Any) -> None:
     p = add_parser(sub, "report", "write the daily or weekly report (markdown + verification) under data/reports/")
     p.add_argument("kind", choices=("daily", "weekly"))
-    p.add_argument("--date", default=None, help="UTC day (YYYY-MM-DD) the report ends on; default today")
+    p.add_argument("--date", default=None,
+                   help="UTC day (YYYY-MM-DD) the report ends on; default yesterday (the last complete day)")
     p.add_argument("--send", action="store_true", help="also send it to the configured Telegram chat")
     p.add_argument("--ai-config", default=None, help="ai_routing.yaml (default configs/ai_routing.yaml)")
     p.set_defaults(func=run)
@@ -26,7 +27,7 @@ def register(sub: Any) -> None:
 
 def _day(text: str | None) -> date:
     if text is None:
-        return datetime.now(UTC).date()
+        return datetime.now(UTC).date() - timedelta(days=1)
     try:
         return date.fromisoformat(text)
     except ValueError:
