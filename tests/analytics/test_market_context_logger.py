@@ -11,6 +11,8 @@ from observability import SyncEventLogger
 from observability.analytics.market_context_logger import MarketContextLogger
 from observability.paths import DataLayout
 
+T = 1_767_571_200.0  # 2026-01-05 00:00 UTC
+
 
 class ListSink:
     """A LogSink that keeps what it is given (optionally refusing, like a full queue)."""
@@ -28,11 +30,11 @@ class ListSink:
 def test_one_snapshot_per_symbol_per_interval() -> None:
     sink = ListSink()
     mcl = MarketContextLogger(sink, min_interval_s=1.0)
-    results = [mcl.offer(sym, price=100.0, spread_bps=2.0, volatility_bps=10.0, ts=t)
+    results = [mcl.offer(sym, price=100.0, spread_bps=2.0, volatility_bps=10.0, ts=T + t)
                for t in (0.0, 0.2, 0.5, 0.99, 1.0, 1.5, 2.1) for sym in ("BTC", "ETH")]
-    assert results.count(True) == 6  # each symbol at 0.0, 1.0 and 2.1
-    assert [(e["symbol"], e["ts_event"]) for e in sink.events][:4] == [("BTC", 0.0), ("ETH", 0.0), ("BTC", 1.0),
-                                                                       ("ETH", 1.0)]
+    assert results.count(True) == 6  # each symbol at +0.0, +1.0 and +2.1
+    assert [(e["symbol"], e["ts_event"] - T) for e in sink.events][:4] == [("BTC", 0.0), ("ETH", 0.0), ("BTC", 1.0),
+                                                                           ("ETH", 1.0)]
     stats = mcl.stats()
     assert (stats.logged, stats.skipped, stats.rejected) == (6, 8, 0)
     assert stats.skipped_by_symbol == {"BTC": 4, "ETH": 4}
@@ -40,7 +42,7 @@ def test_one_snapshot_per_symbol_per_interval() -> None:
 
 def test_snapshots_dropped_by_the_logger_are_counted_apart() -> None:
     mcl = MarketContextLogger(ListSink(accept=False), min_interval_s=1.0)
-    assert not mcl.offer("BTC", price=1.0, spread_bps=1.0, volatility_bps=1.0, ts=0.0)
+    assert not mcl.offer("BTC", price=1.0, spread_bps=1.0, volatility_bps=1.0, ts=T)
     assert mcl.stats().rejected == 1 and mcl.stats().logged == 0
     assert {f.id for f in mcl.stats().to_facts()} == {"market_context.logged", "market_context.skipped",
                                                       "market_context.rejected"}
@@ -55,7 +57,7 @@ def test_snapshots_reach_live_db_through_the_real_logger(layout: DataLayout) -> 
     with SyncEventLogger(data_dir=layout.root) as lg:
         mcl = MarketContextLogger(lg, min_interval_s=5.0)
         for i in range(20):
-            mcl.offer("BTCUSDT", price=100.0 + i, spread_bps=1.5, volatility_bps=8.0, ts=1_767_571_200.0 + i,
+            mcl.offer("BTCUSDT", price=100.0 + i, spread_bps=1.5, volatility_bps=8.0, ts=T + i,
                       regime="trend", liquidity_usd=1e6)
         lg.flush()
     rows = sqlite3.connect(layout.live_db).execute(
