@@ -158,6 +158,8 @@ def render_value(fact: Fact) -> str:
     if fact.unit == "ratio":
         v, p = v * 100, max(p - 2, 0)
     text = f"{v:,.{p}f}"
+    if fact.unit == "" and "." in text:
+        text = text.rstrip("0").rstrip(".")  # plain numbers (model metrics, config values): 10, not 10.0000
     if text.lstrip("-").replace("0", "").replace(".", "").replace(",", "") == "":
         text = text.lstrip("-")
     suffix = {"ratio": "%", "pct": "%", "bps": " bps", "USDT": " USDT", "s": " s", "ms": " ms", "x": "x",

@@ -12,9 +12,14 @@ from observability.ai.ai_router import AIRouter
 from observability.ai.ai_summary_generator import generate
 from observability.ai.facts import Fact, FactSet
 from observability.ai.prompts import CLOSE, OPEN, PROMPT_VERSION, build_messages
+from observability.ai.trade_explainer import explain_trade
+from observability.analytics.gate_explainer import GateExplainer
 from observability.config.ai_routing_config import AIRoutingConfig, load_ai_routing_config
+from observability.core.io.query import QueryLayer
 from observability.errors import ConfigError
+from observability.paths import DataLayout
 from tests.ai.fake_servers import Reply, chat, serve
+from tests.reporting.dataset import populate
 
 KEY = "sk-test-SECRET-4f9a2b"
 FACTS = FactSet(
@@ -145,3 +150,16 @@ def test_default_config_routes_every_task_to_the_deterministic_writer() -> None:
     assert cfg.route("alert_text") == ["deterministic"]
     out = generate("alert_text", FACTS, None)
     assert out.provider == "deterministic" and out.verification.verified
+
+
+def test_trade_explanation_from_explain_facts_is_verified(layout: DataLayout) -> None:
+    populate(layout)
+    q = QueryLayer(layout)
+    try:
+        why = GateExplainer(q.connect()).explain_signal("tr-0002")
+    finally:
+        q.close()
+    out = explain_trade(why.to_facts(), layout=layout, config=AIRoutingConfig())
+    assert out.provider == "deterministic" and out.verification.verified
+    assert "Trade net P&L: -6.30 USDT." in out.text
+    assert "Spread value: 3." in out.text
