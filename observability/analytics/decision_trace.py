@@ -172,6 +172,15 @@ def trace_timeline(trace_id: str, *, layout: DataLayout | None = None,
                             "check the id (`huracan-obs query \"SELECT trace_id FROM signals LIMIT 10\"`)")
 
 
+def trace_of(con: duckdb.DuckDBPyConnection, ref: str) -> str | None:
+    """The trace_id of a trade id, shadow id or signal id (people paste whichever id they have)."""
+    row = con.execute(
+        "SELECT trace_id FROM trades WHERE trade_id = $r UNION ALL SELECT trace_id FROM shadow_trades "
+        "WHERE shadow_id = $r UNION ALL SELECT trace_id FROM signals WHERE signal_id = $r LIMIT 1",
+        {"r": ref}).fetchone()
+    return str(row[0]) if row and row[0] else None
+
+
 def _from_live(conn: sqlite3.Connection, trace_id: str) -> TraceTimeline | None:
     raw = conn.execute(f"SELECT {_COLS} FROM live_feed WHERE trace_id = ? ORDER BY ts_event, seq",
                        (trace_id,)).fetchall()

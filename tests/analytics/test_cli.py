@@ -61,6 +61,13 @@ def test_explain_prints_sentence_timeline_and_lineage(fixed_layout: DataLayout,
     assert [s["stage"] for s in body["timeline"]["trace"]["steps"]][-1] == "shadow exit"
 
 
+def test_explain_accepts_a_trade_or_shadow_id(fixed_layout: DataLayout, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_json(capsys, "explain", "S2", "--data-dir", str(fixed_layout.root))["timeline"]["trace"]["trace_id"] \
+        == "tr-S2"
+    assert run_json(capsys, "explain", "B3", "--data-dir", str(fixed_layout.root))["explanation"]["blocked_by"] \
+        == ["model_confidence"]
+
+
 def test_insights_for_a_date(fixed_layout: DataLayout, capsys: pytest.CaptureFixture[str]) -> None:
     body = run_json(capsys, "insights", "--data-dir", str(fixed_layout.root), "--date", "2026-01-05")
     kinds = {(f["kind"], f["subject"]) for f in body["findings"]}

@@ -10,9 +10,9 @@ import orjson
 from rich.markup import escape
 from rich.table import Table
 
-from observability.analytics.decision_trace import trace_timeline
+from observability.analytics.decision_trace import trace_of, trace_timeline
 from observability.analytics.evidence import Fact
-from observability.analytics.gate_explainer import GateExplainer, SignalExplanation
+from observability.analytics.gate_explainer import GateExplainer, SignalExplanation, UnknownTraceError
 from observability.analytics.trade_journal import JournalEntry, TradeJournal
 from observability.cli.common import add_parser, config_from, console, layout_from
 from observability.config.gates_config import load_gates_config
@@ -23,7 +23,7 @@ from observability.errors import DataDirError
 
 def register(sub: Any) -> None:
     p = add_parser(sub, "explain", "the decision timeline of one signal: gates, execution, outcome, lineage")
-    p.add_argument("trace_id", metavar="TRACE_ID", help="the signal's trace id")
+    p.add_argument("trace_id", metavar="TRACE_ID", help="trace id (or a trade, shadow or signal id)")
     p.add_argument("--gates-config", default=None, help="gates.yaml (default configs/gates.yaml)")
     p.add_argument("--json", action="store_true", help="print JSON (timeline, gates, trade, facts)")
     p.set_defaults(func=run)
@@ -39,8 +39,15 @@ def run(args: argparse.Namespace) -> int:
         registry = None
     try:
         con = layer.connect()
-        timeline = trace_timeline(args.trace_id, layout=layout, con=con)
-        why = GateExplainer(con, load_gates_config(args.gates_config)).explain_signal(args.trace_id)
+        trace_id = args.trace_id
+        try:
+            timeline = trace_timeline(trace_id, layout=layout, con=con)
+        except UnknownTraceError:
+            trace_id = trace_of(con, args.trace_id) or ""
+            if not trace_id:
+                raise
+            timeline = trace_timeline(trace_id, layout=layout, con=con)
+        why = GateExplainer(con, load_gates_config(args.gates_config)).explain_signal(trace_id)
         entry = TradeJournal(con, registry).entry(why.trade_id) if why.trade_id else None
     finally:
         layer.close()
@@ -54,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(orjson.dumps(body, option=orjson.OPT_INDENT_2) + b"\n")
         return 0
     console.print(escape(why.sentence))
-    t = Table(title=f"Timeline of {escape(args.trace_id)} — {escape(timeline.trace.outcome)}", header_style="bold")
+    t = Table(title=f"Timeline of {escape(trace_id)} — {escape(timeline.trace.outcome)}", header_style="bold")
     for col in ("time (UTC)", "+ms", "stage", "what happened"):
         t.add_column(col, justify="right" if col == "+ms" else "left", overflow="fold")
     for s in timeline.trace.steps:
