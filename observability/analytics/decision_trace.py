@@ -105,10 +105,9 @@ def _summary(event_type: str, p: dict[str, Any]) -> str:
         return (f"shadow {p.get('side')} at {_g(p.get('entry_price'))}, blocked by "
                 f"{', '.join(p.get('blocked_by') or []) or '?'}; shadow {p.get('shadow_id')}")
     if event_type == "shadow_trade_closed":
-        return (f"shadow {p.get('exit_reason')} at {_g(p.get('exit_price'))}: {p.get('pnl', 0.0):+.2f} USDT "
-                f"({p.get('pnl_bps', 0.0):+.1f} bps) forgone" if p.get("pnl", 0.0) > 0 else
-                f"shadow {p.get('exit_reason')} at {_g(p.get('exit_price'))}: {p.get('pnl', 0.0):+.2f} USDT "
-                f"({p.get('pnl_bps', 0.0):+.1f} bps) avoided")
+        pnl = float(p.get("pnl", 0.0))
+        return (f"shadow {p.get('exit_reason')} at {_g(p.get('exit_price'))}: {pnl:+.2f} USDT "
+                f"({p.get('pnl_bps', 0.0):+.1f} bps) {'forgone' if pnl > 0 else 'avoided'}")
     if event_type == "error":
         return f"{p.get('component')}: {p.get('error_type')}: {p.get('message')}"
     if event_type == "market_context":
