@@ -2,10 +2,10 @@
 
 Why a scanner of our own: the verifier's promise is "no number in a report that is not in the data",
 so the extractor must err on the side of finding too much. It works in passes over a masked copy of
-the text so that offsets stay valid: first ids, code spans, dates and times are recognised and
-blanked (their digits are not quantities), then names that merely contain digits (BTC1000, p99,
-v2) are blanked, then numbers with their sign, currency, magnitude suffix, unit and qualifier
-("about", "over") are read, then counts written as words.
+the text so that offsets stay valid: quoted engine text, code spans, URLs, ids, dates and times are
+recognised and blanked (their digits are not quantities), then names that merely contain digits
+(BTC1000, p99, v2) are blanked, then numbers with their sign, currency, magnitude suffix, unit and
+qualifier ("about", "over") are read, then counts written as words.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ NUMBER_RE = re.compile(
     r"(?P<cur>\$|USDT\s|USD\s)?"
     r"(?P<sign2>[+\-−])?"
     r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(?![\d,]*\.\d)"
-    r"(?P<suffix>\s?(?:bn|[kKMB])(?![A-Za-z]))?"
+    r"(?P<suffix>\s?(?-i:bn|[kKMB])(?![A-Za-z]))?"  # case matters: 5M is a million, 5m five minutes
     rf"(?:\s?(?P<unit>{_UNIT}))?",
     re.IGNORECASE,
 )
@@ -136,7 +136,7 @@ def _from_match(m: re.Match[str]) -> Mention:
     value = float(num.replace(",", ""))
     step = _step(num, qualifier == "approx")
     suffix = (m.group("suffix") or "").strip()
-    scale = _SCALE.get(suffix.lower(), 1.0) if suffix != "m" else 1e6
+    scale = _SCALE[suffix.lower()] if suffix else 1.0
     raw_unit = (m.group("unit") or "").strip()
     unit_key = raw_unit if raw_unit in ("%", "×") else raw_unit.lower()
     unit = _UNIT_MAP.get(unit_key, "")

@@ -96,3 +96,8 @@ def test_a_changed_last_digit_is_always_caught(value: float, unit: str, precisio
     wrong = Fact(id="m.x", label="the metric", value=value + bump * 10.0**-precision, unit=unit, precision=precision)
     report = verify_text(f"The metric: {render_value(wrong)}.", FactSet([fact]))
     assert not report.verified
+
+
+def test_case_of_m_separates_minutes_from_millions() -> None:
+    assert [(n.value, n.unit) for n in extract("5m hold, 5M volume, 2bn notional").numbers] == [
+        (300.0, "s"), (5_000_000.0, ""), (2_000_000_000.0, "")]
