@@ -134,3 +134,14 @@ def test_explain_taken_signal_names_the_tightest_gate(con: duckdb.DuckDBPyConnec
 def test_explain_unknown_trace_is_a_one_line_error(con: duckdb.DuckDBPyConnection) -> None:
     with pytest.raises(UnknownTraceError, match="no signal, gate decision or trade has trace_id 'nope'"):
         GateExplainer(con, GATES).explain_signal("nope")
+
+
+def test_gate_missing_from_config_falls_back_to_the_data(con: duckdb.DuckDBPyConnection) -> None:
+    only_spread = GatesConfig(gates={"spread": GATES.gates["spread"]})
+    summaries = {s.gate: s for s in GateExplainer(con, only_spread).summaries(FIXED_WEEK)}
+    liquidity = summaries["liquidity"]
+    assert (liquidity.threshold, liquidity.direction, liquidity.target_pct) == (250_000.0, "min", None)
+    assert liquidity.near_miss_margin is None and liquidity.near_misses == 0
+    assert list(summaries) == ["spread", "liquidity", "model_confidence"]  # configured first, then recorded order
+    sweep = counterfactual_sweep(con, "liquidity", FIXED_WEEK, [200_000.0], gates=only_spread)
+    assert sweep.current_threshold == 250_000.0 and sweep.rows[0].delta_passed == 0
