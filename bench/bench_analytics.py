@@ -19,6 +19,7 @@ import sqlite3
 import statistics
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -52,21 +53,25 @@ def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
 
 
 def build(layout: DataLayout, n_events: int) -> tuple[int, float, list[dict[str, Any]]]:
-    """Ingest and export all but the last ~0.2% of events (ending about now); return those for (d)."""
+    """Stream events (ending about now) into live.db and Parquet, holding back the last ~0.2% for (d)."""
     conn = open_live_db(layout.live_db)
     t0 = time.perf_counter()
     total = 0
-    events = list(generate_events(seed=11, sim_seconds=SIM_SECONDS, events_per_second=n_events / SIM_SECONDS,
-                                  settle=True, start_ts=time.time() - SIM_SECONDS - 60))
-    events.sort(key=lambda e: e["ts_event"])
-    tail = max(500, len(events) // 500)
-    head, pending = events[:-tail], events[-tail:]
-    for i in range(0, len(head), 50_000):
-        stored, _ = ingest_events(conn, head[i:i + 50_000])
-        total += stored
+    held: deque[dict[str, Any]] = deque()
+    tail = max(500, n_events // 500)
+    batch: list[dict[str, Any]] = []
+    for event in generate_events(seed=11, sim_seconds=SIM_SECONDS, events_per_second=n_events / SIM_SECONDS,
+                                 settle=True, start_ts=time.time() - SIM_SECONDS - 60):
+        held.append(event)
+        if len(held) > tail:
+            batch.append(held.popleft())
+            if len(batch) >= 50_000:
+                total += ingest_events(conn, batch)[0]
+                batch = []
+    total += ingest_events(conn, batch)[0] if batch else 0
     conn.close()
     export_once(layout)
-    return total, time.perf_counter() - t0, pending
+    return total, time.perf_counter() - t0, list(held)
 
 
 def main() -> None:
