@@ -23,7 +23,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -133,7 +133,7 @@ def bench_queries(src: DataLayout, work: Path, n: int) -> None:
     con = q.connect()
     end = con.execute("SELECT max(ts_event) FROM events").fetchone()[0]
     start = end - timedelta(hours=24)
-    day = (end - timedelta(days=1)).date()
+    day = datetime.combine((end - timedelta(days=1)).date(), datetime.min.time(), tzinfo=UTC)
     baseline = p50(lambda: con.execute("SELECT count(*) FROM events").fetchall())
     queries = {
         "gate pass rate by gate and mode, last 24 h": (
@@ -148,7 +148,7 @@ def bench_queries(src: DataLayout, work: Path, n: int) -> None:
             [day, day + timedelta(days=1)]),
         "  same, on events with the partition filter": (
             "SELECT symbol, mode, sum(pnl_net) AS pnl, count(*) AS n FROM _events_wide "
-            "WHERE event_type = 'trade_closed' AND date = ? GROUP BY symbol, mode", [day]),
+            "WHERE event_type = 'trade_closed' AND date = ? GROUP BY symbol, mode", [day.date()]),
     }
     print(f"(c) baseline SELECT count(*) FROM events: {baseline:.1f} ms")
     for label, (sql, params) in queries.items():

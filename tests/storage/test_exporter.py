@@ -19,7 +19,7 @@ from storage_helpers import T0, gate_events, store, trade_pair
 
 from observability.core import builders
 from observability.core.io.columns import FILE_SCHEMA, PAYLOAD_COLUMNS
-from observability.core.io.exporter import export_once
+from observability.core.io.exporter import dataset_lock, export_once
 from observability.core.io.query import QueryLayer
 from observability.core.schemas import PAYLOAD_CLASSES
 from observability.errors import DataDirError
@@ -137,7 +137,7 @@ def test_export_without_live_db_is_a_one_line_error(layout: DataLayout) -> None:
 EXPORT_LOOP = """
 import random, sys
 from pathlib import Path
-from observability.core.io.exporter import export_once
+from observability.core.io.exporter import dataset_lock, export_once
 from observability.paths import DataLayout
 layout = DataLayout(Path(sys.argv[1])); rng = random.Random(int(sys.argv[2]))
 while export_once(layout, max_rows=rng.randint(50, 400)).rows:
@@ -192,3 +192,12 @@ def test_payload_rebuilt_from_parquet_means_the_same_as_the_logged_one(layout: D
     for before, after in zip(logged, rebuilt, strict=True):
         model = PAYLOAD_CLASSES[before["event_type"]]
         assert model.model_validate_json(after["payload"]) == model.model_validate_json(before["payload"])
+
+
+def test_scheduled_export_skips_instead_of_waiting_while_compaction_holds_the_dataset(layout: DataLayout) -> None:
+    store(layout, gate_events(30))
+    with dataset_lock(layout):
+        result = export_once(layout)
+        assert result.skipped and result.rows == 0
+    assert_each_seq_once(layout, 30)
+    assert export_once(layout).rows == 30

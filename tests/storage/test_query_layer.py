@@ -202,3 +202,27 @@ def test_health_view_reads_live_health_rows_with_typed_columns(layout: DataLayou
                                  "FROM health").to_pylist()
     assert row == [{"ts": datetime(2025, 11, 26, tzinfo=UTC), "status": "ok", "kill_switch": True,
                     "writer_alive": True, "dropped_by_severity": '{"DEBUG": 1}', "pid": 42}]
+
+
+def test_trades_and_shadow_trades_join_opens_with_closes_in_parquet_and_live(layout: DataLayout) -> None:
+    t1 = trade_pair("T1", symbol="BTC/USDT", mode="scalp", side="long", entry=100.0, exit_=101.0, size=1.0,
+                    fees=0.1, ts=T0)
+    t2 = trade_pair("T2", symbol="ETH-USDT", mode="runner", side="short", entry=50.0, exit_=49.0, size=2.0,
+                    fees=0.1, ts=T0 + 60)
+    t3 = trade_pair("T3", symbol="ETH-USDT", mode="runner", side="long", entry=10.0, exit_=11.0, size=1.0,
+                    fees=0.0, ts=T0 + 120)
+    shadow = builders.shadow_trade_opened(shadow_id="S1", side="long", entry_price=10.0, size=1.0,
+                                          blocked_by=["spread"], symbol="BTC/USDT", trace_id="s", mode="scalp",
+                                          ts_event=T0)
+    store(layout, [t1[0], t2[0], shadow, t1[1], t3[1]])  # T2 still open, T3's open was never logged
+    export_once(layout, max_rows=3)  # the opens in Parquet, the closes still live
+    q = QueryLayer(layout)
+    got = q.sql("SELECT trade_id, status, opened_at IS NOT NULL AS has_open, price_requested, pnl_net "
+                "FROM trades ORDER BY trade_id").to_pylist()
+    assert got == [
+        {"trade_id": "T1", "status": "closed", "has_open": True, "price_requested": 100.0, "pnl_net": 0.9},
+        {"trade_id": "T2", "status": "open", "has_open": True, "price_requested": 50.0, "pnl_net": None},
+        {"trade_id": "T3", "status": "closed", "has_open": False, "price_requested": None, "pnl_net": 1.0},
+    ]
+    assert q.sql("SELECT shadow_id, status, blocked_by FROM shadow_trades").to_pylist() == [
+        {"shadow_id": "S1", "status": "open", "blocked_by": ["spread"]}]

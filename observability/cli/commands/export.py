@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     layout = layout_from(args)
     uri = args.uri or config_from(args).export.uri
     with console.status("exporting live rows to Parquet ..."):
-        result = export_once(layout, max_rows=args.max_rows, uri=uri)
+        result = export_once(layout, max_rows=args.max_rows, uri=uri, wait=True)
     rate = result.rows / result.seconds if result.seconds > 0 else 0.0
     console.print(
         f"exported {result.rows:,} rows into {result.files} files ({result.bytes / 1e6:.1f} MB) in "

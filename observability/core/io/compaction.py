@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Final
 
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from observability.core.io.columns import FILE_SCHEMA
@@ -122,16 +123,19 @@ def compact(
             reconcile(target, watermark)
         visible, _, _ = split_files(list_files(target), watermark)
         plans = plan_compaction(target, visible, target_rows=target_rows)
-        if on_plans is not None:
-            on_plans(plans)
-        before = sum(f.size for p in plans for f in p.sources)
-        after = 0
-        for plan in ([] if dry_run else plans):
-            after += _merge(target, plan)
-            if on_merged is not None:
-                on_merged(plan)
+    if on_plans is not None:
+        on_plans(plans)
+    before = sum(f.size for p in plans for f in p.sources)
+    after = written = 0
+    for plan in ([] if dry_run else plans):
+        with dataset_lock(layout):  # per merge, so a long compaction never holds the exporter back for long
+            if all(target.fs.get_file_info(f.path).type == pafs.FileType.File for f in plan.sources):
+                after += _merge(target, plan)
+                written += 1
+        if on_merged is not None:
+            on_merged(plan)
     return CompactionResult(
-        plans=len(plans), files_merged=sum(len(p.sources) for p in plans), files_written=0 if dry_run else len(plans),
+        plans=len(plans), files_merged=sum(len(p.sources) for p in plans), files_written=written,
         rows=sum(p.rows for p in plans), bytes_before=before, bytes_after=after, dry_run=dry_run,
         seconds=time.perf_counter() - started,
     )

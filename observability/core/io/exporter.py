@@ -48,16 +48,25 @@ class ExportResult:
     reconciled_files: int
     """Files from an interrupted run (orphans above the watermark, temp files, merged sources) removed."""
     seconds: float
+    skipped: bool = False
+    """True when another exporter or a compaction held the dataset and `wait=False` was asked."""
 
 
 @contextmanager
-def dataset_lock(layout: DataLayout) -> Iterator[None]:
-    """Exclusive lock of the data directory's dataset (exporter, compaction, retention); freed on kill -9."""
+def dataset_lock(layout: DataLayout, *, wait: bool = True) -> Iterator[bool]:
+    """Exclusive lock of the data directory's dataset (exporter, compaction); freed on kill -9.
+
+    Yields False instead of waiting when `wait=False` and someone else holds it.
+    """
     layout.sqlite_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     with open(layout.sqlite_dir / "dataset.lock", "a+b") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:
-            yield
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
@@ -102,8 +111,14 @@ def _write_chunk(target: Target, duck: duckdb.DuckDBPyConnection, raw: pa.Table)
     return files, size
 
 
-def export_once(layout: DataLayout, *, max_rows: int | None = None, uri: str | None = None) -> ExportResult:
+def export_once(
+    layout: DataLayout, *, max_rows: int | None = None, uri: str | None = None, wait: bool = False
+) -> ExportResult:
     """Export every row above the watermark (at most `max_rows`) to Parquet; safe to call any time.
+
+    By default it does not wait for a running compaction or another exporter: it returns at once
+    with `skipped=True` (the writer process calls it on a schedule and must never stall on it);
+    the next call catches up. `wait=True` (the CLI) waits for the dataset lock instead.
 
     Pipelined: while one chunk is typed, compressed and written (C++ without the GIL) in a worker
     thread, the next is read from SQLite. Chunks are written in order and the watermark moves only
@@ -119,8 +134,11 @@ def export_once(layout: DataLayout, *, max_rows: int | None = None, uri: str | N
     rows = files = size = fetched = 0
     first: int | None = None
     try:
-        with dataset_lock(layout), ThreadPoolExecutor(max_workers=1, thread_name_prefix="export") as pool:
+        with dataset_lock(layout, wait=wait) as locked, ThreadPoolExecutor(1, thread_name_prefix="export") as pool:
             watermark = exported_seq(conn, target.state_key)
+            if not locked:
+                return ExportResult(rows=0, files=0, bytes=0, first_seq=None, last_seq=None, watermark=watermark,
+                                    reconciled_files=0, seconds=time.perf_counter() - started, skipped=True)
             reconciled = reconcile(target, watermark)
             after = watermark
             pending: tuple[Future[tuple[int, int]], int, int] | None = None

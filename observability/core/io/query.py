@@ -95,6 +95,7 @@ class QueryLayer:
         """The in-memory connection with every view registered (created and refreshed on first call)."""
         if self._con is None:
             con = new_duck()
+            con.execute("SET parquet_metadata_cache = true")  # files are immutable: footers parse once
             con.register("_pq_empty", WIDE_SCHEMA.empty_table())
             self._con = con
             self.refresh()

@@ -4,6 +4,8 @@ A row may go when it is older than the hot window (config `retention.live_hot_ho
 default) AND at or below the exported watermark (it is in durable Parquet) AND, when a trade
 journal exists, at or below the journal's projected watermark (the journal has seen it).
 Deletion runs in short batches (`live_store.prune_live_feed`) so the writer never waits long.
+No dataset lock is needed: watermarks only grow, and rows at or below them stay in Parquet
+whatever the exporter or compaction does meanwhile.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from dataclasses import dataclass
 from typing import Final
 
 from observability.core.io.dataset import open_target
-from observability.core.io.exporter import dataset_lock
 from observability.core.io.journal import journal_watermark
 from observability.core.live_store import exported_seq, open_live_db, prune_health, prune_live_feed
 from observability.errors import DataDirError
@@ -57,26 +58,25 @@ def prune(
     key = open_target(layout, uri).state_key
     conn = open_live_db(layout.live_db)
     try:
-        with dataset_lock(layout):
-            safe_seq = exported_seq(conn, key)
-            journal = journal_watermark(layout)
-            if journal is not None:
-                safe_seq = min(safe_seq, journal)
-            total = _count(conn, safe_seq, cutoff_us)
-            if dry_run:
-                sql = "SELECT count(*) FROM health WHERE ts < ?"
-                health = int(conn.execute(sql, (health_cutoff_us,)).fetchone()[0])
-                return PruneResult(total, health, safe_seq, cutoff_us, True)
-            done = 0
-            lo_row = conn.execute("SELECT min(seq) FROM live_feed").fetchone()
-            step_end = int(lo_row[0] or 0) - 1
-            while done < total and step_end < safe_seq:
-                step_end = min(step_end + STEP_SEQS, safe_seq)
-                done += prune_live_feed(conn, older_than_us=cutoff_us, max_seq_inclusive=step_end,
-                                        batch_rows=batch_rows)
-                if on_progress is not None:
-                    on_progress(done, total)
-            health = prune_health(conn, older_than_us=health_cutoff_us)
+        safe_seq = exported_seq(conn, key)
+        journal = journal_watermark(layout)
+        if journal is not None:
+            safe_seq = min(safe_seq, journal)
+        total = _count(conn, safe_seq, cutoff_us)
+        if dry_run:
+            sql = "SELECT count(*) FROM health WHERE ts < ?"
+            health = int(conn.execute(sql, (health_cutoff_us,)).fetchone()[0])
+            return PruneResult(total, health, safe_seq, cutoff_us, True)
+        done = 0
+        lo_row = conn.execute("SELECT min(seq) FROM live_feed").fetchone()
+        step_end = int(lo_row[0] or 0) - 1
+        while done < total and step_end < safe_seq:
+            step_end = min(step_end + STEP_SEQS, safe_seq)
+            done += prune_live_feed(conn, older_than_us=cutoff_us, max_seq_inclusive=step_end,
+                                    batch_rows=batch_rows)
+            if on_progress is not None:
+                on_progress(done, total)
+        health = prune_health(conn, older_than_us=health_cutoff_us)
     finally:
         conn.close()
     return PruneResult(done, health, safe_seq, cutoff_us, False)

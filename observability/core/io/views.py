@@ -32,48 +32,44 @@ VIEWS: Final[dict[str, str]] = {
         "seq, event_id, ts_event, symbol, mode, trace_id, signal_id, gate, passed, value, threshold, "
         "direction, margin, reason, gate_order::INTEGER AS gate_order, date",
     ),
+    # trades / shadow_trades: closes LEFT JOIN opens, UNION ALL opens with no close yet. A filter on
+    # closed_at then reaches the scan of the closes (a FULL OUTER JOIN would stop it at the join).
     "trades": """
         WITH o AS (SELECT * FROM _events_wide WHERE event_type = 'trade_opened'),
              c AS (SELECT * FROM _events_wide WHERE event_type = 'trade_closed')
-        SELECT coalesce(o.trade_id, c.trade_id) AS trade_id,
-               coalesce(o.trace_id, c.trace_id) AS trace_id,
-               coalesce(o.symbol, c.symbol) AS symbol,
-               coalesce(o.mode, c.mode) AS mode,
-               coalesce(o.side, c.side) AS side,
-               CASE WHEN c.trade_id IS NULL THEN 'open' ELSE 'closed' END AS status,
-               o.ts_event AS opened_at,
-               c.ts_event AS closed_at,
-               o.execution_price_requested AS price_requested,
-               coalesce(c.entry_price, o.execution_price_filled) AS entry_price,
-               c.exit_price,
-               coalesce(c.size, o.execution_size_filled) AS size,
-               coalesce(c.fees, o.execution_fees) AS fees,
-               o.execution_slippage_bps AS entry_slippage_bps,
-               c.exit_execution_slippage_bps AS exit_slippage_bps,
+        SELECT c.trade_id, coalesce(c.trace_id, o.trace_id) AS trace_id, coalesce(c.symbol, o.symbol) AS symbol,
+               coalesce(c.mode, o.mode) AS mode, c.side, 'closed' AS status,
+               o.ts_event AS opened_at, c.ts_event AS closed_at,
+               o.execution_price_requested AS price_requested, c.entry_price, c.exit_price, c.size, c.fees,
+               o.execution_slippage_bps AS entry_slippage_bps, c.exit_execution_slippage_bps AS exit_slippage_bps,
                c.pnl_gross, c.pnl_net, c.pnl_bps, c.hold_seconds, c.exit_reason, c.mfe_bps, c.mae_bps,
                o.model_id, o.model_confidence, o.git_sha, o.data_snapshot_id, o.config_hash,
                json_extract(o.payload_rest, '$.thresholds')::VARCHAR AS thresholds,
                o.execution_latency_ms AS entry_latency_ms
-        FROM o FULL OUTER JOIN c ON o.trade_id = c.trade_id
+        FROM c LEFT JOIN o ON o.trade_id = c.trade_id
+        UNION ALL
+        SELECT o.trade_id, o.trace_id, o.symbol, o.mode, o.side, 'open', o.ts_event, NULL::TIMESTAMPTZ,
+               o.execution_price_requested, o.execution_price_filled, NULL::DOUBLE, o.execution_size_filled,
+               o.execution_fees, o.execution_slippage_bps, NULL::DOUBLE, NULL::DOUBLE, NULL::DOUBLE, NULL::DOUBLE,
+               NULL::DOUBLE, NULL::VARCHAR, NULL::DOUBLE, NULL::DOUBLE, o.model_id, o.model_confidence, o.git_sha,
+               o.data_snapshot_id, o.config_hash, json_extract(o.payload_rest, '$.thresholds')::VARCHAR,
+               o.execution_latency_ms
+        FROM o ANTI JOIN c ON c.trade_id = o.trade_id
     """,
     "shadow_trades": """
         WITH o AS (SELECT * FROM _events_wide WHERE event_type = 'shadow_trade_opened'),
              c AS (SELECT * FROM _events_wide WHERE event_type = 'shadow_trade_closed')
-        SELECT coalesce(o.shadow_id, c.shadow_id) AS shadow_id,
-               coalesce(o.trace_id, c.trace_id) AS trace_id,
-               coalesce(o.symbol, c.symbol) AS symbol,
-               coalesce(o.mode, c.mode) AS mode,
-               coalesce(o.side, c.side) AS side,
-               CASE WHEN c.shadow_id IS NULL THEN 'open' ELSE 'closed' END AS status,
-               o.ts_event AS opened_at,
-               c.ts_event AS closed_at,
-               coalesce(c.entry_price, o.entry_price) AS entry_price,
-               c.exit_price,
-               coalesce(c.size, o.size) AS size,
-               c.pnl, c.pnl_bps, c.hold_seconds, c.exit_reason,
-               coalesce(c.blocked_by, o.blocked_by) AS blocked_by,
+        SELECT c.shadow_id, coalesce(c.trace_id, o.trace_id) AS trace_id, coalesce(c.symbol, o.symbol) AS symbol,
+               coalesce(c.mode, o.mode) AS mode, c.side, 'closed' AS status,
+               o.ts_event AS opened_at, c.ts_event AS closed_at, c.entry_price, c.exit_price, c.size,
+               c.pnl, c.pnl_bps, c.hold_seconds, c.exit_reason, coalesce(c.blocked_by, o.blocked_by) AS blocked_by,
                c.mfe_bps, c.mae_bps
-        FROM o FULL OUTER JOIN c ON o.shadow_id = c.shadow_id
+        FROM c LEFT JOIN o ON o.shadow_id = c.shadow_id
+        UNION ALL
+        SELECT o.shadow_id, o.trace_id, o.symbol, o.mode, o.side, 'open', o.ts_event, NULL::TIMESTAMPTZ,
+               o.entry_price, NULL::DOUBLE, o.size, NULL::DOUBLE, NULL::DOUBLE, NULL::DOUBLE, NULL::VARCHAR,
+               o.blocked_by, NULL::DOUBLE, NULL::DOUBLE
+        FROM o ANTI JOIN c ON c.shadow_id = o.shadow_id
     """,
     "model_updates": _of(
         "model_updated",
