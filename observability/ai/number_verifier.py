@@ -17,6 +17,7 @@ Matching rules (why they are this strict: a report is only useful if a trader ca
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 
@@ -98,13 +99,9 @@ def _close(candidate: float, m: Mention) -> bool:
 
 
 def _keywords(fact: Fact) -> set[str]:
-    words = set()
-    for chunk in (fact.label, fact.id.replace(".", " ").replace("_", " ")):
-        for w in chunk.lower().replace("-", " ").split():
-            w = w.strip("()[]:,.%")
-            if len(w) >= 3 and w not in _STOP and not w.isdigit():
-                words.add(w)
-    return words
+    """Words of the fact's label and id ("gates.spread.threshold old value" → gates, spread, threshold, old)."""
+    words = re.split(r"[^a-z0-9]+", f"{fact.label} {fact.id}".lower())
+    return {w for w in words if len(w) >= 3 and w not in _STOP and not w.isdigit()}
 
 
 def _matches(word: str, keyword: str) -> bool:
@@ -121,6 +118,7 @@ class NumberVerifier:
         self._by_id = {f.id: f for f in self._numeric}
         self._kw = {f.id: _keywords(f) for f in self._numeric}
         self._conv = [(f, _conversions(f)) for f in self._numeric]
+        self._conv_by_id = {f.id: conv for f, conv in self._conv}
         self._named: dict[str, frozenset[str]] = {}
 
     def _facts_named_by(self, word: str) -> frozenset[str]:
@@ -131,11 +129,11 @@ class NumberVerifier:
             self._named[word] = hit
         return hit
 
-    def _scores(self, words: Iterable[str]) -> Counter[str]:
-        """Per fact, how many distinct words name it (a word shared by many labels counts once each)."""
+    def _scores(self, words: Iterable[str], m: Mention) -> Counter[str]:
+        """Per unit-compatible fact, how many distinct words name it ("the" names nothing)."""
         scores: Counter[str] = Counter()
-        for w in set(words):
-            scores.update(self._facts_named_by(w))
+        for w in {w for w in words if len(w) >= 3 and w not in _STOP}:
+            scores.update(fid for fid in self._facts_named_by(w) if m.unit in self._conv_by_id[fid])
         return scores
 
     def _candidates(self, m: Mention, negated: bool) -> tuple[list[Fact], list[Fact]]:
@@ -153,7 +151,10 @@ class NumberVerifier:
         return good, sign_only
 
     def _verdict(self, m: Mention) -> NumberVerdict:
-        negated = any(w in _NEGATIVE_WORDS for w in m.context)
+        # "lost 40 USDT", "fell 12 bps by": a direction word just before the number negates it, but not
+        # in "fell from 0.22 to 0.21", where the numbers are levels.
+        near = m.context[-3:]
+        negated = any(w in _NEGATIVE_WORDS for w in near) and not (near and near[-1] in ("from", "to", "at"))
         base = {"text": m.text, "value": m.value, "unit": m.unit, "context": " ".join(m.context + m.after)}
         good, sign_only = self._candidates(m, negated)
         if not good:
@@ -165,7 +166,7 @@ class NumberVerifier:
                                  detail="no fact has this value in a compatible unit at the precision shown")
         # Words before a number name it ("win rate 61.5% and loss rate ..."); the words after it only
         # count when nothing before does ("61.5% of trades were winners").
-        scores = self._scores(m.context) or self._scores(m.after)
+        scores = self._scores(m.context, m) or self._scores(m.after, m)
         best_good = max(good, key=lambda f: scores[f.id])
         if scores and max(scores.values()) > scores[best_good.id]:
             rival = self._by_id[scores.most_common(1)[0][0]]
