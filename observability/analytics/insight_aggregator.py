@@ -67,6 +67,12 @@ class InsightReport(BaseModel):
         return [f for x in self.findings for f in x.to_facts()]
 
 
+def short_id(ident: object) -> str:
+    """Content hashes (64 hex) shortened for titles, as git does; the full id stays in `subject`."""
+    text = str(ident)
+    return text[:12] if len(text) > 16 and all(c in "0123456789abcdef" for c in text) else text
+
+
 def _bounds(w: Window) -> tuple[str, str, str]:
     since, until = w.sql_bounds()
     prev = Window(label="previous", since=w.since - (w.until - w.since), until=w.since).sql_bounds()[0]
@@ -147,8 +153,8 @@ def miscalibrated_model(con: duckdb.DuckDBPyConnection, w: Window, s: InsightSet
         side = "overconfident" if gap > 0 else "underconfident"
         out.append(Finding(
             kind="miscalibrated_model", subject=str(model), severity="warning", score=_score(gap, n),
-            title=f"Model {model} is {side}",
-            detail=(f"model {model}: mean confidence {conf:.1f}% but win rate {win:.1f}% over {n} trades "
+            title=f"Model {short_id(model)} is {side}",
+            detail=(f"model {short_id(model)}: mean confidence {conf:.1f}% but win rate {win:.1f}% over {n} trades "
                     f"(gap {gap:+.1f} points, Brier {brier:.3f})."),
             numbers={"confidence_pct": (conf, "%", 1), "win_rate_pct": (win, "%", 1), "gap_pct": (gap, "%", 1),
                      "brier": (brier, "ratio", 3), "trades": (n, "count", 0)},

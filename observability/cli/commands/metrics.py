@@ -35,7 +35,9 @@ def fmt(v: MetricValue) -> str:
     if v.value is None:
         return "—"
     text = f"{v.value:,.{v.precision}f}"
-    return f"{text}%" if v.unit == "%" else f"{text} {v.unit}"
+    if v.unit == "%":
+        return f"{text}%"
+    return text if v.unit in ("count", "ratio") else f"{text} {v.unit}"
 
 
 def run(args: argparse.Namespace) -> int:
