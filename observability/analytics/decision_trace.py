@@ -134,10 +134,14 @@ def _outcome(rows: list[Row]) -> tuple[str, float | None]:
 def build_timeline(trace_id: str, rows: list[Row], context: list[MarketAt | None], source: str) -> TraceTimeline:
     steps: list[DecisionStep] = []
     prev: datetime | None = None
+    shown: MarketAt | None = None
     for seq, eid, ts, et, _, _, p in rows:
         latency = (ts - prev).total_seconds() * 1000 if prev is not None else None
         ctx = context[len(steps)]
-        note = f" | market {_g(ctx.price)}, spread {_g(ctx.spread_bps)} bps" if ctx else ""
+        note = ""
+        if ctx is not None and ctx != shown:  # say the market only when it changed since the last step
+            note = f" | market {_g(ctx.price)}, spread {_g(ctx.spread_bps)} bps, vol {_g(ctx.volatility_bps)} bps"
+            shown = ctx
         steps.append(DecisionStep(ts=ts, stage=_stage(et, p), event_type=et, summary=_summary(et, p) + note,
                                   latency_ms=latency, seq=seq, event_id=eid))
         prev = ts

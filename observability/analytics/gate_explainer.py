@@ -326,7 +326,9 @@ def _sentence(trace_id: str, symbol: str | None, mode: str | None, side: str | N
     head = f"Signal {trace_id}" + (f" ({who})" if who else "")
     n = len(verdicts)
     if taken or (verdicts and all(v.passed for v in verdicts)):
-        tight = min(verdicts, key=lambda v: abs(v.margin), default=None)
+        # relative to the threshold: margins of gates in different units are not comparable
+        tight = min(verdicts, key=lambda v: abs(v.margin / v.threshold) if v.threshold else abs(v.margin),
+                    default=None)
         tail = (f"; tightest: {tight.gate} {_fmt(tight.value)} vs {tight.direction} {_fmt(tight.threshold)} "
                 f"(margin {_fmt(tight.margin)}{' ' + tight.unit if tight.unit else ''})") if tight else ""
         result = f"; trade {trade[0]} net P&L {trade[1]:+.2f} USDT" if trade and trade[1] is not None else ""

@@ -125,8 +125,9 @@ def test_explain_blocked_signal_in_one_sentence(con: duckdb.DuckDBPyConnection) 
 def test_explain_taken_signal_names_the_tightest_gate(con: duckdb.DuckDBPyConnection) -> None:
     ex = GateExplainer(con, GATES).explain_signal("tr-S1")
     assert ex.taken and ex.blocked_by == [] and ex.trade_id == "S1"
+    # relative margins: spread 3/8, liquidity 50k/250k, model_confidence 0.25/0.55 -> liquidity is tightest
     assert ex.sentence.startswith("Signal tr-S1 (BTCUSDT scalp long) was TAKEN: all 3 gates passed; tightest: "
-                                  "model_confidence 0.8 vs min 0.55")
+                                  "liquidity 300,000 vs min 250,000")
     assert ex.sentence.endswith("trade S1 net P&L +1.80 USDT.")
     assert {f.id for f in ex.to_facts()} >= {"signal.tr-S1.spread.margin", "signal.tr-S1.trade_pnl"}
 
