@@ -34,6 +34,8 @@ from observability.core.schemas import HealthSnapshot
 from observability.errors import ObservabilityError
 from observability.paths import DataLayout
 
+IDLE_POLL_S = 0.3
+"""Longest poll interval after a run of empty polls: bounds idle CPU and the first-row delay after a lull."""
 SCREENS = ("overview", "feed", "gates", "trades", "models", "metrics", "reports")
 
 
@@ -82,7 +84,11 @@ class HuracanApp(App[int]):
         self.coalesced = 0
         self.feed_notice = ""
         self.rows_seen = 0
+        self.last_rows: list[FeedRow] = []
+        """Rows of the last applied batch (what `on_tick` observers, e.g. the benchmark, look at)."""
         self._history: list[str] = []
+        self._interval = self.settings.feed_interval_s
+        self._painted: Screen[Any] | None = None
         self._problem_shown = False
         self._started = False
         self._status_keys: dict[int, str] = {}
@@ -123,18 +129,22 @@ class HuracanApp(App[int]):
         assert batch is not None
         if self.replay is not None:
             self.data.until_us = self.replay.cursor_us
-        self.feed_notice = _notice(batch, self.layout)
         if batch.coalesced:
             self.coalesced += batch.coalesced
         if batch.state is FeedState.REPLACED:
             self.window.clear()
-        if message.health is not None and (self.health is None or message.health.ts != self.health.ts):
+        notice = self.feed_notice
+        self.feed_notice = _notice(batch, self.layout)
+        health_changed = (message.health is None) != (self.health is None) or (
+            message.health is not None and self.health is not None and message.health.ts != self.health.ts)
+        if message.health is not None and health_changed:
             self.health_series.append((message.health.events_per_s, message.health.fill_ratio))
         self.health = message.health
         try:
             screen = self.screen
         except ScreenStackError:  # shutting down
             return
+        self.last_rows = batch.rows
         if batch.rows:
             self.rows_seen += len(batch.rows)
             self.window.extend(batch.rows)
@@ -142,12 +152,16 @@ class HuracanApp(App[int]):
             if handler is not None:
                 handler(batch.rows[-self.settings.feed_window:])
         health_handler = getattr(screen, "on_health", None)
-        if health_handler is not None:
+        if health_handler is not None and (health_changed or notice != self.feed_notice or screen is not self._painted):
+            self._painted = screen
             health_handler()
         self.update_status(screen)
         if self.on_tick is not None:
             self.on_tick(self)
-        self.set_timer(self.settings.feed_interval_s, self._poll_feed)
+        # Idle back-off: an empty poll stretches the interval (up to IDLE_POLL_S); any row resets it.
+        base = self.settings.feed_interval_s
+        self._interval = base if batch.rows else min(max(base, IDLE_POLL_S), self._interval * 1.5)
+        self.set_timer(self._interval, self._poll_feed)
 
     def recent_rows(self, flt: FeedFilter) -> list[FeedRow]:
         """Called on a worker thread by the feed screen: the newest window of rows matching `flt`."""

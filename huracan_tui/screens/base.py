@@ -4,6 +4,7 @@ each result, as in Dolphie) and never runs while the screen is hidden."""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
@@ -18,6 +19,10 @@ from huracan_tui.widgets.status import StatusBar
 if TYPE_CHECKING:
     from huracan_tui.app import HuracanApp
     from huracan_tui.data import DataSource
+
+
+IDLE_RELOAD_S = 30.0
+"""Without new rows, panes still re-read this often (registry or report files can change on their own)."""
 
 
 class Loaded(Message):
@@ -39,6 +44,8 @@ class DataScreen(Screen[None]):
         self._timer: Timer | None = None
         self._token = 0
         self.loads = 0
+        self._shown: Any = None
+        self._loaded_at: tuple[int, float] = (0, 0.0)
         """How many results have been shown (tests wait on it instead of sleeping)."""
 
     @property
@@ -87,17 +94,28 @@ class DataScreen(Screen[None]):
             return
         if isinstance(message.result, Exception):
             self.huracan.report_problem(message.result)
-        else:
-            self.show(message.result)
+        elif self.loads == 0 or message.result != self._shown:
+            self.show(message.result)  # an unchanged result is not repainted
+            self._shown = message.result
         self.loads += 1
+        self._loaded_at = (self.huracan.rows_seen, time.monotonic())
+        self._arm()
+
+    def _arm(self) -> None:
         if self.REFRESH and self.is_current:
             self._timer = self.set_timer(self.huracan.settings.refresh_interval_s, self._tick)
 
     def _tick(self) -> None:
+        """Re-load only when rows arrived since the last load (or every IDLE_RELOAD_S): no work while idle."""
         self._timer = None
-        if self.is_current:
-            self._token += 1
-            self._load(self._token)
+        if not self.is_current:
+            return
+        rows, at = self._loaded_at
+        if rows == self.huracan.rows_seen and time.monotonic() - at < IDLE_RELOAD_S and self.huracan.replay is None:
+            self._arm()
+            return
+        self._token += 1
+        self._load(self._token)
 
     def load(self) -> Any:
         """Runs on a worker thread: read data, return a plain result. No widget access here."""

@@ -37,7 +37,8 @@ async def test_replay_plays_pauses_steps_and_changes_speed(filled: DataLayout) -
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         clock.t += 1.0  # one replayed second: only the events of T0..T0+1 are delivered
-        await wait_for(pilot, lambda: app.rows_seen > 0, "first replayed second")
+        first_second = sum(r.ts_event <= (T0 + 1) * 1e6 for r in rows)
+        await wait_for(pilot, lambda: app.rows_seen == first_second, "first replayed second")
         assert all(r.ts_event <= (T0 + 1) * 1e6 for r in app.window)
         assert "REPLAY x1" in screen_text(app)
         await pilot.press("space")
