@@ -44,6 +44,22 @@ def _positive_size(name: str, value: float) -> float:
     return float(value)
 
 
+def _excursions(mfe_bps: float, mae_bps: float) -> None:
+    """MFE is the best move seen (>= 0), MAE the worst (<= 0): a magnitude passed as MAE would read as a gain."""
+    if mfe_bps < 0.0:
+        raise HookError(f"mfe_bps must be >= 0 (the best excursion, in bps of entry), got {mfe_bps!r}")
+    if mae_bps > 0.0:
+        raise HookError(f"mae_bps must be <= 0 (the worst excursion, e.g. -12.5 bps), got {mae_bps!r}; "
+                        "pass adverse moves as negative numbers")
+
+
+def _not_before(at: float, earlier: float, what: str, step: str, trace_id: str) -> None:
+    """One trace's story is told in time order; a step stamped before the previous one is a clock or call bug."""
+    if at < earlier:
+        raise HookError(f"trace {trace_id!r}: {what} at {at:.6f} is before the {step} at {earlier:.6f}; "
+                        "stamp each step at or after the previous one")
+
+
 @dataclass(frozen=True, slots=True)
 class GateVerdict:
     """The outcome of all gates for one signal."""
@@ -68,6 +84,7 @@ class _Trace:
     price: float
     ts: float
     verdict: GateVerdict | None = None
+    gates_ts: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +121,8 @@ class EngineHook:
         self._traces: dict[str, _Trace] = {}
         self._trades: dict[str, _Position] = {}
         self._shadows: dict[str, _Position] = {}
+        self._open_traces: set[str] = set()
+        """trace_ids whose trade or shadow trade is still open: a new signal must not reuse them."""
         self.update_gates(gates_config or GatesConfig())
 
     # ------------------------------------------------------------ state
@@ -154,6 +173,8 @@ class EngineHook:
         """Log a new signal; returns its trace_id (generated unless given)."""
         if mode not in _MODES:
             raise HookError(f"mode must be one of {list(_MODES)}, got {mode!r}")
+        if not symbol or not symbol.strip():
+            raise HookError(f"symbol must name the instrument, e.g. 'BTC/USDT', got {symbol!r}")
         at = _secs(ts)
         decided = at if decision_ts is None else _secs(decision_ts)
         fts = None
@@ -168,7 +189,7 @@ class EngineHook:
                     "at or before the decision"
                 )
         tid = trace_id or new_id()
-        if tid in self._traces:
+        if tid in self._traces or tid in self._open_traces:
             raise HookError(f"trace_id {tid!r} is already in use; one trace per signal")
         sid = signal_id or tid
         event = builders.signal_received(
@@ -201,6 +222,7 @@ class EngineHook:
                 f"every gate must be evaluated for every signal; missing {missing} for trace {trace_id!r}"
             )
         at = _secs(ts)
+        _not_before(at, trace.ts, "gate decisions", "signal", trace_id)
         mode = trace.mode
         thresholds = self._thresholds[mode]
         events = []
@@ -228,6 +250,7 @@ class EngineHook:
         for event in events:
             log(event)
         trace.verdict = GateVerdict(trace_id, not blocked, tuple(blocked), tuple(near), dict(values), thresholds)
+        trace.gates_ts = at
         return trace.verdict
 
     # ------------------------------------------------------------ trades
@@ -253,6 +276,7 @@ class EngineHook:
         if tid in self._trades:
             raise HookError(f"trade {tid!r} is already open")
         at = _secs(ts)
+        _not_before(at, trace.gates_ts, "entry fill", "gate decisions", trace_id)
         execution = builders.execution(
             order_id=order_id or new_id(), side="buy" if trace.side == "long" else "sell",
             price_requested=price_requested, price_filled=price_filled, size_requested=size_requested,
@@ -265,6 +289,7 @@ class EngineHook:
             config_hash=self._hash, git_sha=self._git_sha, data_snapshot_id=self._snapshot, ts_event=at,
         )
         del self._traces[trace_id]
+        self._open_traces.add(trace_id)
         self._trades[tid] = _Position(trace_id, trace.symbol, trace.mode, trace.side, execution["price_filled"],
                                       filled, execution["fees"], at)
         self._logger.log(event)
@@ -287,6 +312,7 @@ class EngineHook:
                 f"trade {trade_id!r}: exit size {size_filled!r} differs from the open size {pos.size!r}; "
                 "partial exits are not supported, close the full size"
             )
+        _excursions(mfe_bps, mae_bps)
         at = _secs(ts)
         if at < pos.opened_ts:
             raise HookError(f"trade {trade_id!r} cannot close at {at:.6f}, before it opened at {pos.opened_ts:.6f}")
@@ -302,6 +328,7 @@ class EngineHook:
             mae_bps=mae_bps, exit_execution=exit_execution, ts_event=at,
         )
         del self._trades[trade_id]
+        self._open_traces.discard(pos.trace_id)
         self._logger.log(event)
         return event
 
@@ -322,9 +349,11 @@ class EngineHook:
                 "(a passed signal that is not traded needs no shadow)"
             )
         qty = _positive_size("size", size)
+        at = _secs(ts)
+        _not_before(at, trace.gates_ts, "shadow trade", "gate decisions", trace_id)
         settings = self._gates.shadow_trades
-        del self._traces[trace_id]
         if not settings.enabled or len(self._shadows) >= settings.max_open:
+            del self._traces[trace_id]
             return None
         sid = shadow_id or new_id()
         if sid in self._shadows:
@@ -340,12 +369,13 @@ class EngineHook:
                 "gate": name, "threshold": threshold, "alternative_threshold": alternative,
                 "would_pass": value >= alternative if spec.direction == "min" else value <= alternative,
             })
-        at = _secs(ts)
         event = builders.shadow_trade_opened(
             shadow_id=sid, side=trace.side, entry_price=price, size=qty, blocked_by=verdict.blocked_by,
             symbol=trace.symbol, trace_id=trace_id, mode=trace.mode, signal_id=trace.signal_id,
             counterfactuals=counterfactuals, ts_event=at,
         )
+        del self._traces[trace_id]  # only now: a refused call above leaves the trace for a corrected retry
+        self._open_traces.add(trace_id)
         self._shadows[sid] = _Position(trace_id, trace.symbol, trace.mode, trace.side, float(price), qty, 0.0, at,
                                        verdict.blocked_by)
         self._logger.log(event)
@@ -359,6 +389,7 @@ class EngineHook:
         pos = self._shadows.get(shadow_id)
         if pos is None:
             raise HookError(f"close without open: shadow trade {shadow_id!r} is not open")
+        _excursions(mfe_bps, mae_bps)
         at = _secs(ts)
         if at < pos.opened_ts:
             raise HookError(f"shadow trade {shadow_id!r} cannot close before it opened")
@@ -369,6 +400,7 @@ class EngineHook:
             mae_bps=mae_bps, ts_event=at,
         )
         del self._shadows[shadow_id]
+        self._open_traces.discard(pos.trace_id)
         self._logger.log(event)
         return event
 

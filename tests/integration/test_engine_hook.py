@@ -88,7 +88,7 @@ def test_a_full_trade_logs_pnl_from_both_fills_and_all_fees(hook: EngineHook, bu
 def test_a_blocked_signal_is_followed_as_a_shadow_trade_with_counterfactuals(hook: EngineHook,
                                                                              buf: EventBuffer) -> None:
     trace = _signal(hook, side="short")
-    hook.on_gate_decisions(trace, {**PASSING, "model_confidence": 0.53, "liquidity": 100_000.0})
+    hook.on_gate_decisions(trace, {**PASSING, "model_confidence": 0.53, "liquidity": 100_000.0}, ts=T0)
     shadow = hook.on_shadow_trade_opened(trace, size=1.5, ts=T0 + 0.01)
     assert shadow is not None and hook.open_shadow_ids == {shadow}
     opened = buf.events[-1]["payload"]
@@ -174,7 +174,7 @@ def test_close_without_open_is_refused(hook: EngineHook) -> None:
 
 def test_closing_twice_is_refused(hook: EngineHook) -> None:
     trace = _signal(hook)
-    hook.on_gate_decisions(trace, PASSING)
+    hook.on_gate_decisions(trace, PASSING, ts=T0)
     trade = hook.on_order_filled(trace, price_requested=100.0, price_filled=100.0, size_requested=1.0,
                                  size_filled=1.0, fees=0.0, ts=T0)
     hook.on_trade_closed(trade, price_requested=100.0, price_filled=100.0, fees=0.0, exit_reason="timeout", ts=T0 + 1)
@@ -224,3 +224,69 @@ def test_hook_errors_are_one_line_observability_errors() -> None:
     from observability.errors import ObservabilityError
 
     assert issubclass(HookError, EventValidationError) and issubclass(UnknownGateError, ObservabilityError)
+
+
+def test_a_refused_shadow_open_keeps_the_trace_so_a_corrected_call_succeeds(hook: EngineHook,
+                                                                             buf: EventBuffer) -> None:
+    trace = _signal(hook)
+    hook.on_gate_decisions(trace, {**PASSING, "spread": 20.0}, ts=T0)
+    before = len(buf.events)
+    with pytest.raises(EventValidationError, match="entry_price must be > 0"):
+        hook.on_shadow_trade_opened(trace, size=1.0, entry_price=-5.0, ts=T0)
+    assert len(buf.events) == before
+    shadow = hook.on_shadow_trade_opened(trace, size=1.0, entry_price=100.0, ts=T0)
+    assert shadow is not None and buf.events[-1]["event_type"] == "shadow_trade_opened"
+
+
+def test_the_steps_of_a_trace_cannot_go_back_in_time(hook: EngineHook, buf: EventBuffer) -> None:
+    trace = _signal(hook, ts=T0)
+    with pytest.raises(HookError, match=r"gate decisions .* before the signal"):
+        hook.on_gate_decisions(trace, PASSING, ts=T0 - 1)
+    hook.on_gate_decisions(trace, PASSING, ts=T0 + 1)
+    with pytest.raises(HookError, match=r"entry fill .* before the gate decisions"):
+        hook.on_order_filled(trace, price_requested=100.0, price_filled=100.0, size_requested=1.0, size_filled=1.0,
+                             fees=0.0, ts=T0 + 0.5)
+    blocked = _signal(hook, ts=T0)
+    hook.on_gate_decisions(blocked, {**PASSING, "spread": 20.0}, ts=T0 + 1)
+    with pytest.raises(HookError, match=r"shadow trade .* before the gate decisions"):
+        hook.on_shadow_trade_opened(blocked, size=1.0, ts=T0)
+    assert hook.on_shadow_trade_opened(blocked, size=1.0, ts=T0 + 1) is not None
+    stamps = [e["ts_event"] for e in buf.events if e["trace_id"] == blocked]
+    assert stamps == sorted(stamps)
+
+
+def test_a_trace_id_still_open_as_a_trade_or_shadow_cannot_start_another_signal(hook: EngineHook) -> None:
+    traded = _signal(hook)
+    hook.on_gate_decisions(traded, PASSING, ts=T0)
+    hook.on_order_filled(traded, price_requested=100.0, price_filled=100.0, size_requested=1.0, size_filled=1.0,
+                         fees=0.0, ts=T0)
+    with pytest.raises(HookError, match="already in use"):
+        _signal(hook, trace_id=traded)
+    shadowed = _signal(hook)
+    hook.on_gate_decisions(shadowed, {**PASSING, "spread": 20.0}, ts=T0)
+    shadow = hook.on_shadow_trade_opened(shadowed, size=1.0, ts=T0)
+    assert shadow is not None
+    with pytest.raises(HookError, match="already in use"):
+        _signal(hook, trace_id=shadowed)
+    hook.on_shadow_trade_closed(shadow, exit_price=101.0, exit_reason="timeout", ts=T0 + 5)
+    assert _signal(hook, trace_id=shadowed) == shadowed  # its story has ended: the id is free again
+
+
+def test_excursions_with_the_wrong_sign_are_refused(hook: EngineHook) -> None:
+    trace = _signal(hook)
+    hook.on_gate_decisions(trace, PASSING, ts=T0)
+    trade = hook.on_order_filled(trace, price_requested=100.0, price_filled=100.0, size_requested=1.0,
+                                 size_filled=1.0, fees=0.0, ts=T0)
+    with pytest.raises(HookError, match=r"mae_bps .* <= 0"):
+        hook.on_trade_closed(trade, price_requested=100.0, price_filled=101.0, fees=0.0, exit_reason="take_profit",
+                             mfe_bps=120.0, mae_bps=15.0, ts=T0 + 1)
+    with pytest.raises(HookError, match=r"mfe_bps .* >= 0"):
+        hook.on_trade_closed(trade, price_requested=100.0, price_filled=101.0, fees=0.0, exit_reason="take_profit",
+                             mfe_bps=-3.0, mae_bps=-15.0, ts=T0 + 1)
+    assert hook.open_trade_ids == {trade}
+
+
+def test_an_empty_symbol_is_refused(hook: EngineHook, buf: EventBuffer) -> None:
+    with pytest.raises(HookError, match="symbol"):
+        _signal(hook, symbol=" ")
+    assert buf.events == []
