@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import signal
 import time
 from collections.abc import Callable, Sequence
@@ -85,8 +86,9 @@ def check_sim_arguments(rate: float, speed: float, duration: float | None, symbo
         raise ObservabilityError(f"--rate must be between 0 and 1,000,000 events/s, got {rate}")
     if not 0 < speed <= 100_000:
         raise ObservabilityError(f"--speed must be between 0 and 100,000 simulated seconds per second, got {speed}")
-    if duration is not None and duration <= 0:
-        raise ObservabilityError(f"--duration must be > 0 seconds (omit it to run until Ctrl-C), got {duration}")
+    if duration is not None and not (math.isfinite(duration) and duration > 0):
+        raise ObservabilityError(
+            f"--duration must be a finite number of seconds > 0 (omit it to run until Ctrl-C), got {duration}")
     if not symbols or any(not s.strip() for s in symbols):
         raise ObservabilityError("--symbols needs at least one non-empty symbol, e.g. BTC/USDT,ETH/USDT")
 

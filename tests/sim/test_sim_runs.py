@@ -87,6 +87,7 @@ def test_background_simulator_stops_on_sigterm_with_everything_flushed(tmp_path:
 @pytest.mark.parametrize(("args", "message"), [
     (["--rate", "0"], "--rate must be between 0 and 1,000,000 events/s, got 0.0"),
     (["--symbols", " , "], "--symbols needs at least one non-empty symbol"),
+    (["--duration", "nan"], "--duration must be a finite number of seconds > 0"),
 ])
 def test_bad_demo_arguments_are_one_line_errors(tmp_path: Path, args: list[str], message: str) -> None:
     proc = subprocess.run([sys.executable, "-m", "observability.cli.main", "demo", "--data-dir",
