@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING
 
 import httpx
@@ -147,16 +148,38 @@ class TelegramSender:
 
 
 class TelegramAlertSink:
-    """A queue-monitor sink: `(alert_key, message)` → one escaped message (cooldown is the monitor's)."""
+    """A queue-monitor sink: `(alert_key, message)` → one escaped message (cooldown is the monitor's).
+
+    The call only queues the message: a worker thread sends it, so a slow Telegram (a 429 can ask for
+    minutes) never holds up the thread that evaluates health. Failures are logged (token-free).
+    """
 
     def __init__(self, sender: TelegramSender) -> None:
         self.sender = sender
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="telegram-alerts")
+        self._pending: list[Future[int]] = []
 
     def __repr__(self) -> str:
         return f"TelegramAlertSink({self.sender!r})"
 
     def __call__(self, alert_key: str, message: str) -> None:
-        self.sender.send_long(f"<b>huracan alert: {escape(alert_key)}</b>\n{escape(message)}")
+        text = f"<b>huracan alert: {escape(alert_key)}</b>\n{escape(message)}"
+        future = self._pool.submit(self.sender.send_long, text)
+        future.add_done_callback(self._log_failure)
+        self._pending = [f for f in self._pending if not f.done()] + [future]
+
+    @staticmethod
+    def _log_failure(future: Future[int]) -> None:
+        exc = future.exception()
+        if exc is not None:
+            log.error("telegram alert not delivered: %s", exc)
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until every queued alert was sent or failed (for shutdown and tests)."""
+        wait(list(self._pending), timeout=timeout)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
 
 
 def sender_from_config(config: TelegramConfig) -> TelegramSender:

@@ -42,7 +42,8 @@ def _balanced(text: str) -> bool:
 
 def _sender(url: str, **kw: float) -> TelegramSender:
     return TelegramSender(token=Secret(TOKEN), chat_id="42", base_url=url,
-                          min_interval_seconds=kw.get("interval", 0.0), max_retries=int(kw.get("retries", 3)))
+                          min_interval_seconds=kw.get("interval", 0.0), max_retries=int(kw.get("retries", 3)),
+                          timeout_seconds=kw.get("timeout", 20.0))
 
 
 def test_long_report_is_split_on_lines_with_balanced_tags() -> None:
@@ -86,7 +87,9 @@ def test_messages_are_paced_per_chat() -> None:
 
 def test_engine_text_is_escaped_in_alerts() -> None:
     with serve([tg_ok()]) as srv, _sender(srv.url) as sender:
-        TelegramAlertSink(sender)("queue_fill", "reason <script> & co > 80%")
+        sink = TelegramAlertSink(sender)
+        sink("queue_fill", "reason <script> & co > 80%")
+        sink.flush(timeout=10)
     text = srv.requests[0].body["text"]
     assert "reason &lt;script&gt; &amp; co &gt; 80%" in text
     assert _balanced(text)
@@ -110,11 +113,24 @@ def test_queue_monitor_alerts_reach_telegram_through_the_sink() -> None:
         "writer_alive": True, "writer_error": None, "pid": 1,
     })
     with serve([tg_ok()]) as srv, _sender(srv.url) as sender:
-        monitor = QueueMonitor(AlertConfig(), sinks=[TelegramAlertSink(sender)])
+        sink = TelegramAlertSink(sender)
+        monitor = QueueMonitor(AlertConfig(), sinks=[sink])
         monitor.notify(monitor.check(snap))
         monitor.notify(monitor.check(snap))  # inside the cooldown: nothing more is sent
+        sink.flush(timeout=10)
     assert len(srv.requests) == 1
     assert "kill_switch" in srv.requests[0].body["text"]
+
+
+def test_alert_sink_returns_at_once_and_logs_failures_without_the_token(caplog: pytest.LogCaptureFixture) -> None:
+    with serve([Reply(hold=True)]) as srv, _sender(srv.url, timeout=0.2, retries=0) as sender:
+        sink = TelegramAlertSink(sender)
+        sink("writer_down", "writer process down")  # returns while the server is still holding the request
+        assert len(srv.requests) <= 1
+        sink.flush(timeout=10)
+        sink.close()
+    assert "telegram alert not delivered" in caplog.text
+    assert TOKEN not in caplog.text
 
 
 def test_token_never_appears_in_logs_errors_or_reprs(caplog: pytest.LogCaptureFixture) -> None:
