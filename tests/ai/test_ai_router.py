@@ -163,3 +163,24 @@ def test_trade_explanation_from_explain_facts_is_verified(layout: DataLayout) ->
     assert out.provider == "deterministic" and out.verification.verified
     assert "Trade net P&L: -6.30 USDT." in out.text
     assert "Spread value: 3." in out.text
+
+
+def test_api_key_can_come_from_a_secret_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TEST_LLM_KEY")
+    key_file = tmp_path / "llm.key"
+    key_file.write_text(KEY + "\n")
+    key_file.chmod(0o600)
+    with serve([chat(GOOD)]) as srv:
+        cfg = _config(srv.url).model_copy(deep=True)
+        cfg.providers["local"] = cfg.providers["local"].model_copy(update={"api_key_file": str(key_file)})
+        out = generate("daily_summary", FACTS, AIRouter(cfg, budget_path=tmp_path / "b.json"))
+    assert out.provider == "local"
+    assert srv.requests[0].headers["Authorization"] == f"Bearer {KEY}"
+
+
+def test_unreadable_secret_file_is_a_one_line_config_error(tmp_path: Path) -> None:
+    cfg = _config("http://127.0.0.1:9").model_copy(deep=True)
+    cfg.providers["local"] = cfg.providers["local"].model_copy(
+        update={"api_key_env": None, "api_key_file": str(tmp_path / "missing.key")})
+    with pytest.raises(ConfigError, match=r"provider local: cannot read secret file .*missing.key"):
+        generate("daily_summary", FACTS, AIRouter(cfg, budget_path=tmp_path / "b.json"))

@@ -5,15 +5,23 @@ from __future__ import annotations
 import logging
 import socket
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
 from observability.ai.secrets import Secret
+from observability.config.ai_routing_config import TelegramConfig
 from observability.config.observability_config import AlertConfig
 from observability.core.queue_monitor import QueueMonitor
 from observability.core.schemas import HealthSnapshot
+from observability.errors import ConfigError
 from observability.reporting.telegram_format import MAX_MESSAGE, markdown_to_html, split_html
-from observability.reporting.telegram_sender import TelegramAlertSink, TelegramError, TelegramSender
+from observability.reporting.telegram_sender import (
+    TelegramAlertSink,
+    TelegramError,
+    TelegramSender,
+    sender_from_config,
+)
 from tests.ai.fake_servers import Reply, serve, tg_429, tg_ok
 
 TOKEN = "123456:AAE-secret-bot-token"
@@ -148,3 +156,18 @@ def test_token_never_appears_in_logs_errors_or_reprs(caplog: pytest.LogCaptureFi
     assert "giving up after 2 attempts" in str(unreachable.value)
     assert "sendMessage" in caplog.text  # httpx did log the request URL ...
     assert TOKEN not in text  # ... but with the token redacted
+
+
+def test_sender_from_config_reads_the_token_file_and_needs_a_chat(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HURACAN_TELEGRAM_TOKEN", raising=False)
+    token_file = tmp_path / "bot.token"
+    token_file.write_text(TOKEN)
+    with serve([tg_ok()]) as srv:
+        cfg = TelegramConfig(base_url=srv.url, chat_id=42, token_file=str(token_file), min_interval_seconds=0)
+        with sender_from_config(cfg) as sender:
+            sender.send_html("hi")
+            assert TOKEN not in repr(sender)
+    assert srv.requests[0].path == f"/bot{TOKEN}/sendMessage"
+    with pytest.raises(ConfigError, match="no Telegram bot token: set HURACAN_TELEGRAM_TOKEN"):
+        sender_from_config(TelegramConfig(chat_id=42))
