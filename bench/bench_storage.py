@@ -99,8 +99,9 @@ def replicate(src: DataLayout, dst: DataLayout, target_rows: int) -> int:
             i = FILE_SCHEMA.get_field_index(name)
             col = pc.add(shifted[name].cast(pa.int64()), k * DAY_US).cast(FILE_SCHEMA.field(name).type)
             shifted = shifted.set_column(i, name, col)
-        i = FILE_SCHEMA.get_field_index("event_id")
-        shifted = shifted.set_column(i, "event_id", pc.binary_join_element_wise(day["event_id"], str(k), "-"))
+        for name in ("event_id", "trace_id", "trade_id", "shadow_id", "signal_id"):  # unique, time-ordered
+            i = FILE_SCHEMA.get_field_index(name)
+            shifted = shifted.set_column(i, name, pc.binary_join_element_wise(f"{k:04d}", day[name], "-"))
         dates = pc.cast(shifted["ts_event"], pa.date32())
         keyed = shifted.append_column("date", dates)
         for key in keyed.select(["date", "symbol"]).group_by(["date", "symbol"]).aggregate([]).to_pylist():

@@ -15,6 +15,10 @@ EVENT_COLUMNS: Final = (
 )
 
 
+def _rows(event_type: str) -> str:
+    return f"(SELECT * FROM _events_wide WHERE event_type = '{event_type}')"
+
+
 def _of(event_type: str, columns: str) -> str:
     return f"SELECT {columns} FROM _events_wide WHERE event_type = '{event_type}'"
 
@@ -33,10 +37,9 @@ VIEWS: Final[dict[str, str]] = {
         "direction, margin, reason, gate_order::INTEGER AS gate_order, date",
     ),
     # trades / shadow_trades: closes LEFT JOIN opens, UNION ALL opens with no close yet. A filter on
-    # closed_at then reaches the scan of the closes (a FULL OUTER JOIN would stop it at the join).
-    "trades": """
-        WITH o AS (SELECT * FROM _events_wide WHERE event_type = 'trade_opened'),
-             c AS (SELECT * FROM _events_wide WHERE event_type = 'trade_closed')
+    # closed_at then reaches the scan of the closes (a FULL OUTER JOIN would stop it at the join);
+    # subqueries, not CTEs: a CTE used twice is materialised whole before any filter applies.
+    "trades": f"""
         SELECT c.trade_id, coalesce(c.trace_id, o.trace_id) AS trace_id, coalesce(c.symbol, o.symbol) AS symbol,
                coalesce(c.mode, o.mode) AS mode, c.side, 'closed' AS status,
                o.ts_event AS opened_at, c.ts_event AS closed_at,
@@ -46,7 +49,7 @@ VIEWS: Final[dict[str, str]] = {
                o.model_id, o.model_confidence, o.git_sha, o.data_snapshot_id, o.config_hash,
                json_extract(o.payload_rest, '$.thresholds')::VARCHAR AS thresholds,
                o.execution_latency_ms AS entry_latency_ms
-        FROM c LEFT JOIN o ON o.trade_id = c.trade_id
+        FROM {_rows("trade_closed")} c LEFT JOIN {_rows("trade_opened")} o ON o.trade_id = c.trade_id
         UNION ALL
         SELECT o.trade_id, o.trace_id, o.symbol, o.mode, o.side, 'open', o.ts_event, NULL::TIMESTAMPTZ,
                o.execution_price_requested, o.execution_price_filled, NULL::DOUBLE, o.execution_size_filled,
@@ -54,22 +57,22 @@ VIEWS: Final[dict[str, str]] = {
                NULL::DOUBLE, NULL::VARCHAR, NULL::DOUBLE, NULL::DOUBLE, o.model_id, o.model_confidence, o.git_sha,
                o.data_snapshot_id, o.config_hash, json_extract(o.payload_rest, '$.thresholds')::VARCHAR,
                o.execution_latency_ms
-        FROM o ANTI JOIN c ON c.trade_id = o.trade_id
+        FROM {_rows("trade_opened")} o ANTI JOIN {_rows("trade_closed")} c ON c.trade_id = o.trade_id
     """,
-    "shadow_trades": """
-        WITH o AS (SELECT * FROM _events_wide WHERE event_type = 'shadow_trade_opened'),
-             c AS (SELECT * FROM _events_wide WHERE event_type = 'shadow_trade_closed')
+    "shadow_trades": f"""
         SELECT c.shadow_id, coalesce(c.trace_id, o.trace_id) AS trace_id, coalesce(c.symbol, o.symbol) AS symbol,
                coalesce(c.mode, o.mode) AS mode, c.side, 'closed' AS status,
                o.ts_event AS opened_at, c.ts_event AS closed_at, c.entry_price, c.exit_price, c.size,
                c.pnl, c.pnl_bps, c.hold_seconds, c.exit_reason, coalesce(c.blocked_by, o.blocked_by) AS blocked_by,
                c.mfe_bps, c.mae_bps
-        FROM c LEFT JOIN o ON o.shadow_id = c.shadow_id
+        FROM {_rows("shadow_trade_closed")} c LEFT JOIN {_rows("shadow_trade_opened")} o
+          ON o.shadow_id = c.shadow_id
         UNION ALL
         SELECT o.shadow_id, o.trace_id, o.symbol, o.mode, o.side, 'open', o.ts_event, NULL::TIMESTAMPTZ,
                o.entry_price, NULL::DOUBLE, o.size, NULL::DOUBLE, NULL::DOUBLE, NULL::DOUBLE, NULL::VARCHAR,
                o.blocked_by, NULL::DOUBLE, NULL::DOUBLE
-        FROM o ANTI JOIN c ON c.shadow_id = o.shadow_id
+        FROM {_rows("shadow_trade_opened")} o ANTI JOIN {_rows("shadow_trade_closed")} c
+          ON c.shadow_id = o.shadow_id
     """,
     "model_updates": _of(
         "model_updated",
