@@ -9,8 +9,8 @@ Matching rules (why they are this strict: a report is only useful if a trader ca
   a bare number matches a fact's value as stored (never a converted percentage);
 - the sign must agree: an unsigned number matches a negative fact only after a word that says so
   ("lost 40 USDT", "fell 12 bps");
-- when the words just before a number name another fact better than any fact with a matching value,
-  the number is reported as a swapped metric;
+- when the words just before a number name another fact (in a compatible unit) better than any fact
+  with a matching value, the number is reported as a swapped metric ("win rate 38.5%, loss rate 61.5%");
 - every referenced id (trade, trace, model, event) must appear in the facts or their evidence;
 - engine text quoted as “...” is data, not a claim: it must be verbatim one of the facts' quotes.
 """
@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -40,7 +41,7 @@ class NumberVerdict(BaseModel):
     unit: str
     context: str
     fact_id: str | None = None
-    status: str = Field(description="matched | unsupported | sign | swapped")
+    status: Literal["matched", "unsupported", "sign", "swapped"]
     detail: str = ""
 
 
