@@ -10,15 +10,18 @@ from __future__ import annotations
 import hashlib
 import math
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from observability.config.loader import load_yaml_model
 from observability.errors import ConfigError
 
 GateMode = Literal["scalp", "runner"]
+Number = Annotated[float, Field(strict=True)]
+"""A YAML number (int or float), never coerced from `yes` or a quoted string: `threshold: yes` is a typo, not 1.0."""
 
 
 class _Cfg(BaseModel):
@@ -29,13 +32,13 @@ class GateSpec(_Cfg):
     """One gate. `direction` "min" passes when value >= threshold, "max" when value <= threshold."""
 
     order: int = Field(ge=1, le=32)
-    threshold: float
+    threshold: Number
     direction: Literal["min", "max"]
     unit: str = Field("", max_length=40)
-    pass_rate_target: float = Field(ge=0.0, le=1.0)
-    near_miss_margin: float = Field(ge=0.0)
+    pass_rate_target: Number = Field(ge=0.0, le=1.0)
+    near_miss_margin: Number = Field(ge=0.0)
     description: str = Field("", max_length=400)
-    modes: dict[GateMode, float] = Field(default_factory=dict)
+    modes: dict[GateMode, Number] = Field(default_factory=dict)
     """Per-mode threshold overrides; a mode not listed uses `threshold`."""
 
     def threshold_for(self, mode: str | None) -> float:
@@ -115,14 +118,17 @@ class GatesConfig(_Cfg):
         for name in gates:
             if not name.isidentifier() or name.lower() != name:
                 raise ValueError(f"gate name {name!r} must be a lowercase identifier (letters, digits, _)")
+        owner: dict[int, str] = {}
+        for name, spec in gates.items():
+            first = owner.setdefault(spec.order, name)
+            if first != name:
+                # located at the second gate's `order` line, so the loader names file:line:field
+                raise ValidationError.from_exception_data("gates", [InitErrorDetails(
+                    type=PydanticCustomError("duplicate_order", "order {order} is already used by gate '{first}'; "
+                                             "expected a unique order (evaluation position) per gate",
+                                             {"order": spec.order, "first": first}),
+                    loc=(name, "order"), input=spec.order)])
         return gates
-
-    @model_validator(mode="after")
-    def _unique_order(self) -> GatesConfig:
-        orders = [g.order for g in self.gates.values()]
-        if len(set(orders)) != len(orders):
-            raise ValueError(f"gate 'order' values must be unique, got {sorted(orders)}")
-        return self
 
     def names(self) -> list[str]:
         """Gate names in evaluation order."""

@@ -57,7 +57,7 @@ def test_a_bad_direction_and_duplicate_order_are_refused(tmp_path: Path) -> None
         load_gates_config(path)
     path.write_text("gates:\n  a: {order: 1, threshold: 1, direction: min, pass_rate_target: 0.5, near_miss_margin: 0}"
                     "\n  b: {order: 1, threshold: 1, direction: min, pass_rate_target: 0.5, near_miss_margin: 0}\n")
-    with pytest.raises(ConfigError, match="'order' values must be unique"):
+    with pytest.raises(ConfigError, match=r"g.yaml:3: gates.b.order: order 1 is already used by gate 'a'"):
         load_gates_config(path)
 
 
@@ -73,3 +73,36 @@ def test_with_threshold_returns_a_new_config_and_leaves_the_old_one_alone() -> N
     assert new.thresholds("runner")["model_confidence"] == 0.65 and new.thresholds("scalp")["model_confidence"] == 0.55
     with pytest.raises(ConfigError, match="unknown gate 'nope'"):
         old.with_threshold("nope", 1.0)
+
+
+def test_a_duplicate_order_names_the_line_and_field_of_the_second_gate(tmp_path: Path) -> None:
+    path = tmp_path / "g.yaml"
+    path.write_text("gates:\n  a:\n    order: 1\n    threshold: 1\n    direction: min\n    pass_rate_target: 0.5\n"
+                    "    near_miss_margin: 0\n  b:\n    order: 1\n    threshold: 1\n    direction: min\n"
+                    "    pass_rate_target: 0.5\n    near_miss_margin: 0\n")
+    with pytest.raises(ConfigError, match=r"g.yaml:9: gates.b.order: order 1 is already used by gate 'a'; "
+                                          r"expected a unique order"):
+        load_gates_config(path)
+
+
+@pytest.mark.parametrize(("value", "shown"), [("yes", "True"), ("'8'", "'8'"), ("true", "True")])
+def test_a_threshold_that_is_not_a_number_is_refused_not_coerced(tmp_path: Path, value: str, shown: str) -> None:
+    path = tmp_path / "g.yaml"
+    path.write_text(f"gates:\n  a:\n    order: 1\n    threshold: {value}\n    direction: max\n"
+                    "    pass_rate_target: 0.5\n    near_miss_margin: 0\n    modes:\n      runner: 2\n")
+    with pytest.raises(ConfigError, match=rf"g.yaml:4: gates.a.threshold: .*number.*got {shown}"):
+        load_gates_config(path)
+    path.write_text("gates:\n  a:\n    order: 1\n    threshold: 1\n    direction: max\n"
+                    f"    pass_rate_target: 0.5\n    near_miss_margin: 0\n    modes:\n      runner: {value}\n")
+    with pytest.raises(ConfigError, match=r"g.yaml:9: gates.a.modes.runner: .*number"):
+        load_gates_config(path)
+
+
+def test_an_integer_threshold_and_an_environment_number_are_still_accepted(monkeypatch: pytest.MonkeyPatch,
+                                                                          tmp_path: Path) -> None:
+    path = tmp_path / "g.yaml"
+    path.write_text("gates:\n  a:\n    order: 1\n    threshold: 250000\n    direction: min\n"
+                    "    pass_rate_target: 1\n    near_miss_margin: 0\n")
+    assert load_gates_config(path).gates["a"].threshold == 250_000.0
+    monkeypatch.setenv("HURACAN_GATES__GATES__A__THRESHOLD", "12")
+    assert load_gates_config(path).gates["a"].threshold == 12.0
