@@ -120,7 +120,10 @@ class FactSet:
 
 
 def facts_from_json(data: Any) -> FactSet:
-    """Parse the `verify --facts` format: {name: number} or [{id, value, unit, ...}, ...]."""
+    """Parse the `verify --facts` format: {name: number}, [{id, value, unit, ...}, ...], or a report's
+    verification file ({"facts": [...], "entity_ids": [...]}), so a saved report can be re-checked."""
+    if isinstance(data, Mapping) and isinstance(data.get("facts"), list):
+        return FactSet(facts_from_json(data["facts"]), [str(i) for i in data.get("entity_ids") or []])
     if isinstance(data, Mapping):
         facts = []
         for name, value in data.items():

@@ -70,6 +70,7 @@ def _verification_doc(data: ReportData, summary: GeneratedText, report: Verifica
         "quotes": [q.model_dump() for q in report.quotes],
         "ignored": report.ignored,
         "facts": data.fact_set().to_json(),
+        "entity_ids": sorted(data.entity_ids),
     }
 
 

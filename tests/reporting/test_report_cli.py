@@ -57,6 +57,16 @@ def test_weekly_report_reads_days_already_exported_to_parquet(layout: DataLayout
     assert "Trades closed: 4." in md and "Signals: 5." in md
 
 
+def test_a_saved_report_can_be_rechecked_with_its_verification_file(layout: DataLayout) -> None:
+    populate(layout)
+    assert main(["--data-dir", str(layout.root), "report", "daily", "--date", "2026-11-26"]) == 0
+    md = layout.reports_dir / "daily-2026-11-26.md"
+    ver = str(layout.reports_dir / "daily-2026-11-26.verification.json")
+    assert main(["verify", str(md), "--facts", ver]) == 0
+    md.write_text(md.read_text().replace("Trades closed: 4.", "Trades closed: 7."))
+    assert main(["verify", str(md), "--facts", ver]) == 1
+
+
 def test_weekly_report_covers_seven_days(layout: DataLayout) -> None:
     populate(layout)
     assert main(["--data-dir", str(layout.root), "report", "weekly", "--date", "2026-12-02"]) == 0

@@ -20,7 +20,8 @@ def register(sub: Any) -> None:
                                    "exit 1 when any number or id is unsupported")
     p.add_argument("text_file", help="text or markdown file to check")
     p.add_argument("--facts", required=True,
-                   help="JSON: an object of name -> number, or a list of {id, value, unit[, precision, label]}")
+                   help="JSON: an object of name -> number, a list of {id, value, unit[, precision, label]}, "
+                        "or a report's .verification.json (re-checks a saved report)")
     p.set_defaults(func=run)
 
 
