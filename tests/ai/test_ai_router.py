@@ -184,3 +184,10 @@ def test_unreadable_secret_file_is_a_one_line_config_error(tmp_path: Path) -> No
         update={"api_key_env": None, "api_key_file": str(tmp_path / "missing.key")})
     with pytest.raises(ConfigError, match=r"provider local: cannot read secret file .*missing.key"):
         generate("daily_summary", FACTS, AIRouter(cfg, budget_path=tmp_path / "b.json"))
+
+
+def test_environment_overrides_the_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HURACAN_AI__BUDGET__DAILY_TOKENS", "5")
+    cfg = tmp_path / "ai.yaml"
+    cfg.write_text("budget:\n  daily_tokens: 1000\n")
+    assert load_ai_routing_config(cfg).budget.daily_tokens == 5
