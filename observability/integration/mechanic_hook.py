@@ -4,12 +4,18 @@ Each change goes to the registry's config history first (what was live at any in
 threshold history per gate) and is then logged as `config_changed`. The hook returns the new
 effective config; the engine starts using it (`EngineHook.update_gates`) — the hook never
 mutates a config object the engine may still be reading.
+
+At construction the hook also records the config it starts with wherever the registry's last
+record differs (the first start, a gates.yaml edited between runs, an environment override):
+otherwise "what was live at T" would know only the keys Mechanic once changed, and after an
+edit of the file it would keep answering with the value the registry saw last.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,13 +36,43 @@ def _who_why(changed_by: str, reason: str) -> None:
 class MechanicHook:
     def __init__(
         self, logger: LogSink, registry: ConfigRegistry | None, gates_config: GatesConfig | None = None,
-        *, config_values: Mapping[str, Any] | None = None,
+        *, config_values: Mapping[str, Any] | None = None, baseline_ts: float | None = None,
+        baseline_by: str = "config",
     ) -> None:
-        """`registry` None logs the changes without keeping a history (no learning.db available)."""
+        """`registry` None logs the changes without keeping a history (no learning.db available).
+
+        With a registry, every gate threshold, per-mode override and config value whose registry
+        record (as of `baseline_ts`, default now) differs is recorded and logged as changed by
+        `baseline_by` at `baseline_ts`.
+        """
         self._logger = logger
         self._registry = registry
         self._gates = gates_config or GatesConfig()
         self._values: dict[str, Any] = dict(config_values or {})
+        if registry is not None:
+            self._record_baseline(registry, time.time() if baseline_ts is None else baseline_ts, baseline_by)
+
+    def _live_items(self) -> Iterator[tuple[str, str | None, Any]]:
+        """(key, gate, value) of everything this hook can change, as it is now (None: no override)."""
+        for name in self._gates.names():
+            spec = self._gates.gates[name]
+            yield f"gates.{name}.threshold", name, spec.threshold
+            for mode in ("scalp", "runner"):
+                yield f"gates.{name}.modes.{mode}", name, spec.modes.get(mode)
+        for key, value in self._values.items():
+            yield key, None, value
+
+    def _record_baseline(self, registry: ConfigRegistry, ts: float, changed_by: str) -> None:
+        when = datetime.fromtimestamp(ts, tz=UTC)
+        for key, gate, value in self._live_items():
+            recorded = registry.value_at(key, when)
+            if recorded == value:
+                continue
+            reason = ("first record of this setting: the value the engine started with" if recorded is None else
+                      f"the engine started with {value!r}, the registry last recorded {recorded!r} "
+                      "(config file edited or an environment override)")
+            self._record(key, recorded, value, changed_by=changed_by, reason=reason, gate=gate,
+                         config_hash=self._gates.config_hash() if gate else None, ts=ts)
 
     @property
     def gates_config(self) -> GatesConfig:

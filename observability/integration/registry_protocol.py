@@ -31,6 +31,8 @@ class ModelRegistry(Protocol):
 
 
 class ConfigRegistry(Protocol):
+    def value_at(self, key: str, ts: datetime) -> Any | None: ...
+
     def record_config_change(
         self, key: str, old_value: Any, new_value: Any, *, changed_by: str, reason: str = ...,
         gate: str | None = ..., ts: datetime | None = ...,

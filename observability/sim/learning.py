@@ -98,7 +98,8 @@ class SimMechanic:
 
     def __init__(self, logger: LogSink, registry: ConfigRegistry | None, gates: GatesConfig,
                  rng: random.Random, start_ts: float) -> None:
-        self._hook = MechanicHook(logger, registry, gates, config_values={"risk.max_position_usd": 25_000.0})
+        self._hook = MechanicHook(logger, registry, gates, config_values={"risk.max_position_usd": 25_000.0},
+                                  baseline_ts=start_ts)
         self._base = gates.thresholds()
         self._rng = rng
         self._start = start_ts

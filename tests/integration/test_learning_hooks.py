@@ -73,11 +73,12 @@ def test_promote_needs_a_reason_and_moves_the_alias(registry: Registry) -> None:
 def test_a_threshold_change_is_recorded_in_history_logged_and_returned(registry: Registry) -> None:
     buf = EventBuffer()
     original = GatesConfig()
-    mechanic = MechanicHook(buf, registry, original)
+    mechanic = MechanicHook(buf, registry, original, baseline_ts=T0 - 60)
+    baseline = len(registry.threshold_history("spread"))
     new = mechanic.set_gate_threshold("spread", 9.5, changed_by="alice", reason="fills fine up to 9.5 bps", ts=T0)
     assert new.gates["spread"].threshold == 9.5 and original.gates["spread"].threshold == 8.0
     assert mechanic.gates_config is new and new.config_hash() != original.config_hash()
-    history = registry.threshold_history("spread")
+    history = registry.threshold_history("spread")[baseline:]
     assert [(h.key, h.old_value, h.new_value, h.changed_by) for h in history] == [
         ("gates.spread.threshold", 8.0, 9.5, "alice")]
     assert registry.value_at("gates.spread.threshold", datetime.fromtimestamp(T0 + 1, tz=UTC)) == 9.5
@@ -95,7 +96,7 @@ def test_a_threshold_change_is_recorded_in_history_logged_and_returned(registry:
 
 def test_a_config_value_change_is_recorded_and_the_new_values_returned(registry: Registry) -> None:
     buf = EventBuffer()
-    mechanic = MechanicHook(buf, registry, config_values={"risk.max_position": 10_000})
+    mechanic = MechanicHook(buf, registry, config_values={"risk.max_position": 10_000}, baseline_ts=T0 - 60)
     values = mechanic.set_config_value("risk.max_position", 15_000, changed_by="bob", reason="more capital", ts=T0)
     assert values == {"risk.max_position": 15_000}
     assert registry.value_at("risk.max_position", datetime.fromtimestamp(T0, tz=UTC)) == 15_000
@@ -105,12 +106,14 @@ def test_a_config_value_change_is_recorded_and_the_new_values_returned(registry:
 def test_an_unchanged_value_records_nothing(registry: Registry) -> None:
     buf = EventBuffer()
     mechanic = MechanicHook(buf, registry)
+    recorded, logged = len(registry.config_changes()), len(buf.events)
     assert mechanic.set_gate_threshold("spread", 8.0, changed_by="a", reason="b") is mechanic.gates_config
-    assert buf.events == [] and registry.config_changes() == []
+    assert len(buf.events) == logged and len(registry.config_changes()) == recorded
 
 
 def test_bad_threshold_changes_are_refused_with_clear_errors(registry: Registry) -> None:
     mechanic = MechanicHook(EventBuffer(), registry)
+    recorded = registry.config_changes()
     with pytest.raises(UnknownGateError, match=r"unknown gate 'sprd'; configured gates are \['spread'"):
         mechanic.set_gate_threshold("sprd", 1.0, changed_by="a", reason="b")
     with pytest.raises(HookError, match="reason is required"):
@@ -121,7 +124,7 @@ def test_bad_threshold_changes_are_refused_with_clear_errors(registry: Registry)
         mechanic.set_gate_threshold("spread", float("inf"), changed_by="a", reason="b")
     with pytest.raises(HookError, match="use set_gate_threshold for gates"):
         mechanic.set_config_value("gates.spread.threshold", 1.0, changed_by="a", reason="b")
-    assert registry.config_changes() == []
+    assert registry.config_changes() == recorded
 
 
 def test_without_a_registry_changes_are_logged_only() -> None:
@@ -140,3 +143,37 @@ def test_a_model_directory_is_registered_by_content(registry: Registry, tmp_path
                                                        git_sha="abc1234", ts=T0)
     assert rec.artifact_size == 200 + len('{"layers": 3}') and registry.verify() == []
     assert buf.events[0]["payload"]["model_id"] == rec.model_id
+
+
+def _at(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, tz=UTC)
+
+
+def test_the_config_live_at_start_is_recorded_so_every_gate_answers_what_was_live(registry: Registry) -> None:
+    buf = EventBuffer()
+    MechanicHook(buf, registry, GatesConfig(), config_values={"risk.max_position": 10_000}, baseline_ts=T0)
+    live = registry.config_at(_at(T0))
+    assert {k: live[k] for k in ("gates.spread.threshold", "gates.spread.modes.runner", "risk.max_position")} == {
+        "gates.spread.threshold": 8.0, "gates.spread.modes.runner": 12.0, "risk.max_position": 10_000}
+    assert {k.split(".")[1] for k in live if k.startswith("gates.")} == set(GatesConfig().names())
+    assert sorted(e["payload"]["key"] for e in buf.events) == sorted(live)  # logged, too
+    again = EventBuffer()
+    MechanicHook(again, registry, GatesConfig(), config_values={"risk.max_position": 10_000}, baseline_ts=T0 + 60)
+    assert again.events == [] and len(registry.config_changes()) == len(live)  # nothing changed: nothing recorded
+
+
+def test_a_config_file_edited_between_runs_is_recorded_as_a_change_at_the_next_start(registry: Registry) -> None:
+    first = MechanicHook(EventBuffer(), registry, GatesConfig(), baseline_ts=T0)
+    first.set_gate_threshold("volatility", 50.0, changed_by="mechanic", reason="tuned", ts=T0 + 10)
+    edited = GatesConfig().with_threshold("spread", 9.0)  # the quant edited gates.yaml; volatility back to 45
+    edited = edited.model_copy(update={"gates": {**edited.gates, "spread": edited.gates["spread"].model_copy(
+        update={"modes": {}})}})  # and removed the runner override
+    buf = EventBuffer()
+    MechanicHook(buf, registry, edited, baseline_ts=T0 + 100)
+    changed = {e["payload"]["key"]: (e["payload"]["old_value"], e["payload"]["new_value"]) for e in buf.events}
+    assert changed == {"gates.spread.threshold": (8.0, 9.0), "gates.volatility.threshold": (50.0, 45.0),
+                       "gates.spread.modes.runner": (12.0, None)}
+    assert registry.value_at("gates.volatility.threshold", _at(T0 + 50)) == 50.0
+    assert registry.value_at("gates.volatility.threshold", _at(T0 + 100)) == 45.0
+    assert registry.value_at("gates.spread.modes.runner", _at(T0 + 100)) is None
+    assert registry.threshold_history("spread")[-1].changed_by == "config"
