@@ -1,8 +1,9 @@
 """Render a report's markdown: the summary (from whichever writer) plus deterministic sections.
 
 Engine-provided text (symbols, reasons, config keys) is printed inside “...” with markdown
-metacharacters neutralised: it is data, and the verifier checks quoted text verbatim instead of
-reading numbers out of it.
+metacharacters neutralised (HTML-significant <, > and & backslash-escaped, so a markdown viewer shows
+them literally and the Telegram conversion escapes them as entities): it is data, and the verifier
+checks quoted text verbatim instead of reading numbers out of it.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ _QUOTE_LIMIT = 200
 def engine_text(text: str) -> str:
     """Engine text made safe for markdown and for the “…” quoting the verifier recognises."""
     cleaned = " ".join(str(text).split())[:_QUOTE_LIMIT]
-    for ch, repl in (("“", '"'), ("”", '"'), ("`", "'"), ("|", "/"), ("*", "∗"), ("_", "\\_"), ("<", "‹"),
-                     (">", "›"), ("[", "("), ("]", ")")):
+    cleaned = cleaned.replace("\\", "/")
+    for ch, repl in (("“", '"'), ("”", '"'), ("`", "'"), ("|", "/"), ("*", "∗"), ("_", "\\_"), ("<", "\\<"),
+                     (">", "\\>"), ("&", "\\&"), ("[", "("), ("]", ")")):
         cleaned = cleaned.replace(ch, repl)
     return cleaned
 

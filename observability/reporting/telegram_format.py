@@ -15,7 +15,7 @@ MAX_MESSAGE = 4096
 _TAG_RE = re.compile(r"<(/?)([a-z-]+)([^>]*)>")
 _CODE_RE = re.compile(r"`([^`\n]+)`")
 _BOLD_RE = re.compile(r"\*\*([^*\n]+)\*\*")
-_MD_ESCAPE_RE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|])")
+_MD_ESCAPE_RE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|<>&])")
 
 
 def escape(text: str) -> str:

@@ -95,6 +95,7 @@ def test_llm_summary_is_used_when_it_verifies_and_report_is_sent(layout: DataLay
     sent = "\n".join(r.body["text"] for r in bot.requests)
     assert "<b>Daily report 2026-11-26</b>" in sent
     assert "<code>T-0003</code>" in sent
+    assert "reason “tighten &lt;b&gt;spread&lt;/b&gt; &amp; co”" in sent  # engine text escaped, not markup
     assert all(TOKEN in r.path for r in bot.requests)
 
 
