@@ -83,6 +83,9 @@ def conform(table: pa.Table) -> pa.Table:
     """Bring a file written by an older version to today's file schema (missing columns as NULL)."""
     if table.schema == FILE_SCHEMA:
         return table
+    if "payload" in table.column_names and "payload_rest" not in table.column_names:
+        # first-draft files kept the whole payload: as payload_rest it rebuilds to the same payload
+        table = table.rename_columns(["payload_rest" if n == "payload" else n for n in table.column_names])
     cols = [table[f.name].cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
             for f in FILE_SCHEMA]
     return pa.Table.from_arrays(cols, schema=FILE_SCHEMA)
