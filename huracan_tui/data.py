@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -26,6 +26,9 @@ from observability.config.gates_config import GatesConfig, GateSpec
 from observability.core.live_store import open_readonly
 from observability.errors import DataDirError, ObservabilityError
 from observability.paths import DataLayout
+
+if TYPE_CHECKING:  # decision_trace imports duckdb: loaded on the first timeline, not at startup
+    from observability.analytics.decision_trace import TraceTimeline
 
 
 @dataclass(frozen=True)
@@ -117,16 +120,6 @@ class Trade:
     data_snapshot_id: str | None
     shadow: bool = False
     blocked_by: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Step:
-    seq: int
-    ts_us: int
-    event_type: str
-    severity: str
-    summary_payload: dict[str, Any]
-    latency_ms: float | None
 
 
 @dataclass(frozen=True)
@@ -309,18 +302,24 @@ class DataSource:
         trades.sort(key=lambda t: (t.status != "open", -t.opened_us))
         return trades[:limit]
 
-    def trace(self, trace_id: str) -> list[Step]:
-        with self._conn() as conn:
-            if conn is None:
-                return []
-            raw = conn.execute("SELECT seq, ts_event, event_type, severity, payload FROM live_feed "
-                               "WHERE trace_id = ? ORDER BY ts_event, seq", (trace_id,)).fetchall()
-        steps: list[Step] = []
-        for seq, ts, et, sev, payload in raw:
-            prev = steps[-1].ts_us if steps else None
-            latency = (ts - prev) / 1000 if prev is not None else None
-            steps.append(Step(seq, ts, et, sev, orjson.loads(payload), latency))
-        return steps
+    def trace(self, trace_id: str) -> TraceTimeline | None:
+        """The analytics timeline (market context per step): live.db first, the query layer for pruned traces."""
+        from observability.analytics.decision_trace import trace_timeline
+        from observability.analytics.gate_explainer import UnknownTraceError
+
+        try:
+            return trace_timeline(trace_id, layout=self.layout)
+        except UnknownTraceError:
+            pass
+        from observability.core.io.query import QueryLayer
+
+        q = QueryLayer(self.layout)
+        try:
+            return trace_timeline(trace_id, con=q.connect())
+        except UnknownTraceError:
+            return None
+        finally:
+            q.close()
 
     def models(self) -> Models:
         try:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from observability.analytics.live_feed import FeedBatch, FeedFilter, FeedRow, FeedState
-from observability.analytics.windows import WindowError, parse_time
 from observability.core.schemas import HealthSnapshot
 from observability.paths import DataLayout
 
@@ -32,6 +31,8 @@ class Period:
 
 def parse_period(text: str) -> Period:
     """FROM..TO with ISO times (UTC unless an offset is given) or unix seconds."""
+    from observability.analytics.windows import WindowError, parse_time  # imports duckdb: only for --replay
+
     start_s, sep, end_s = text.partition("..")
     if not sep or not start_s or not end_s:
         raise WindowError(f"--replay {text!r}: use FROM..TO, e.g. 2026-11-26T10:00..2026-11-26T11:00")

@@ -15,13 +15,13 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Static
 
 from huracan_tui.commands import APP, bindings, effective, key_label
-from huracan_tui.data import Step
 from huracan_tui.format import TYPE_SHORT, hms, summary
 from huracan_tui.screens.base import DataScreen
 from observability.analytics.live_feed import FeedRow
 
 if TYPE_CHECKING:
     from huracan_tui.app import HuracanApp
+    from observability.analytics.decision_trace import TraceTimeline
 
 
 class EventDetailScreen(Screen[None]):
@@ -71,42 +71,29 @@ class TimelineScreen(DataScreen):
         with VerticalScroll():
             yield Static(id="timeline")
 
-    def load(self) -> list[Step]:
+    def load(self) -> TraceTimeline | None:
         return self.data.trace(self.trace_id)
 
-    def show(self, result: list[Step]) -> None:
+    def show(self, result: TraceTimeline | None) -> None:
         out = self.query_one("#timeline", Static)
-        if not result:
-            out.update(Text(f"no events for trace {self.trace_id} in live.db", style="yellow"))
+        if result is None:
+            out.update(Text(f"no events with trace id {self.trace_id} in live.db or the Parquet history",
+                            style="yellow"))
             return
-        first = result[0].summary_payload
+        tr = result.trace
+        where = " ".join(x for x in (tr.symbol, tr.mode) if x)
         t = Table("time", "+ms", "step", "what", box=None, padding=(0, 1), expand=True, header_style="bold dim",
-                  title=f"Decision timeline {self.trace_id}  {_outcome(result)}", title_justify="left",
+                  title=f"Decision timeline {tr.trace_id} {where}: {tr.outcome}", title_justify="left",
                   title_style="bold")
-        for s in result:
-            style = ("bold red" if s.event_type == "gate_decision" and not s.summary_payload.get("passed")
+        for s in tr.steps:
+            style = ("bold red" if "FAIL" in s.summary and s.event_type == "gate_decision"
                      else "green" if s.event_type in ("trade_opened", "trade_closed") else "")
-            t.add_row(hms(s.ts_us), "" if s.latency_ms is None else f"{s.latency_ms:,.1f}",
-                      TYPE_SHORT.get(s.event_type, s.event_type), Text(summary(s.event_type, s.summary_payload),
-                                                                       style=style))
-        total = (result[-1].ts_us - result[0].ts_us) / 1000
-        foot = Text(f"{len(result)} steps, {total:,.1f} ms signal→last step; model {first.get('model_id', '-')}",
+            t.add_row(s.ts.strftime("%H:%M:%S.%f")[:-3], "" if s.latency_ms is None else f"{s.latency_ms:,.1f}",
+                      TYPE_SHORT.get(s.event_type, s.stage), Text(s.summary, style=style))
+        total = (tr.steps[-1].ts - tr.steps[0].ts).total_seconds() * 1000 if tr.steps else 0.0
+        foot = Text(f"{len(tr.steps)} steps, {total:,.1f} ms from signal to last step (from {result.source})",
                     style="dim")
         out.update(Group(t, foot))
-
-
-def _outcome(steps: list[Step]) -> str:
-    types = [s.event_type for s in steps]
-    last = steps[-1].summary_payload
-    if "trade_closed" in types:
-        return f"closed: {last.get('exit_reason')} {last.get('pnl_bps', 0):+.1f} bps"
-    if "trade_opened" in types:
-        return "open trade"
-    if "shadow_trade_closed" in types:
-        return f"blocked; shadow {last.get('pnl_bps', 0):+.1f} bps"
-    if "shadow_trade_opened" in types:
-        return "blocked; shadow open"
-    return "pending"
 
 
 class HelpScreen(ModalScreen[None]):

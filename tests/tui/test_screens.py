@@ -165,7 +165,7 @@ async def test_gate_inspection_picks_gates_and_drills_into_a_decision(filled: Da
         assert isinstance(app.screen, TimelineScreen) and app.screen.trace_id == first.trace_id
         await settled(pilot)
         text = screen_text(app)
-        assert "blocked; shadow" in text and "volatility" in text and "FAIL" in text
+        assert "blocked by volatility; shadow" in text and "FAIL" in text
 
 
 async def test_spread_threshold_change_history_and_counterfactuals(filled: DataLayout,
@@ -193,7 +193,8 @@ async def test_trace_prompt_opens_the_decision_timeline(filled: DataLayout, make
         await settled(pilot)
         text = screen_text(app)
         assert "Decision timeline trace-00003" in text
-        assert "model_confidence" in text and "sh-00003 would have made" in text
+        assert "blocked by model_confidence; shadow -0.31 USDT" in text
+        assert "model_confidence: 0.4323 >= 0.55 FAIL" in text and "(-30.0 bps) avoided" in text
         await pilot.press("colon", *"gate regime", "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, GatesScreen) and app.screen.gate == "regime", "gate")
 
