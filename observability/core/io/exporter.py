@@ -14,6 +14,7 @@ A file lock serialises the exporter, compaction and pruning of one data director
 from __future__ import annotations
 
 import fcntl
+import itertools
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -24,10 +25,11 @@ from typing import Final
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from observability.core.io.dataset import Target, file_name, list_files, open_target, partition_path, split_files
 from observability.core.io.files import delete_files, remove_temp_files, write_parquet
-from observability.core.io.live_rows import PARTITION_ORDER, fetch_raw, file_table, new_duck, widen
+from observability.core.io.live_rows import fetch_raw, file_table, new_duck, sort_for_partitions, widen
 from observability.core.live_store import exported_seq, open_live_db
 from observability.errors import DataDirError
 from observability.paths import DataLayout
@@ -86,24 +88,23 @@ def reconcile(target: Target, watermark: int | None) -> int:
     return len(orphans) + len(covered) + remove_temp_files(target)
 
 
-def _partitions(duck: duckdb.DuckDBPyConnection, wide: pa.Table) -> Iterator[pa.Table]:
-    """Slices of a chunk sorted by (date, symbol, seq): one zero-copy slice per partition."""
-    duck.register("__wide", wide)
-    try:
-        counts = duck.sql(f"SELECT count(*) FROM __wide GROUP BY date, symbol ORDER BY {PARTITION_ORDER}").fetchall()
-    finally:
-        duck.unregister("__wide")
-    offset = 0
-    for (n,) in counts:
-        yield wide.slice(offset, n)
-        offset += n
+def _partitions(wide: pa.Table) -> Iterator[pa.Table]:
+    """Zero-copy slices of a chunk sorted by (date, symbol, seq): one per partition."""
+    n = wide.num_rows
+    days = wide["date"].cast(pa.int32())
+    symbols = pc.fill_null(wide["symbol"].combine_chunks().dictionary_encode().indices, -1)
+    change = pc.or_(pc.not_equal(days.slice(1), days.slice(0, n - 1)),
+                    pc.not_equal(symbols.slice(1), symbols.slice(0, n - 1)))
+    starts = [0, *(int(i) + 1 for i in pc.indices_nonzero(change).to_pylist()), n]
+    for lo, hi in itertools.pairwise(starts):
+        yield wide.slice(lo, hi - lo)
 
 
 def _write_chunk(target: Target, duck: duckdb.DuckDBPyConnection, raw: pa.Table) -> tuple[int, int]:
     """Write one chunk's files (one per partition); return (files, bytes)."""
-    wide = widen(duck, raw, partition_order=True)
+    wide = widen(duck, sort_for_partitions(raw))
     files = size = 0
-    for part in _partitions(duck, wide):
+    for part in _partitions(wide):
         lo, hi = int(part["seq"][0].as_py()), int(part["seq"][-1].as_py())
         day, symbol = part["date"][0].as_py(), part["symbol"][0].as_py()
         size += write_parquet(target, f"{partition_path(day, symbol)}/{file_name(lo, hi)}", file_table(part))

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from observability.core.io.columns import FILE_SCHEMA, PAYLOAD_COLUMNS, RAW_FIELDS, WIDE_SCHEMA
 from observability.core.io.payload_sql import REST_SQL
@@ -89,20 +90,28 @@ WIDEN_SQL: Final = (
 )
 
 
-PARTITION_ORDER: Final = "date, symbol NULLS FIRST"
+def sort_for_partitions(raw: pa.Table) -> pa.Table:
+    """Envelope rows sorted by (UTC date, symbol with NULL first, seq): each partition is one slice.
+
+    Sorting the 13 narrow columns here is far cheaper than sorting the ~100 wide ones later.
+    """
+    dates = pc.cast(raw["ts_event"], pa.date32())
+    keys = pa.table({"d": dates, "s": raw["symbol"], "q": raw["seq"]})
+    order = pc.sort_indices(keys, sort_keys=[("d", "ascending", "at_start"), ("s", "ascending", "at_start"),
+                                             ("q", "ascending", "at_start")])
+    return raw.take(order)
 
 
-def widen(con: duckdb.DuckDBPyConnection, raw: pa.Table, *, partition_order: bool = False) -> pa.Table:
+def widen(con: duckdb.DuckDBPyConnection, raw: pa.Table) -> pa.Table:
     """Envelope table -> the wide table (typed payload columns, payload_rest, `date`), schema WIDE_SCHEMA.
 
-    With partition_order the rows come sorted by (date, symbol, seq), ready to slice per partition.
+    Row order is kept (DuckDB's preserve_insertion_order, on by default).
     """
     if raw.num_rows == 0:
         return WIDE_SCHEMA.empty_table()
     con.register("__raw", raw)
     try:
-        order = f" ORDER BY {PARTITION_ORDER}, seq" if partition_order else ""
-        out = con.sql(WIDEN_SQL + order).to_arrow_table()
+        out = con.sql(WIDEN_SQL).to_arrow_table()
     finally:
         con.unregister("__raw")
     return out.select(WIDE_SCHEMA.names).cast(WIDE_SCHEMA)
