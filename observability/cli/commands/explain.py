@@ -19,6 +19,7 @@ from observability.config.gates_config import load_gates_config
 from observability.core.io.query import QueryLayer
 from observability.core.registry import Registry
 from observability.errors import DataDirError
+from observability.paths import DataLayout
 
 
 def register(sub: Any) -> None:
@@ -26,6 +27,9 @@ def register(sub: Any) -> None:
     p.add_argument("trace_id", metavar="TRACE_ID", help="trace id (or a trade, shadow or signal id)")
     p.add_argument("--gates-config", default=None, help="gates.yaml (default configs/gates.yaml)")
     p.add_argument("--json", action="store_true", help="print JSON (timeline, gates, trade, facts)")
+    p.add_argument("--ai", action="store_true",
+                   help="add a plain-language explanation (LLM when configured, else deterministic; numbers verified)")
+    p.add_argument("--ai-config", default=None, help="ai_routing.yaml (default configs/ai_routing.yaml)")
     p.set_defaults(func=run)
 
 
@@ -72,7 +76,21 @@ def run(args: argparse.Namespace) -> int:
     console.print(_gates(why))
     if entry is not None:
         _lineage(entry)
+    if args.ai:
+        _ai_explanation(timeline.to_facts() + why.to_facts() + (entry.to_facts() if entry else []), layout,
+                        args.ai_config, [trace_id, *([why.trade_id] if why.trade_id else [])])
     return 0
+
+
+def _ai_explanation(facts: list[Fact], layout: DataLayout, config_path: str | None, ids: list[str]) -> None:
+    """The same facts, in words; every number in the text is verified against them before it is shown."""
+    from observability.ai.trade_explainer import explain_trade
+    from observability.config.ai_routing_config import load_ai_routing_config
+
+    text = explain_trade(facts, layout=layout, config=load_ai_routing_config(config_path), entity_ids=ids)
+    verdict = "verified" if text.verification.verified else "NOT verified"
+    console.print(f"\n[bold]In words[/bold] ({escape(text.provider)}, {verdict}):")
+    console.print(escape(text.text))
 
 
 def _gates(why: SignalExplanation) -> Table:
