@@ -72,7 +72,7 @@ class HuracanApp(App[int]):
         self.settings = settings or TuiSettings()
         self.keymap = dict(self.settings.keys)
         self.clock = clock
-        self.data = DataSource(layout, gates or load_gates_config())
+        self.data = DataSource(layout, gates or load_gates_config(), clock=clock)
         self.replay = replay
         self.demo = demo
         self.on_tick = on_tick

@@ -120,12 +120,12 @@ class CommandsProvider(Provider):
 
     async def discover(self) -> Hits:
         for cmd in self._candidates():
-            yield DiscoveryHit(f"{cmd.description}  [{key_label(cmd.key)}]", partial(self._run, cmd), help=cmd.id)
+            yield DiscoveryHit(f"{cmd.description}  (key {key_label(cmd.key)})", partial(self._run, cmd), help=cmd.id)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for cmd in self._candidates():
-            text = f"{cmd.description}  [{key_label(cmd.key)}]"
+            text = f"{cmd.description}  (key {key_label(cmd.key)})"
             score = matcher.match(text)
             if score > 0:
                 yield Hit(score, matcher.highlight(text), partial(self._run, cmd), help=cmd.id)

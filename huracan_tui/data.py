@@ -12,8 +12,9 @@ at rows up to the replay cursor), so a refresh costs the same on a day-old and a
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +28,10 @@ from observability.core.live_store import open_readonly
 from observability.errors import DataDirError, ObservabilityError
 from observability.paths import DataLayout
 
-if TYPE_CHECKING:  # decision_trace imports duckdb: loaded on the first timeline, not at startup
+if TYPE_CHECKING:  # these import duckdb: loaded on first use, not at startup
     from observability.analytics.decision_trace import TraceTimeline
+    from observability.analytics.metrics_computer import MetricsComputer, MetricsReport
+    from observability.core.io.query import QueryLayer
 
 
 @dataclass(frozen=True)
@@ -145,17 +148,6 @@ class Models:
 
 
 @dataclass(frozen=True)
-class Metric:
-    name: str
-    scope: str
-    value: float | None
-    unit: str
-    target: float | None
-    status: str
-    samples: int
-
-
-@dataclass(frozen=True)
 class Report:
     path: Path
     text: str
@@ -173,8 +165,11 @@ _GATE_SQL = (
 class DataSource:
     """Read-only views over one data directory, bounded to the newest `scan_rows` live rows."""
 
-    def __init__(self, layout: DataLayout, gates: GatesConfig, *, scan_rows: int = 50_000) -> None:
+    def __init__(self, layout: DataLayout, gates: GatesConfig, *, scan_rows: int = 50_000,
+                 clock: Callable[[], float] = time.time) -> None:
         self.layout = layout
+        self.clock = clock
+        self._metrics: tuple[QueryLayer, MetricsComputer] | None = None
         self.gates = gates
         self.scan_rows = scan_rows
         self.until_us: int | None = None
@@ -356,24 +351,24 @@ class DataSource:
                          for a in reversed(reg.alias_history("champion"))]
         return Models(models, champions, f"registry {self.layout.learning_db}")
 
-    def metrics(self) -> list[Metric]:
-        """Per-mode trading metrics of the window, with a status against simple alert thresholds."""
-        trades = [t for t in self.trades(limit=100_000) if not t.shadow and t.status == "closed"]
-        out: list[Metric] = []
-        for scope in ("all", "scalp", "runner"):
-            ts = [t for t in trades if scope == "all" or t.mode == scope]
-            n = len(ts)
-            bps = [t.pnl_bps or 0.0 for t in ts]
-            win = 100.0 * sum(b > 0 for b in bps) / n if n else None
-            avg = sum(bps) / n if n else None
-            pnl = sum(t.pnl_net or 0.0 for t in ts) if n else None
-            out += [
-                Metric("closed trades", scope, float(n), "count", None, "ok" if n else "no data", n),
-                Metric("win rate", scope, win, "%", 45.0, _status(win, warn=45.0, crit=35.0, n=n), n),
-                Metric("expectancy", scope, avg, "bps", 0.0, _status(avg, warn=0.0, crit=-5.0, n=n), n),
-                Metric("net P&L", scope, pnl, "USDT", None, "ok" if n else "no data", n),
-            ]
-        return out
+    def metrics_report(self, window: str = "24h") -> MetricsReport:
+        """Every metric of configs/metrics.yaml per mode with its alert state, from the analytics layer.
+
+        One query layer is kept for the app's life: `refresh()` only adds rows logged since the last call.
+        """
+        from datetime import UTC, datetime
+
+        from observability.analytics.metrics_computer import MetricsComputer
+        from observability.analytics.windows import make_window
+        from observability.core.io.query import QueryLayer
+
+        if self._metrics is None:
+            q = QueryLayer(self.layout)
+            self._metrics = (q, MetricsComputer(q.connect()))
+        q, computer = self._metrics
+        q.refresh()
+        until_s = self.until_us / 1e6 if self.until_us is not None else self.clock()
+        return computer.compute(make_window(window, until=datetime.fromtimestamp(until_s, tz=UTC)))
 
     def latest_report(self) -> Report | None:
         reports = self.layout.reports_dir
@@ -396,16 +391,6 @@ class DataSource:
 
 def _direction(d: Decision) -> str:
     return "min" if (d.value - d.threshold) == d.margin else "max"
-
-
-def _status(value: float | None, *, warn: float, crit: float, n: int, min_samples: int = 10) -> str:
-    if value is None or n == 0:
-        return "no data"
-    if n < min_samples:
-        return "insufficient"
-    if value < crit:
-        return "CRITICAL"
-    return "warn" if value < warn else "ok"
 
 
 def _trade(key: str, v: dict[str, Any]) -> Trade:

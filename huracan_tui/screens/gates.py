@@ -114,7 +114,7 @@ class GatesScreen(DataScreen):
             verdict = (Text("PASS", style="green") if d.passed else Text("near miss", style="yellow")
                        if near_miss(d.margin, margin) else Text("FAIL", style="bold red"))
             table.add_row(hms(d.ts_us), d.symbol or "-", d.mode, num(d.value), num(d.threshold), f"{d.margin:+.3g}",
-                          verdict, d.reason)
+                          verdict, Text(d.reason))  # Text: free text is never markup
         if self.decisions:
             table.move_cursor(row=min(cursor, len(self.decisions) - 1))
 

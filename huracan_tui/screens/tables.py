@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -10,11 +12,14 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Markdown, Static
 
 from huracan_tui.commands import bindings
-from huracan_tui.data import Metric, ModelInfo, Models, Report, Trade
+from huracan_tui.data import ModelInfo, Models, Report, Trade
 from huracan_tui.format import hms, num, stamp
 from huracan_tui.screens.base import DataScreen
 from huracan_tui.screens.detail import TimelineScreen
 from huracan_tui.widgets.panels import queue_health
+
+if TYPE_CHECKING:
+    from observability.analytics.metrics_computer import MetricsReport, MetricValue
 
 
 def _pnl(v: float | None, digits: int = 1) -> Text:
@@ -104,11 +109,11 @@ class ModelsScreen(DataScreen):
         for m in result.models[:30]:
             listing.add_row(m.model_id[:12], m.name, stamp(m.created_us / 1e6), Text(m.alias or "", style="bold green"),
                             (m.parent_model_id or "-")[:12], (m.git_sha or "-")[:8], m.data_snapshot_id or "-",
-                            m.reason)
+                            Text(m.reason))
         champions = Table("since", "champion", "by", "reason", box=None, padding=(0, 1), header_style="bold dim",
                           title="Champion history", title_justify="left", title_style="bold")
         for ts, mid, by, reason in result.champion_history[:10]:
-            champions.add_row(stamp(ts / 1e6), mid[:12], by, reason)
+            champions.add_row(stamp(ts / 1e6), mid[:12], Text(by), Text(reason))
         parts: list[Table | Text] = [listing, Text(""), champions, Text("")]
         if result.models:
             parts.append(_delta_table(result))
@@ -141,6 +146,8 @@ def _lineage(result: Models) -> Text:
 
 
 class MetricsScreen(DataScreen):
+    """configs/metrics.yaml over the last 24 h, per mode, with alert state (observability.analytics)."""
+
     SCOPE = "metrics"
     BINDINGS = bindings("metrics")
 
@@ -148,26 +155,50 @@ class MetricsScreen(DataScreen):
         with VerticalScroll():
             yield Static(id="metrics")
 
-    def load(self) -> list[Metric]:
-        return self.data.metrics()
+    def load(self) -> MetricsReport:
+        return self.data.metrics_report("24h")
 
-    def show(self, result: list[Metric]) -> None:
-        t = Table("metric", "scope", "value", "target", "status", "n", box=None, padding=(0, 2),
-                  header_style="bold dim", title="Metrics vs thresholds (window of live.db)", title_justify="left",
-                  title_style="bold")
-        for m in result:
-            style = {"ok": "green", "warn": "yellow", "CRITICAL": "bold white on red"}.get(m.status, "dim")
-            value = f"{m.value:.0f}" if m.unit == "count" and m.value is not None else f"{num(m.value)} {m.unit}"
-            t.add_row(m.name, m.scope, value.strip(),
-                      f"{num(m.target)} {m.unit}".strip() if m.target is not None else "", Text(m.status, style=style),
-                      str(m.samples))
-        self.query_one("#metrics", Static).update(Group(t, Text(""), _alerts(self)))
+    def show(self, result: MetricsReport) -> None:
+        self.query_one("#metrics", Static).update(Group(_alerts(self, result), Text(""), _metrics_table(result)))
 
 
-def _alerts(screen: MetricsScreen) -> Group:
+_STATUS_STYLE = {"ok": "green", "warn": "bold yellow", "critical": "bold white on red", "info": "",
+                 "insufficient": "dim", "no_data": "dim"}
+_RANK = {"critical": 0, "warn": 1, "ok": 2, "info": 3, "insufficient": 4, "no_data": 5}
+
+
+def _cell(v: MetricValue | None) -> Text:
+    if v is None or v.value is None:
+        return Text("—", style="dim")
+    unit = "" if v.unit in ("count", "ratio") else f" {v.unit}"
+    return Text(f"{v.value:,.{v.precision}f}{unit}", style=_STATUS_STYLE.get(v.status, ""))
+
+
+def _metrics_table(report: MetricsReport) -> Table:
+    rows: dict[tuple[str, str | None], dict[str, MetricValue]] = {}
+    for v in report.values:
+        rows.setdefault((v.name, v.group), {})[v.scope] = v
+    t = Table("metric", "all", "scalp", "runner", "warn / crit", "status", box=None, padding=(0, 1),
+              header_style="bold dim", title=f"Metrics, last {report.window.label} (colour = alert state per mode)",
+              title_justify="left", title_style="bold")
+    for (_, group), by_scope in rows.items():
+        first = next(iter(by_scope.values()))
+        worst = min((v.status for v in by_scope.values()), key=lambda s: _RANK.get(s, 9))
+        limits = " / ".join(num(x, first.precision) for x in (first.warn, first.critical)) if (
+            first.warn is not None or first.critical is not None) else ""
+        label = Text(f"{first.label} [{group}]" if group else first.label)  # Text: "[x]" is not markup
+        t.add_row(label, _cell(by_scope.get("all")), _cell(by_scope.get("scalp")), _cell(by_scope.get("runner")),
+                  limits, Text(worst, style=_STATUS_STYLE.get(worst, "")))
+    return t
+
+
+def _alerts(screen: MetricsScreen, report: MetricsReport) -> Group:
     app = screen.huracan
     h = app.health
     lines: list[RenderableType] = [Text("Alerts", style="bold")]
+    for a in report.alerts:
+        lines.append(Text(f"{a.level.upper():8} {a.scope:6} {a.message}",
+                          style="bold red" if a.level == "critical" else "yellow"))
     if h is None:
         lines.append(Text("no health heartbeat: the engine is not running or has not written yet", style="yellow"))
     else:
@@ -182,6 +213,8 @@ def _alerts(screen: MetricsScreen) -> Group:
     status = app.engine_status()
     if status.loud:
         lines.append(Text(status.label, style=status.style))
+    if len(lines) == 1:
+        lines.append(Text("none", style="green"))
     return Group(*lines)
 
 

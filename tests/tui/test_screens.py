@@ -230,7 +230,8 @@ async def test_models_metrics_and_reports_screens(filled: DataLayout, make_app: 
         await pilot.press("a")
         await settled(pilot)
         text = screen_text(app)
-        assert "win rate" in text and "66.67 %" in text and "logger dropped 29 events" in text
+        assert "Win rate" in text and "60.0 %" in text and "logger dropped 29 events" in text
+        assert "Net P&L" in text and "warn" in text
         await pilot.press("r")
         await settled(pilot)
         text = screen_text(app)
