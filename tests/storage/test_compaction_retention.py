@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,7 +16,7 @@ from observability.core.io.compaction import compact, conform, plan_compaction
 from observability.core.io.dataset import list_files, open_target, split_files
 from observability.core.io.exporter import export_once
 from observability.core.io.files import write_parquet
-from observability.core.io.journal import JournalProjector
+from observability.core.io.journal import JournalProjector, journal_watermark
 from observability.core.io.query import QueryLayer
 from observability.core.io.retention import prune
 from observability.paths import DataLayout
@@ -35,7 +36,6 @@ def view_count(layout: DataLayout) -> tuple[int, int]:
 
 
 def live_rows(layout: DataLayout) -> int:
-    import sqlite3
     conn = sqlite3.connect(layout.live_db)
     n = int(conn.execute("SELECT count(*) FROM live_feed").fetchone()[0])
     conn.close()
@@ -107,13 +107,20 @@ def test_prune_deletes_only_old_rows_at_or_below_the_exported_watermark(layout: 
     assert view_count(layout) == (105, 105)  # seq keeps growing after pruning: no reuse
 
 
-def test_prune_waits_for_the_trade_journal(layout: DataLayout) -> None:
+def test_prune_lets_the_trade_journal_see_every_row_before_it_goes(layout: DataLayout) -> None:
     store(layout, gate_events(50))
     JournalProjector(layout, chunk_rows=20).run_once()
     store(layout, gate_events(50, start=50))
     export_once(layout)
-    result = prune(layout, hot_hours=1.0, now=T0 + 10 * 86_400.0)
-    assert (result.safe_seq, result.rows) == (50, 50)
+    later = T0 + 10 * 86_400.0
+    dry = prune(layout, hot_hours=1.0, now=later, dry_run=True)
+    assert (dry.safe_seq, dry.rows) == (50, 50)  # the journal has seen only 50 so far
+    result = prune(layout, hot_hours=1.0, now=later)
+    assert (result.safe_seq, result.rows) == (100, 100)
+    assert journal_watermark(layout) == 100
+    conn = sqlite3.connect(layout.journal_db)
+    assert conn.execute("SELECT sum(evaluated) FROM gate_daily").fetchone() == (100,)
+    conn.close()
     assert view_count(layout) == (100, 100)
 
 

@@ -2,7 +2,8 @@
 
 A row may go when it is older than the hot window (config `retention.live_hot_hours`, 24 h by
 default) AND at or below the exported watermark (it is in durable Parquet) AND, when a trade
-journal exists, at or below the journal's projected watermark (the journal has seen it).
+journal exists, at or below the journal's projected watermark (the journal has seen it; prune
+runs the projector first, so a journal nobody projects cannot block retention).
 Deletion runs in short batches (`live_store.prune_live_feed`) so the writer never waits long.
 No dataset lock is needed: watermarks only grow, and rows at or below them stay in Parquet
 whatever the exporter or compaction does meanwhile.
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from observability.core.io.dataset import open_target
-from observability.core.io.journal import journal_watermark
+from observability.core.io.journal import JournalProjector, journal_watermark
 from observability.core.live_store import exported_seq, open_live_db, prune_health, prune_live_feed
 from observability.errors import DataDirError
 from observability.paths import DataLayout
@@ -59,6 +60,8 @@ def prune(
     conn = open_live_db(layout.live_db)
     try:
         safe_seq = exported_seq(conn, key)
+        if not dry_run and layout.journal_db.exists():
+            JournalProjector(layout).run_once()  # let the journal see every row before any can go
         journal = journal_watermark(layout)
         if journal is not None:
             safe_seq = min(safe_seq, journal)
