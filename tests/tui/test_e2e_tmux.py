@@ -81,3 +81,29 @@ def test_tui_in_tmux_follows_the_live_feed_and_shows_the_gates(data_dir: Path,
     finally:
         if tmux.alive():
             tmux.run("kill-server")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split()[2] == "Z")
+
+
+def test_demo_runs_the_simulator_and_a_dead_session_stops_both(data_dir: Path) -> None:
+    tmux = Tmux(f"huracan-demo-{os.getpid()}")
+    command = f"{sys.executable} -m huracan_tui --demo --demo-rate 300 --data-dir {data_dir}"
+    tmux.run("new-session", "-d", "-s", "tui", "-x", "100", "-y", "30", command)
+    try:
+        _poll(lambda: "DEMO sim pid" in tmux.screen() and "engine alive" in tmux.screen(), "the demo to run")
+        sim_pid = int(re.search(r"DEMO sim pid (\d+)", tmux.screen()).group(1))  # type: ignore[union-attr]
+        tui_pid = int(tmux.run("list-panes", "-t", "tui", "-F", "#{pane_pid}").strip())
+        assert _pid_alive(sim_pid)
+        tmux.run("kill-session", "-t", "tui")  # the SSH session dies: the pty hangs up
+        _poll(lambda: not _pid_alive(tui_pid), "the TUI to exit on hangup", timeout=20)
+        _poll(lambda: not _pid_alive(sim_pid), "the demo simulator to be stopped", timeout=20)
+        assert "simulated" in (data_dir / "demo-sim.log").read_text()  # it flushed and said so on SIGTERM
+    finally:
+        subprocess.run(["tmux", "-L", tmux.socket, "kill-server"], capture_output=True)
