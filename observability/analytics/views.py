@@ -99,13 +99,23 @@ DERIVED_SOURCES: Final[dict[str, Source]] = {
         f"  FROM ({_SCOPED_CLOSED})"
         ") WINDOW w AS (PARTITION BY scope ORDER BY closed_at, trade_id)",
     ),
-    # Net P&L per UTC day and scope: the series Sharpe and Sortino are computed from.
+    # Net P&L per UTC day and scope: the series Sharpe and Sortino are computed from. Every UTC day
+    # from the first trade close in the window to the window's last day (not beyond today) is in
+    # the series; a day without a close is a flat day (0), not a missing one — dropping flat days
+    # would inflate both the mean and the Sharpe ratio.
     "daily_pnl": Source(
         "daily_pnl", "day", "day_id", "scope", ("trades",),
-        "SELECT scope, CAST(CAST(closed_at AT TIME ZONE 'UTC' AS DATE) AS TIMESTAMPTZ) AS day,"
-        "  strftime(CAST(closed_at AT TIME ZONE 'UTC' AS DATE), '%Y-%m-%d') AS day_id,"
-        "  sum(pnl_net) AS pnl_net, sum(pnl_gross) AS pnl_gross, sum(fees) AS fees, count(*) AS trades"
-        f" FROM ({_SCOPED_CLOSED}) GROUP BY ALL",
+        "WITH c AS (SELECT scope, CAST(closed_at AT TIME ZONE 'UTC' AS DATE) AS d, pnl_net, pnl_gross, fees"
+        f"  FROM ({_SCOPED_CLOSED})),"
+        " per_day AS (SELECT scope, d, sum(pnl_net) AS pnl_net, sum(pnl_gross) AS pnl_gross, sum(fees) AS fees,"
+        "  count(*) AS trades FROM c GROUP BY ALL),"
+        " cal AS (SELECT CAST(unnest(generate_series(min(d), greatest(max(d), CAST((least({until}, now())"
+        "  - INTERVAL 1 MICROSECOND) AT TIME ZONE 'UTC' AS DATE)), INTERVAL 1 DAY)) AS DATE) AS d FROM per_day)"
+        " SELECT s.scope, CAST(cal.d AS TIMESTAMPTZ) AS day, strftime(cal.d, '%Y-%m-%d') AS day_id,"
+        "  coalesce(p.pnl_net, 0.0) AS pnl_net, coalesce(p.pnl_gross, 0.0) AS pnl_gross,"
+        "  coalesce(p.fees, 0.0) AS fees, coalesce(p.trades, 0) AS trades"
+        " FROM (SELECT DISTINCT scope FROM per_day) s CROSS JOIN cal"
+        " LEFT JOIN per_day p ON p.scope = s.scope AND p.d = cal.d",
     ),
     # One row per signal: signal -> last gate -> entry fill, in milliseconds.
     "trace_latency": Source(
@@ -144,8 +154,12 @@ def empty_catalog() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def derived_sql(src: Source) -> str:
-    return src.sql.format(**{b: window_table(b) for b in src.bases})
+_NO_END = "TIMESTAMPTZ '9999-12-31 00:00:00+00'"
+
+
+def derived_sql(src: Source, until: str = _NO_END) -> str:
+    """The source's SELECT over the windowed base tables; `until` is the window end (a literal)."""
+    return src.sql.format(until=until, **{b: window_table(b) for b in src.bases})
 
 
 def needed_columns(view: str, texts: list[str], sources: set[str]) -> list[str]:

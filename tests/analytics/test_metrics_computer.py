@@ -192,3 +192,22 @@ def test_empty_window_gives_no_data_not_errors(con: duckdb.DuckDBPyConnection, m
     assert win is not None and win.value is None and win.status == "no_data"
     assert report.value("trades_closed") == 0
     assert win.to_facts() == [] or all(f.id.endswith(".n") for f in win.to_facts())
+
+
+def test_daily_series_counts_days_without_trades_as_zero(
+    con: duckdb.DuckDBPyConnection, metrics_config: MetricsConfig
+) -> None:
+    # runner closes R1 on 01-05 and R2 on 01-07: 01-06 is a flat day of the daily series, not a missing one
+    report = MetricsComputer(con, metrics_config).compute(make_window("7d", until=UNTIL))
+    assert v(report, "daily_pnl_avg_usdt", "runner") == pytest.approx((4.9 + 0.0 - 2.1) / 3)
+    assert v(report, "days_positive_pct", "runner") == pytest.approx(100 / 3)
+    # a window running two days past the last trade: 01-08 and 01-09 are flat days too
+    later = MetricsComputer(con, metrics_config).compute(make_window("7d", until=datetime(2026, 1, 10, tzinfo=UTC)))
+    daily = [1.8 - 1.2 + 4.9, 0.8 - 1.2, -2.1, 0.0, 0.0]  # 2026-01-05 .. 01-09
+    mean = sum(daily) / 5
+    sd = math.sqrt(sum((d - mean) ** 2 for d in daily) / 4)
+    downside = math.sqrt(sum(min(d, 0.0) ** 2 for d in daily) / 5)
+    assert v(later, "daily_pnl_avg_usdt") == pytest.approx(0.6)
+    assert v(later, "sharpe_daily") == pytest.approx(mean / sd * math.sqrt(365))
+    assert v(later, "sortino_daily") == pytest.approx(mean / downside * math.sqrt(365))
+    assert later.get("sharpe_daily").n == 5  # type: ignore[union-attr]
