@@ -63,6 +63,7 @@ class RetentionConfig(_Cfg):
     live_hot_hours: float = Field(24.0, gt=0)
     prune_batch_rows: int = Field(20_000, ge=100)
     health_keep_hours: float = Field(72.0, gt=0)
+    prune_every_seconds: float = Field(300.0, gt=0)
 
 
 class ExportConfig(_Cfg):
@@ -71,6 +72,7 @@ class ExportConfig(_Cfg):
     every_rows: int = Field(250_000, ge=1)
     uri: str | None = None
     """Optional pyarrow filesystem URI (e.g. s3://bucket/prefix); default is <data_dir>/parquet/events."""
+    compact_every_seconds: float = Field(3600.0, gt=0)
 
 
 class AlertConfig(_Cfg):

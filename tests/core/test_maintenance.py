@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 
@@ -44,3 +45,29 @@ def test_the_writer_process_exports_on_its_schedule(data_dir: Path) -> None:
         while not list(layout.parquet_events.rglob("*.parquet")):
             assert time.monotonic() < deadline, "the writer never exported"
             time.sleep(0.1)
+
+
+def test_trades_are_projected_into_the_journal_and_old_exported_rows_pruned(layout: DataLayout) -> None:
+    conn = open_live_db(layout.live_db)
+    fill = builders.execution(order_id="o", side="buy", price_requested=100.0, price_filled=100.0,
+                              size_requested=1.0, size_filled=1.0, fees=0.1)
+    old = 1_700_000_000.0  # far outside the 24 h hot window
+    ingest_events(conn, [
+        builders.trade_opened(trade_id="tr1", side="long", execution=fill, model_id="m", symbol="BTC/USDT",
+                              trace_id="t1", mode="scalp", ts_event=old),
+        builders.trade_closed(trade_id="tr1", side="long", entry_price=100.0, exit_price=101.0, size=1.0, fees=0.2,
+                              hold_seconds=5, exit_reason="take_profit", symbol="BTC/USDT", trace_id="t1",
+                              mode="scalp", ts_event=old + 5),
+    ])
+    cfg = fast_config()
+    cfg.export = ExportConfig(every_seconds=0.0001, every_rows=1)
+    cfg.retention.prune_every_seconds = 0.0001
+    upkeep = Maintenance(layout, cfg)
+    time.sleep(0.01)
+    upkeep.run_due()
+    journal = sqlite3.connect(layout.journal_db)
+    assert journal.execute("SELECT trade_id, exit_reason FROM trade_outcomes").fetchall() == [("tr1", "take_profit")]
+    journal.close()
+    upkeep.run_due()  # exported and journaled by now: the old rows may go
+    assert conn.execute("SELECT count(*) FROM live_feed").fetchone() == (0,)
+    conn.close()
