@@ -20,6 +20,7 @@ import duckdb
 from pydantic import BaseModel, ConfigDict
 
 from observability.analytics.evidence import Fact, fact, limit_ids
+from observability.analytics.views import HEALTH_COUNTERS_SQL
 from observability.analytics.windows import Window
 
 Severity = Literal["info", "warning", "critical"]
@@ -192,14 +193,13 @@ def slippage_drift(con: duckdb.DuckDBPyConnection, w: Window, s: InsightSettings
 
 def logger_loss(con: duckdb.DuckDBPyConnection, w: Window, s: InsightSettings) -> list[Finding]:
     _, since, until = _bounds(w)
+    samples = f"(SELECT * FROM health WHERE ts >= {since} AND ts < {until})"
     row = con.execute(f"""
-        SELECT greatest(max(dropped_total) - min(dropped_total), 0),
-               greatest(max(dead_letter_total) - min(dead_letter_total), 0),
-               greatest(max(kill_switch_fired_total) - min(kill_switch_fired_total), 0),
+        SELECT coalesce(sum(dropped), 0), coalesce(sum(dead_letters), 0), coalesce(sum(kill_switch_fires), 0),
                count(*) FILTER (WHERE NOT writer_alive), count(*),
                list(CAST(epoch_ms(ts) AS VARCHAR) ORDER BY ts) FILTER (WHERE NOT writer_alive)[1:20],
                min(ts), max(ts)
-        FROM health WHERE ts >= {since} AND ts < {until}""").fetchone()
+        FROM ({HEALTH_COUNTERS_SQL.format(health=samples)})""").fetchone()
     if row is None or not row[4]:
         return []
     dropped, dead, fires, down, samples, down_ids, first, last = row

@@ -89,6 +89,27 @@ BASE_SOURCES: Final[dict[str, Source]] = {
 
 _SCOPED_CLOSED = "SELECT *, unnest([mode, 'all']) AS scope FROM {trades} WHERE status = 'closed'"
 
+
+def counter_increase(col: str) -> str:
+    """The increase of a logger counter since the previous health sample (window `w`, ordered by ts).
+
+    Why not max - min: the counters are cumulative per logger PROCESS and start again at 0 after a
+    restart, so max - min over a window spanning a restart reports the old process's total as new
+    losses. A changed pid or a fall in the counter is a restart: the whole current value is new.
+    The first sample of the window has no predecessor and adds 0.
+    """
+    prev = f"lag({col}) OVER w"
+    return (f"CASE WHEN {prev} IS NULL THEN 0 WHEN pid IS DISTINCT FROM lag(pid) OVER w OR {col} < {prev} "
+            f"THEN {col} ELSE {col} - {prev} END")
+
+
+HEALTH_COUNTERS: Final = {"dropped": "dropped_total", "dead_letters": "dead_letter_total",
+                          "kill_switch_fires": "kill_switch_fired_total"}
+HEALTH_COUNTERS_SQL: Final = (
+    "SELECT ts, pid, writer_alive, "
+    + ", ".join(f"{counter_increase(col)} AS {name}" for name, col in HEALTH_COUNTERS.items())
+    + " FROM {health} WINDOW w AS (ORDER BY ts)")
+
 DERIVED_SOURCES: Final[dict[str, Source]] = {
     # The equity curve of closed trades in window order, per scope: drawdown = peak - equity,
     # with the peak starting at 0 (a first losing trade is a drawdown).
@@ -130,6 +151,9 @@ DERIVED_SOURCES: Final[dict[str, Source]] = {
         "   ON g.trace_id = s.trace_id"
         " LEFT JOIN {trades} t ON t.trace_id = s.trace_id",
     ),
+    # Increases of the logger's cumulative counters per health sample, restarts accounted for.
+    "health_counters": Source("health_counters", "ts", "CAST(epoch_ms(ts) AS VARCHAR)", "global", ("health",),
+                              HEALTH_COUNTERS_SQL),
     # Each closed shadow trade once per gate that blocked it.
     "shadow_gates": Source(
         "shadow_gates", "closed_at", "shadow_id", "mode", ("shadow_trades",),
