@@ -44,7 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    try:
+        parser = build_parser()  # imports every command: seconds on a busy box, so Ctrl-C often lands here
+    except KeyboardInterrupt:
+        err_console.print("huracan-obs: interrupted", markup=False)
+        return 130
     args = parser.parse_args(argv)
     try:
         result = args.func(args)
