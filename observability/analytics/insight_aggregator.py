@@ -1,8 +1,8 @@
 """Ranked findings for a period, each with the numbers and ids that support it.
 
 Detectors (each a small SQL query over the query layer's views):
-- shadow_beats_taken: a gate whose blocked signals' shadow trades earned more per trade (bps) than
-  the trades actually taken — the gate may be too strict;
+- shadow_beats_taken: a gate whose signals blocked by it alone made money in their shadow trades,
+  more per trade (bps) than the trades taken in the same mode — the gate may be too strict;
 - expectancy_drop: a symbol/mode whose expectancy fell against the previous period of equal length;
 - miscalibrated_model: a model whose mean confidence is far from its realised win rate;
 - slippage_drift: a symbol whose average entry slippage rose against the previous period;
@@ -85,25 +85,31 @@ def _score(effect: float, n: int) -> float:
 
 
 def shadow_beats_taken(con: duckdb.DuckDBPyConnection, w: Window, s: InsightSettings) -> list[Finding]:
+    """Per mode, shadows blocked by `gate` ALONE that earned more per trade than the trades taken, and
+    made money. Why these conditions: loosening a gate frees only the signals no other gate blocked;
+    scalp and runner trades differ in size and horizon, so each is compared with its own mode; and
+    freeing trades that still lose (even less than the taken ones) would not add P&L."""
     _, since, until = _bounds(w)
-    taken = con.execute(f"SELECT avg(pnl_bps), count(*) FROM trades WHERE status = 'closed' AND closed_at >= {since} "
-                        f"AND closed_at < {until}").fetchone()
-    if taken is None or taken[0] is None:
-        return []
-    taken_bps, taken_n = float(taken[0]), int(taken[1])
     rows = con.execute(f"""
-        SELECT gate, avg(pnl_bps), count(*), sum(pnl), list(shadow_id ORDER BY closed_at DESC)[1:20]
-        FROM (SELECT *, unnest(blocked_by) AS gate FROM shadow_trades
-              WHERE status = 'closed' AND closed_at >= {since} AND closed_at < {until})
-        GROUP BY gate HAVING count(*) >= ? AND avg(pnl_bps) > ?""", [s.min_shadow_trades, taken_bps]).fetchall()
+        WITH taken AS (SELECT mode, avg(pnl_bps) AS bps, count(*) AS n FROM trades
+                       WHERE status = 'closed' AND closed_at >= {since} AND closed_at < {until} GROUP BY mode),
+        alone AS (SELECT mode, blocked_by[1] AS gate, avg(pnl_bps) AS bps, count(*) AS n, sum(pnl) AS pnl,
+                         list(shadow_id ORDER BY closed_at DESC)[1:20] AS ids
+                  FROM shadow_trades WHERE status = 'closed' AND closed_at >= {since} AND closed_at < {until}
+                    AND len(blocked_by) = 1
+                  GROUP BY ALL)
+        SELECT a.mode, a.gate, a.bps, a.n, a.pnl, a.ids, t.bps, t.n FROM alone a JOIN taken t USING (mode)
+        WHERE a.n >= ? AND a.bps > t.bps AND a.bps > 0 ORDER BY a.mode, a.gate""",
+        [s.min_shadow_trades]).fetchall()
     out = []
-    for gate, bps, n, pnl, ids in rows:
+    for mode, gate, bps, n, pnl, ids, taken_bps, taken_n in rows:
         edge = bps - taken_bps
         out.append(Finding(
-            kind="shadow_beats_taken", subject=gate, severity="warning", score=_score(edge, n),
-            title=f"Gate {gate} blocked trades that beat the ones taken",
-            detail=(f"{n} signals blocked by {gate} would have made {bps:+.1f} bps per trade (total {pnl:+.2f} USDT) "
-                    f"against {taken_bps:+.1f} bps for the {taken_n} trades taken; consider loosening {gate}."),
+            kind="shadow_beats_taken", subject=f"{gate}.{mode}", severity="warning", score=_score(edge, n),
+            title=f"Gate {gate} alone blocked {mode} trades that beat the ones taken",
+            detail=(f"{n} {mode} signals blocked by {gate} alone would have made {bps:+.1f} bps per trade "
+                    f"(total {pnl:+.2f} USDT) against {taken_bps:+.1f} bps for the {taken_n} {mode} trades taken; "
+                    f"consider loosening {gate} for {mode}."),
             numbers={"shadow_bps": (bps, "bps", 1), "taken_bps": (taken_bps, "bps", 1), "shadow_n": (n, "count", 0),
                      "shadow_pnl": (pnl, "USDT", 2)},
             evidence=limit_ids(ids)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import duckdb
 import pytest
@@ -23,11 +24,51 @@ WEEK = Window(label="7d", since=datetime(2026, 1, 1, tzinfo=UTC), until=datetime
 
 def test_gate_whose_shadow_trades_beat_taken_trades(con: duckdb.DuckDBPyConnection) -> None:
     found = [f for f in insights(con, WEEK, LOOSE).findings if f.kind == "shadow_beats_taken"]
-    [mc] = found  # model_confidence: B3 +200 bps vs taken 300/6 = +50 bps; spread shadows average -50 bps
-    assert mc.subject == "model_confidence" and mc.evidence == ["B3"]
+    # model_confidence alone blocked B3 (runner, +200 bps) against the runner trades taken, R1 +490 and
+    # R2 -210 -> +140 bps; the spread shadows (scalp) average -50 bps
+    [mc] = found
+    assert mc.subject == "model_confidence.runner" and mc.evidence == ["B3"]
     assert mc.numbers["shadow_bps"][0] == pytest.approx(200.0)
-    assert mc.numbers["taken_bps"][0] == pytest.approx(50.0)
-    assert mc.score == pytest.approx(150.0)
+    assert mc.numbers["taken_bps"][0] == pytest.approx(140.0)
+    assert mc.score == pytest.approx(60.0)
+
+
+def _long(ident: str, mode: str, bps: float, ts: float, blocked_by: list[str] | None = None) -> list[dict[str, Any]]:
+    exit_ = 100.0 * (1 + bps / 10_000)
+    if blocked_by is not None:
+        common = {"shadow_id": ident, "side": "long", "entry_price": 100.0, "size": 1.0, "blocked_by": blocked_by,
+                  "symbol": "X", "trace_id": f"tr-{ident}", "mode": mode}
+        return [builders.shadow_trade_opened(**common, ts_event=ts - 60),
+                builders.shadow_trade_closed(**common, exit_price=exit_, hold_seconds=60.0, exit_reason="timeout",
+                                             ts_event=ts)]
+    exe = builders.execution(order_id=f"o-{ident}", side="buy", price_requested=100.0, price_filled=100.0,
+                             size_requested=1.0, size_filled=1.0, fees=0.0)
+    return [builders.trade_opened(trade_id=ident, side="long", execution=exe, model_id="m", symbol="X",
+                                  trace_id=f"tr-{ident}", mode=mode, ts_event=ts - 60),
+            builders.trade_closed(trade_id=ident, side="long", entry_price=100.0, exit_price=exit_, size=1.0,
+                                  fees=0.0, hold_seconds=60.0, exit_reason="timeout", symbol="X",
+                                  trace_id=f"tr-{ident}", mode=mode, ts_event=ts)]
+
+
+def test_shadow_finding_needs_the_gate_alone_a_profit_and_the_same_mode(layout: DataLayout) -> None:
+    ts = datetime(2026, 1, 10, 12, tzinfo=UTC).timestamp()
+    events = (_long("TS", "scalp", -10.0, ts) + _long("TR", "runner", 300.0, ts)
+              + _long("X1", "scalp", 100.0, ts, ["spread", "liquidity"])  # loosening spread alone frees nothing
+              + _long("X2", "runner", 200.0, ts, ["volatility"])  # below the runner trades taken (+300)
+              + _long("X3", "scalp", -5.0, ts, ["spread"])  # beats -10 bps but would still lose money
+              + _long("X4", "scalp", 50.0, ts, ["liquidity"]))
+    conn = open_live_db(layout.live_db)
+    ingest_events(conn, events)
+    conn.close()
+    q = QueryLayer(layout)
+    window = Window(label="1d", since=datetime(2026, 1, 10, tzinfo=UTC), until=datetime(2026, 1, 11, tzinfo=UTC))
+    found = [f for f in insights(q.connect(), window, LOOSE).findings if f.kind == "shadow_beats_taken"]
+    q.close()
+    [f] = found
+    assert f.subject == "liquidity.scalp" and f.evidence == ["X4"]
+    assert f.numbers["shadow_bps"][0] == pytest.approx(50.0)
+    assert f.numbers["taken_bps"][0] == pytest.approx(-10.0)
+    assert f.numbers["shadow_n"][0] == 1
 
 
 def test_expectancy_drop_per_symbol_and_mode(con: duckdb.DuckDBPyConnection) -> None:
