@@ -10,6 +10,7 @@ Every failure is one ConfigError line: `<file>:<line>: <field>: <what is wrong /
 
 from __future__ import annotations
 
+import copy
 import difflib
 import os
 import re
@@ -145,10 +146,26 @@ def _expected(err: Mapping[str, Any], model: type[BaseModel]) -> str:
     return f"{msg[0].lower()}{msg[1:]}"
 
 
-def _apply_env(data: dict[str, Any], prefix: str | None, env: Mapping[str, str]) -> dict[Loc, str]:
-    """Apply HURACAN_<PREFIX>__a__b=value overrides in place; return {field path: variable name}."""
+def _defaults(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's defaults as plain data ({} when some field has none)."""
+    try:
+        return model().model_dump()
+    except ValidationError:
+        return {}
+
+
+def _apply_env(data: dict[str, Any], prefix: str | None, env: Mapping[str, str],
+               model: type[BaseModel]) -> dict[Loc, str]:
+    """Apply HURACAN_<PREFIX>__a__b=value overrides in place; return {field path: variable name}.
+
+    A section the file leaves out starts from its default before the override goes in, so
+    `HURACAN_GATES__GATES__SPREAD__THRESHOLD=9` without a `gates:` section changes one threshold
+    instead of replacing the six default gates with an incomplete one. A section the file does
+    give is taken as written (a gate it does not list stays unknown).
+    """
     if not prefix:
         return {}
+    defaults: dict[str, Any] | None = None
     applied: dict[Loc, str] = {}
     head = f"HURACAN_{prefix}__".upper()
     for name, raw in sorted(env.items()):
@@ -164,10 +181,18 @@ def _apply_env(data: dict[str, Any], prefix: str | None, env: Mapping[str, str])
             raise ConfigError(f"environment {name}: {'.'.join(path)}: not a valid YAML value ({problem}); "
                               f"quote text values, e.g. {name}='\"text\"'") from None
         cursor = data
-        for part in path[:-1]:
+        from_defaults = path[0] not in data  # a section the file leaves out is its default, entirely
+        for depth, part in enumerate(path[:-1]):
             nxt = cursor.get(part)
             if not isinstance(nxt, dict):
-                nxt = {}
+                fallback: Any = None
+                if from_defaults:
+                    if defaults is None:
+                        defaults = _defaults(model)
+                    fallback = defaults
+                    for key in path[:depth + 1]:
+                        fallback = fallback.get(key) if isinstance(fallback, dict) else None
+                nxt = copy.deepcopy(fallback) if isinstance(fallback, dict) else {}
                 cursor[part] = nxt
             cursor = nxt
         cursor[path[-1]] = value
@@ -222,7 +247,7 @@ def load_yaml_model(
     if not isinstance(data, dict):
         raise ConfigError(f"{p}:1: (top level): expected a mapping of settings (key: value), "
                           f"got {type(data).__name__}")
-    applied = _apply_env(data, env_prefix, os.environ if env is None else env)
+    applied = _apply_env(data, env_prefix, os.environ if env is None else env, model)
     try:
         return model.model_validate(data)
     except ValidationError as exc:

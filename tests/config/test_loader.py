@@ -135,3 +135,28 @@ def test_unparsable_environment_value_names_the_variable(tmp_path: Path) -> None
 
 def test_shipped_observability_yaml_is_valid_and_matches_the_defaults() -> None:
     assert load_yaml_model(REPO_CONFIG, ObservabilityConfig, env={}) == ObservabilityConfig()
+
+
+@pytest.mark.parametrize("file_text", [None, "version: 1\n"], ids=["no-file", "file-without-the-section"])
+def test_an_override_inside_a_section_the_file_leaves_to_defaults_keeps_the_other_defaults(
+        tmp_path: Path, file_text: str | None) -> None:
+    from observability.config.gates_config import GatesConfig
+
+    path = tmp_path / "gates.yaml"
+    if file_text is not None:
+        path.write_text(file_text)
+    cfg = load_yaml_model(path, GatesConfig, env_prefix="GATES", missing_ok=True,
+                          env={"HURACAN_GATES__GATES__SPREAD__THRESHOLD": "9"})
+    assert cfg.gates["spread"].threshold == 9.0
+    assert cfg.names() == GatesConfig().names()  # the other five gates are still there
+    assert cfg.gates["spread"].modes == GatesConfig().gates["spread"].modes  # and spread's other settings
+
+
+def test_an_override_of_a_gate_the_file_does_not_configure_is_still_an_error(tmp_path: Path) -> None:
+    from observability.config.gates_config import GatesConfig
+
+    path = tmp_path / "gates.yaml"
+    path.write_text("gates:\n  a:\n    order: 1\n    threshold: 1\n    direction: min\n    pass_rate_target: 0.5\n"
+                    "    near_miss_margin: 0\n")
+    with pytest.raises(ConfigError, match=r"gates.spread.order: field required.*HURACAN_GATES__GATES__SPREAD"):
+        load_yaml_model(path, GatesConfig, env_prefix="GATES", env={"HURACAN_GATES__GATES__SPREAD__THRESHOLD": "9"})
