@@ -19,7 +19,7 @@ import duckdb
 from pydantic import BaseModel, ConfigDict
 
 from observability.analytics.evidence import Fact, fact, limit_ids
-from observability.analytics.gate_explainer import sql_str, window_clause
+from observability.analytics.gate_explainer import live_thresholds, single, sql_str, window_clause
 from observability.analytics.windows import Window
 from observability.config.gates_config import GatesConfig, load_gates_config
 from observability.errors import ObservabilityError
@@ -54,14 +54,21 @@ class CounterfactualSweep(BaseModel):
     gate: str
     direction: str
     current_threshold: float | None
+    """The recorded live threshold at the window's end; None when the modes' differ."""
+    live_thresholds: dict[str, float]
     mode: str | None
     window: str
     signals: int
     rows: list[CounterfactualRow]
 
     def best(self) -> CounterfactualRow | None:
-        """The alternative with the largest net effect (the live threshold wins ties)."""
-        return max(self.rows, key=lambda r: (round(r.net_effect, 9), r.is_current), default=None)
+        """The alternative that would have added the most P&L, or None when none adds any.
+
+        Net effects are against what was actually done (which is 0 by definition), not against the
+        row at the current threshold: that row differs from the record whenever the threshold moved
+        during the window or per-mode thresholds differ."""
+        best = max((r for r in self.rows if not r.is_current), key=lambda r: r.net_effect, default=None)
+        return best if best is not None and best.net_effect > 1e-9 else None
 
     def to_facts(self) -> list[Fact]:
         out: list[Fact] = []
@@ -96,10 +103,12 @@ def counterfactual_sweep(con: duckdb.DuckDBPyConnection, gate: str, window: Wind
     if not n:
         raise ObservabilityError(f"no decisions of gate {gate!r} in window {window.label}; "
                                  "check the gate name (`huracan-obs gates`) or widen --since")
-    current = spec.threshold_for(mode) if spec else data_thr
+    live = live_thresholds(con, window, mode, gate).get(gate, {})
+    current = single(live)
     direction = spec.direction if spec else data_dir
+    center = current if current is not None else spec.threshold_for(mode) if spec else data_thr
     alts = sorted(set(thresholds)) if thresholds else default_sweep(
-        current, spec.near_miss_margin if spec and spec.near_miss_margin > 0 else abs(current) * 0.05 or 1.0)
+        center, spec.near_miss_margin if spec and spec.near_miss_margin > 0 else abs(center) * 0.05 or 1.0)
     g = sql_str(gate)
     values = ", ".join(f"(CAST({float(a)!r} AS DOUBLE))" for a in alts)
     new = "would AND others_ok AND NOT passed_now"
@@ -148,5 +157,6 @@ def counterfactual_sweep(con: duckdb.DuckDBPyConnection, gate: str, window: Wind
             newly_taken_wins=wins, shadow_pnl=shadow_pnl, newly_blocked=new_blocked,
             blocked_trade_pnl=blocked_pnl, net_effect=shadow_pnl - blocked_pnl,
             newly_taken_ids=limit_ids(taken_ids or []), newly_blocked_ids=limit_ids(blocked_ids or [])))
-    return CounterfactualSweep(gate=gate, direction=str(direction), current_threshold=current, mode=mode,
+    return CounterfactualSweep(gate=gate, direction=str(direction), current_threshold=current,
+                               live_thresholds=live, mode=mode,
                                window=window.label, signals=int(rows[0][-1]) if rows else 0, rows=out)

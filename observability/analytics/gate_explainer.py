@@ -2,8 +2,8 @@
 the threshold, near misses, and one signal's verdict in a sentence plus numbers.
 
 Targets, units and near-miss margins come from configs/gates.yaml; a gate seen in the data but
-absent from the config falls back to the data (its most recent threshold and direction, no
-target), so an engine running a newer gate set is still explained.
+absent from the config falls back to the data (its direction, no target), so an engine running a
+newer gate set is still explained. The live threshold is always the recorded one.
 Counterfactual threshold sweeps live in `gate_counterfactuals`.
 """
 
@@ -45,6 +45,29 @@ def window_clause(window: Window, ts: str = "ts_event", mode: str | None = None)
     return sql, params
 
 
+def live_thresholds(con: duckdb.DuckDBPyConnection, window: Window, mode: str | None = None,
+                    gate: str | None = None) -> dict[str, dict[str, float]]:
+    """gate -> {mode: the threshold its last decision in the window was made at}.
+
+    Why from the data, not gates.yaml: the Mechanic moves thresholds at run time and modes may have
+    their own; the recorded threshold is what was live."""
+    where, params = window_clause(window, mode=mode)
+    if gate is not None:
+        where += " AND gate = ?"
+        params.append(gate)
+    out: dict[str, dict[str, float]] = {}
+    for g, m, thr in con.execute(f"SELECT gate, coalesce(mode, 'none'), arg_max(threshold, ts_event) "
+                                 f"FROM gate_decisions WHERE {where} GROUP BY ALL ORDER BY ALL", params).fetchall():
+        out.setdefault(g, {})[m] = thr
+    return out
+
+
+def single(thresholds: dict[str, float]) -> float | None:
+    """The one live threshold when every mode shares it, else None."""
+    values = set(thresholds.values())
+    return values.pop() if len(values) == 1 else None
+
+
 class GateSummary(_Result):
     gate: str
     order: int
@@ -53,6 +76,11 @@ class GateSummary(_Result):
     pass_rate_pct: float | None
     target_pct: float | None
     threshold: float | None
+    """The live threshold at the window's end (last recorded); None when the modes' differ."""
+    live_thresholds: dict[str, float]
+    """mode -> the threshold of its last decision in the window."""
+    config_threshold: float | None
+    """What gates.yaml says (the Mechanic may have moved the live one away from it)."""
     direction: str | None
     unit: str
     near_miss_margin: float | None
@@ -206,15 +234,17 @@ class GateExplainer:
                    count(*) FILTER (WHERE NOT passed AND -g.margin <= nm.near), min(g.gate_order),
                    arg_max(g.trace_id, g.ts_event, 20)
             FROM g JOIN t USING (trace_id) LEFT JOIN nm ON nm.gate = g.gate GROUP BY g.gate""", params).fetchall()
+        live = live_thresholds(self.con, window, mode)
         out = []
-        for (gate, n, npass, thr, direction, vmin, vmed, vmax, alone, near, order, ids) in rows:
+        for (gate, n, npass, _thr, direction, vmin, vmed, vmax, alone, near, order, ids) in rows:
             spec = self.spec(gate)
             nm_margin = spec.near_miss_margin if spec else None
             out.append(GateSummary(
                 gate=gate, order=spec.order if spec else 100 + int(order or 0), decisions=n, passed=npass,
                 pass_rate_pct=100.0 * npass / n if n else None,
                 target_pct=100.0 * spec.pass_rate_target if spec else None,
-                threshold=spec.threshold_for(mode) if spec else thr,
+                threshold=single(live.get(gate, {})), live_thresholds=live.get(gate, {}),
+                config_threshold=spec.threshold_for(mode) if spec else None,
                 direction=spec.direction if spec else direction, unit=spec.unit if spec else "",
                 near_miss_margin=nm_margin, near_misses=near, blocked_alone=alone, value_min=vmin,
                 value_median=vmed, value_max=vmax, window=window.label, evidence=limit_ids(ids)))

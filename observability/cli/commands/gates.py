@@ -39,8 +39,16 @@ def _sweep_values(text: str | None) -> list[float] | None:
         raise ConfigError(f"--sweep must be numbers separated by commas (e.g. 6,7,8), got {text!r}") from None
 
 
+def _live(threshold: float | None, per_mode: dict[str, float]) -> str:
+    """'8', or 'scalp 8 / runner 12' when the modes' live thresholds differ."""
+    if threshold is not None or not per_mode:
+        return "—" if threshold is None else f"{threshold:g}"
+    return " / ".join(f"{m} {v:g}" for m, v in per_mode.items())
+
+
 def _sweep_table(sweep: CounterfactualSweep) -> Table:
-    t = Table(title=f"Counterfactuals for {sweep.gate} ({sweep.direction}, live {sweep.current_threshold:g}) "
+    live = _live(sweep.current_threshold, sweep.live_thresholds)
+    t = Table(title=f"Counterfactuals for {escape(sweep.gate)} ({sweep.direction}, live {live}) "
                     f"over {sweep.signals} signals", header_style="bold")
     for col in ("threshold", "Δ passed", "Δ taken", "newly taken (wins)", "shadow P&L", "newly blocked",
                 "their P&L", "net effect"):
@@ -49,7 +57,8 @@ def _sweep_table(sweep: CounterfactualSweep) -> Table:
         t.add_row(f"{r.threshold:g}" + (" ◀" if r.is_current else ""), f"{r.delta_passed:+d}", f"{r.delta_taken:+d}",
                   f"{r.newly_taken} ({r.newly_taken_wins})", f"{r.shadow_pnl:+.2f}", str(r.newly_blocked),
                   f"{r.blocked_trade_pnl:+.2f}", f"{r.net_effect:+.2f}")
-    t.caption = "shadow P&L > 0: profit the live threshold forgoes; their P&L < 0: losses a tighter one avoids"
+    t.caption = ("each threshold applied to every decision of the window; Δ and net effect against what was done. "
+                 "shadow P&L > 0: profit forgone; their P&L < 0: losses a tighter threshold avoids")
     return t
 
 
@@ -92,12 +101,14 @@ def run(args: argparse.Namespace) -> int:
                          no_wrap=col == "gate")
     for s in summaries:
         best = sweeps[s.gate].best() if s.gate in sweeps else None
-        alt = f"{best.threshold:g} ({best.net_effect:+.2f} USDT)" if best and not best.is_current else "keep"
+        alt = f"{best.threshold:g} ({best.net_effect:+.2f} USDT)" if best else "keep"
         rate = "—" if s.pass_rate_pct is None else f"{s.pass_rate_pct:.1f}"
         behind = s.pass_rate_pct is not None and s.target_pct is not None and s.pass_rate_pct < s.target_pct - 5
         table.add_row(escape(s.gate), str(s.decisions), f"[yellow]{rate}[/]" if behind else rate,
                       "—" if s.target_pct is None else f"{s.target_pct:.0f}",
-                      "—" if s.threshold is None else f"{s.direction} {s.threshold:g} {escape(s.unit)}",
+                      f"{s.direction or ''} {_live(s.threshold, s.live_thresholds)} {escape(s.unit)}".strip()
+                      + (f" (yaml {s.config_threshold:g})" if s.threshold is not None and s.config_threshold
+                         is not None and abs(s.threshold - s.config_threshold) > 1e-12 else ""),
                       str(s.near_misses), str(s.blocked_alone), alt)
     console.print(table)
     if args.gate:
@@ -107,5 +118,5 @@ def run(args: argparse.Namespace) -> int:
                 f"{p.bucket_start:%H:%M} {p.pass_rate_pct:.0f}%" for p in trend.points[-24:]))
         if near is not None:
             console.print(f"{near.count} near misses within {near.margin:g}: "
-                          + ", ".join(f"{i.trace_id} ({i.value:g})" for i in near.items))
+                          + ", ".join(f"{i.trace_id} ({i.value:g} vs {i.threshold:g})" for i in near.items))
     return 0
