@@ -9,6 +9,7 @@ writer process. A test checks that every builder's output validates against its 
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -29,8 +30,8 @@ def _finite(name: str, value: Any) -> float:
             return value
     elif type(value) is int:
         return float(value)
-    elif isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
+    elif isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)  # also numpy scalars (float32, int64) that models and engines hand over
     raise EventValidationError(f"{name} must be a finite number, got {value!r}")
 
 

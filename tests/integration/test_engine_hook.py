@@ -290,3 +290,19 @@ def test_an_empty_symbol_is_refused(hook: EngineHook, buf: EventBuffer) -> None:
     with pytest.raises(HookError, match="symbol"):
         _signal(hook, symbol=" ")
     assert buf.events == []
+
+
+def test_numpy_scalars_from_a_model_are_accepted_and_logged_as_plain_floats(hook: EngineHook,
+                                                                           buf: EventBuffer) -> None:
+    import numpy as np
+    import orjson
+
+    trace = _signal(hook, confidence=np.float32(0.7), price=np.float64(100.0))
+    values = {**PASSING, "spread": np.float32(3.0), "liquidity": np.int64(900_000)}
+    assert hook.on_gate_decisions(trace, values, ts=T0).passed
+    hook.on_order_filled(trace, price_requested=np.float32(100.0), price_filled=100.0, size_requested=np.float32(1),
+                         size_filled=np.float32(1), fees=np.float32(0.01), ts=T0)
+    EVENT_LIST_ADAPTER.validate_python(buf.events)
+    orjson.dumps(buf.events)  # no OPT_SERIALIZE_NUMPY needed: only plain floats went in
+    assert type(buf.events[0]["payload"]["confidence"]) is float
+    assert type(buf.events[1]["payload"]["value"]) is float
