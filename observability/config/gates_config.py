@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import numbers
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -146,7 +147,7 @@ class GatesConfig(_Cfg):
     def with_threshold(self, gate: str, threshold: float, mode: GateMode | None = None) -> GatesConfig:
         """A copy with one threshold changed (the per-mode override when `mode` is given)."""
         spec = self.gate(gate)
-        if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not math.isfinite(threshold):
+        if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not math.isfinite(threshold):
             raise ConfigError(f"threshold for gate {gate!r} must be a finite number, got {threshold!r}")
         if mode is None:
             new_spec = spec.model_copy(update={"threshold": float(threshold)})

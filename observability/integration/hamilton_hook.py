@@ -8,6 +8,7 @@ never names a model the registry does not hold.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +24,7 @@ from observability.integration.sink import LogSink
 def _metrics(metrics: Mapping[str, float]) -> dict[str, float]:
     out = {}
     for key, value in metrics.items():
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
             raise HookError(f"metric {key!r} must be a finite number, got {value!r}")
         out[key] = float(value)
     return out

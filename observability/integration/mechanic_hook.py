@@ -14,6 +14,7 @@ edit of the file it would keep answering with the value the registry saw last.
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
@@ -92,7 +93,7 @@ class MechanicHook:
             raise UnknownGateError(f"unknown gate {gate!r}; configured gates are {self._gates.names()}")
         if mode is not None and mode not in ("scalp", "runner"):
             raise HookError(f"mode must be 'scalp', 'runner' or None, got {mode!r}")
-        if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not math.isfinite(threshold):
+        if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not math.isfinite(threshold):
             raise HookError(f"threshold for gate {gate!r} must be a finite number, got {threshold!r}")
         old = self._gates.gates[gate].threshold_for(mode)
         if float(threshold) == old:

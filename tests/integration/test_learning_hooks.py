@@ -177,3 +177,16 @@ def test_a_config_file_edited_between_runs_is_recorded_as_a_change_at_the_next_s
     assert registry.value_at("gates.volatility.threshold", _at(T0 + 100)) == 45.0
     assert registry.value_at("gates.spread.modes.runner", _at(T0 + 100)) is None
     assert registry.threshold_history("spread")[-1].changed_by == "config"
+
+
+def test_numpy_metrics_and_thresholds_are_accepted_as_plain_floats(registry: Registry) -> None:
+    import numpy as np
+
+    buf = EventBuffer()
+    record = HamiltonHook(buf, registry).on_model_trained(
+        b"np-weights", name="direction", metrics={"auc": np.float32(0.625), "n": np.int64(5000)}, ts=T0)
+    assert record.metrics == {"auc": 0.625, "n": 5000.0}
+    new = MechanicHook(buf, registry, baseline_ts=T0).set_gate_threshold(
+        "spread", np.float32(9.5), changed_by="a", reason="b", ts=T0 + 1)
+    assert new.gates["spread"].threshold == 9.5 and type(new.gates["spread"].threshold) is float
+    EVENT_LIST_ADAPTER.validate_python(buf.events)
