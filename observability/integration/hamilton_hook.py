@@ -22,7 +22,7 @@ from observability.integration.sink import LogSink
 
 
 def _metrics(metrics: Mapping[str, float]) -> dict[str, float]:
-    out = {}
+    out: dict[str, float] = {}
     for key, value in metrics.items():
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
             raise HookError(f"metric {key!r} must be a finite number, got {value!r}")
