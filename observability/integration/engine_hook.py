@@ -44,6 +44,15 @@ def _positive_size(name: str, value: float) -> float:
     return float(value)
 
 
+def _text(name: str, value: str, limit: int, *, required: bool = True) -> str:
+    """The envelope's and payloads' string limits, checked at the call: past the call the event
+    would only fail validation in the writer and land in dead_letter, leaving its trace without it."""
+    if not isinstance(value, str) or (required and not value.strip()) or len(value) > limit:
+        need = "a non-empty string" if required else "a string"
+        raise HookError(f"{name} must be {need} of at most {limit} characters, got {value!r:.80}")
+    return value
+
+
 def _excursions(mfe_bps: float, mae_bps: float) -> None:
     """MFE is the best move seen (>= 0), MAE the worst (<= 0): a magnitude passed as MAE would read as a gain."""
     if mfe_bps < 0.0:
@@ -175,6 +184,15 @@ class EngineHook:
             raise HookError(f"mode must be one of {list(_MODES)}, got {mode!r}")
         if not symbol or not symbol.strip():
             raise HookError(f"symbol must name the instrument, e.g. 'BTC/USDT', got {symbol!r}")
+        _text("symbol", symbol, 40)
+        _text("model_id", model_id, 128)
+        _text("strategy", strategy, 200, required=False)
+        if trace_id:
+            _text("trace_id", trace_id, 64)
+        if signal_id:
+            _text("signal_id", signal_id, 128)
+        for name in features or ():
+            _text("feature name", name, 128)
         at = _secs(ts)
         decided = at if decision_ts is None else _secs(decision_ts)
         fts = None
@@ -272,7 +290,9 @@ class EngineHook:
             )
         _positive_size("size_requested", size_requested)
         filled = _positive_size("size_filled", size_filled)
-        tid = trade_id or new_id()
+        tid = _text("trade_id", trade_id, 128) if trade_id else new_id()
+        if order_id:
+            _text("order_id", order_id, 128)
         if tid in self._trades:
             raise HookError(f"trade {tid!r} is already open")
         at = _secs(ts)
@@ -313,6 +333,8 @@ class EngineHook:
                 "partial exits are not supported, close the full size"
             )
         _excursions(mfe_bps, mae_bps)
+        if order_id:
+            _text("order_id", order_id, 128)
         at = _secs(ts)
         if at < pos.opened_ts:
             raise HookError(f"trade {trade_id!r} cannot close at {at:.6f}, before it opened at {pos.opened_ts:.6f}")
@@ -355,7 +377,7 @@ class EngineHook:
         if not settings.enabled or len(self._shadows) >= settings.max_open:
             del self._traces[trace_id]
             return None
-        sid = shadow_id or new_id()
+        sid = _text("shadow_id", shadow_id, 128) if shadow_id else new_id()
         if sid in self._shadows:
             raise HookError(f"shadow trade {sid!r} is already open")
         price = trace.price if entry_price is None else entry_price
@@ -428,7 +450,7 @@ class EngineHook:
             trace = "".join(tb.format_exception(error)) if error.__traceback__ is not None else None
         else:
             error_type, text, trace = error, message or error, None
-        return self._logger.log(builders.error(
-            component=component, error_type=error_type, message=text, recoverable=recoverable,
+        return self._logger.log(builders.error(  # never raise on the error path: shorten what is too long
+            component=str(component)[:200], error_type=str(error_type)[:200], message=text, recoverable=recoverable,
             traceback=trace, symbol=symbol, trace_id=trace_id, severity=severity, ts_event=_secs(ts),
         ))

@@ -306,3 +306,62 @@ def test_numpy_scalars_from_a_model_are_accepted_and_logged_as_plain_floats(hook
     orjson.dumps(buf.events)  # no OPT_SERIALIZE_NUMPY needed: only plain floats went in
     assert type(buf.events[0]["payload"]["confidence"]) is float
     assert type(buf.events[1]["payload"]["value"]) is float
+
+
+@pytest.mark.parametrize(("kwargs", "field"), [
+    ({"model_id": ""}, "model_id"),
+    ({"model_id": "m" * 129}, "model_id"),
+    ({"signal_id": "s" * 129}, "signal_id"),
+    ({"trace_id": "t" * 65}, "trace_id"),
+    ({"symbol": "S" * 41}, "symbol"),
+    ({"strategy": "x" * 201}, "strategy"),
+    ({"features": {"": 1.0}}, "feature name"),
+])
+def test_ids_the_store_would_dead_letter_are_refused_at_the_call(hook: EngineHook, buf: EventBuffer,
+                                                                 kwargs: dict[str, Any], field: str) -> None:
+    with pytest.raises(HookError, match=field):
+        _signal(hook, **kwargs)
+    assert buf.events == []
+
+
+def test_ids_at_their_longest_allowed_length_validate(hook: EngineHook, buf: EventBuffer) -> None:
+    trace = _signal(hook, model_id="m" * 128, signal_id="s" * 128, trace_id="t" * 64, symbol="S" * 40,
+                    strategy="x" * 200, features={"f" * 128: 1.0})
+    hook.on_gate_decisions(trace, PASSING, ts=T0)
+    trade = hook.on_order_filled(trace, price_requested=1.0, price_filled=1.0, size_requested=1.0, size_filled=1.0,
+                                 fees=0.0, trade_id="d" * 128, order_id="o" * 128, ts=T0)
+    with pytest.raises(HookError, match="order_id"):
+        hook.on_trade_closed(trade, price_requested=1.0, price_filled=1.0, fees=0.0, exit_reason="timeout",
+                             order_id="o" * 129, ts=T0 + 1)
+    hook.on_trade_closed(trade, price_requested=1.0, price_filled=1.0, fees=0.0, exit_reason="timeout", ts=T0 + 1)
+    EVENT_LIST_ADAPTER.validate_python(buf.events)
+
+
+def test_a_trade_or_shadow_id_the_store_would_dead_letter_is_refused(hook: EngineHook) -> None:
+    trace = _signal(hook)
+    hook.on_gate_decisions(trace, PASSING, ts=T0)
+    with pytest.raises(HookError, match="trade_id"):
+        hook.on_order_filled(trace, price_requested=1.0, price_filled=1.0, size_requested=1.0, size_filled=1.0,
+                             fees=0.0, trade_id="x" * 129, ts=T0)
+    blocked = _signal(hook)
+    hook.on_gate_decisions(blocked, {**PASSING, "spread": 20.0}, ts=T0)
+    with pytest.raises(HookError, match="shadow_id"):
+        hook.on_shadow_trade_opened(blocked, size=1.0, shadow_id="x" * 129, ts=T0)
+    assert hook.on_shadow_trade_opened(blocked, size=1.0, ts=T0) is not None  # the trace survived the refusal
+
+
+def test_a_huge_error_is_shortened_not_lost(hook: EngineHook, buf: EventBuffer) -> None:
+    def recurse(n: int) -> int:
+        return recurse(n + 1)
+
+    try:
+        recurse(0)
+    except RecursionError as exc:
+        hook.on_error("feature_store", exc, message="x" * 10_000 + " the end", ts=T0)
+    hook.on_error("c" * 300, "E" * 300, message="m", ts=T0)
+    EVENT_LIST_ADAPTER.validate_python(buf.events)  # the writer would not dead-letter them
+    err = buf.events[0]["payload"]
+    assert err["message"].startswith("xxx") and len(err["message"]) <= 4000
+    assert "RecursionError" in err["traceback"][-300:] and len(err["traceback"]) <= 16_000
+    long_names = buf.events[1]["payload"]
+    assert long_names["component"].startswith("ccc") and long_names["error_type"].startswith("EEE")
