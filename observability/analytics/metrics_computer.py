@@ -104,10 +104,11 @@ class MetricsReport(BaseModel):
 
 
 def status_of(spec: MetricSpec, value: float | None, n: int) -> Status:
+    """Too few rows is 'insufficient' even when the value is undefined (a Sharpe ratio of one day)."""
+    if n > 0 and n < spec.min_samples:
+        return "insufficient"
     if value is None:
         return "no_data"
-    if n < spec.min_samples:
-        return "insufficient"
     th = spec.thresholds
     if th is None:
         return "info"

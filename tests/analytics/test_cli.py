@@ -93,3 +93,9 @@ def test_bad_input_is_one_line_and_exit_2(fixed_layout: DataLayout, capsys: pyte
 def test_gates_on_an_empty_data_dir_says_so(layout: DataLayout, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["gates", "--data-dir", str(layout.root)]) == 0
     assert "no gate decisions from" in capsys.readouterr().out
+
+
+def test_metrics_on_an_empty_window_says_so(layout: DataLayout, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["metrics", "--data-dir", str(layout.root), "--metric", "win_rate"]) == 0
+    out = capsys.readouterr().out
+    assert "no data from" in out and str(layout.root) in out.replace("\n", "")

@@ -211,3 +211,12 @@ def test_daily_series_counts_days_without_trades_as_zero(
     assert v(later, "sharpe_daily") == pytest.approx(mean / sd * math.sqrt(365))
     assert v(later, "sortino_daily") == pytest.approx(mean / downside * math.sqrt(365))
     assert later.get("sharpe_daily").n == 5  # type: ignore[union-attr]
+
+
+def test_too_few_days_for_a_sharpe_ratio_is_insufficient_not_no_data(
+    con: duckdb.DuckDBPyConnection, metrics_config: MetricsConfig
+) -> None:
+    one_day = make_window("24h", until=datetime(2026, 1, 6, tzinfo=UTC))  # one day: no sample std deviation
+    report = MetricsComputer(con, metrics_config).compute(one_day, metrics=["sharpe_daily", "trades_closed"])
+    sharpe = report.get("sharpe_daily")
+    assert sharpe is not None and sharpe.value is None and sharpe.n == 1 and sharpe.status == "insufficient"

@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise ConfigError(f"unknown metric(s) {unknown}; see configs/metrics.yaml for the names")
     window = window_from_args(args)
-    layer = QueryLayer(layout_from(args), s3_uri=config_from(args).export.uri)
+    layout = layout_from(args)
+    layer = QueryLayer(layout, s3_uri=config_from(args).export.uri)
     try:
         report = MetricsComputer(layer.connect(), cfg).compute(
             window, metrics=args.metric, scopes=["all", args.mode] if args.mode else ["all"])
@@ -68,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
                       "" if v.target is None else f"{v.target:g}", limits)
     table.caption = f"{len(report.values)} values from {report.queries} queries in {report.elapsed_ms:.0f} ms"
     console.print(table)
+    if all(v.n == 0 for v in report.values):
+        console.print(f"no data from {window.since:%Y-%m-%d %H:%M} to {window.until:%Y-%m-%d %H:%M} UTC in "
+                      f"{layout.root}; widen --window or check --data-dir")
     if report.alerts:
         alerts = Table(title="Alerts", header_style="bold")
         for col in ("severity", "metric", "scope", "value", "threshold", "message"):
