@@ -433,6 +433,10 @@ class EngineHook:
         ask: float | None = None, volume_1m: float = 0.0, liquidity_usd: float = 0.0, regime: str = "unknown",
         funding_rate: float | None = None, trace_id: str | None = None, ts: Timestamp | None = None,
     ) -> bool:
+        _text("symbol", symbol, 40)
+        _text("regime", regime, 200)
+        if trace_id is not None:
+            _text("trace_id", trace_id, 64)
         return self._logger.log(builders.market_context(
             symbol=symbol, price=price, spread_bps=spread_bps, volatility_bps=volatility_bps, bid=bid, ask=ask,
             volume_1m=volume_1m, liquidity_usd=liquidity_usd, regime=regime, funding_rate=funding_rate,

@@ -365,3 +365,14 @@ def test_a_huge_error_is_shortened_not_lost(hook: EngineHook, buf: EventBuffer) 
     assert "RecursionError" in err["traceback"][-300:] and len(err["traceback"]) <= 16_000
     long_names = buf.events[1]["payload"]
     assert long_names["component"].startswith("ccc") and long_names["error_type"].startswith("EEE")
+
+
+@pytest.mark.parametrize(("symbol", "kwargs", "field"), [
+    ("S" * 41, {}, "symbol"), ("BTC/USDT", {"regime": "r" * 201}, "regime"),
+    ("BTC/USDT", {"trace_id": "t" * 65}, "trace_id"),
+])
+def test_market_context_the_store_would_dead_letter_is_refused(hook: EngineHook, buf: EventBuffer, symbol: str,
+                                                               kwargs: dict[str, Any], field: str) -> None:
+    with pytest.raises(HookError, match=field):
+        hook.on_market_context(symbol, price=1.0, spread_bps=1.0, volatility_bps=1.0, **kwargs)
+    assert buf.events == []
