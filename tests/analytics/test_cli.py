@@ -99,3 +99,21 @@ def test_metrics_on_an_empty_window_says_so(layout: DataLayout, capsys: pytest.C
     assert main(["metrics", "--data-dir", str(layout.root), "--metric", "win_rate"]) == 0
     out = capsys.readouterr().out
     assert "no data from" in out and str(layout.root) in out.replace("\n", "")
+
+
+def test_explain_shows_sub_millisecond_latencies(layout: DataLayout, capsys: pytest.CaptureFixture[str]) -> None:
+    from observability.core import builders
+    from observability.core.ingest import ingest_events
+    from observability.core.live_store import open_live_db
+
+    t0 = 1_767_571_200.0
+    conn = open_live_db(layout.live_db)
+    ingest_events(conn, [
+        builders.signal_received(signal_id="s", side="long", confidence=0.7, price=100.0, model_id="m", symbol="X",
+                                 trace_id="tr-fast", mode="scalp", ts_event=t0),
+        builders.gate_decision(gate="spread", value=5.0, threshold=8.0, direction="max", symbol="X",
+                               trace_id="tr-fast", mode="scalp", gate_order=1, ts_event=t0 + 0.0004)])
+    conn.close()
+    assert main(["explain", "tr-fast", "--data-dir", str(layout.root)]) == 0
+    out = capsys.readouterr().out
+    assert "0.4" in out.split("gate spread")[0].splitlines()[-1]  # 0.4 ms, not rounded to "0"

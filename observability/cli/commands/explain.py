@@ -33,6 +33,11 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
+def _ms(latency: float) -> str:
+    """Whole milliseconds, with decimals below 100 ms (gate steps are often sub-millisecond)."""
+    return f"{latency:,.0f}" if latency >= 100 else f"{latency:.1f}" if latency >= 1 else f"{latency:.2f}"
+
+
 def run(args: argparse.Namespace) -> int:
     layout = layout_from(args)
     layer = QueryLayer(layout, s3_uri=config_from(args).export.uri)
@@ -69,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     for col in ("time (UTC)", "+ms", "stage", "what happened"):
         t.add_column(col, justify="right" if col == "+ms" else "left", overflow="fold")
     for s in timeline.trace.steps:
-        t.add_row(f"{s.ts:%Y-%m-%d %H:%M:%S.%f}"[:-3], "" if s.latency_ms is None else f"{s.latency_ms:,.0f}",
+        t.add_row(f"{s.ts:%Y-%m-%d %H:%M:%S.%f}"[:-3], "" if s.latency_ms is None else _ms(s.latency_ms),
                   escape(s.stage), escape(s.summary))
     t.caption = f"from {timeline.source}"
     console.print(t)
