@@ -10,63 +10,20 @@ with a `HookError`/`LeakageError` before anything is logged.
 
 from __future__ import annotations
 
-import time
 import traceback as tb
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from observability.config.gates_config import GatesConfig
 from observability.core import builders
 from observability.core.ids import new_id
 from observability.errors import LeakageError
+from observability.integration.checks import Timestamp, bounded_text, excursions, not_before, positive_size, secs
 from observability.integration.errors import HookError, UnknownGateError
 from observability.integration.sink import LogSink
 
-Timestamp = float | datetime
 _MODES = ("scalp", "runner")
-
-
-def _secs(ts: Timestamp | None) -> float:
-    if ts is None:
-        return time.time()
-    if isinstance(ts, datetime):
-        if ts.tzinfo is None:
-            raise HookError(f"timestamp {ts.isoformat()} has no timezone; pass an aware UTC datetime")
-        return ts.timestamp()
-    return float(ts)
-
-
-def _positive_size(name: str, value: float) -> float:
-    if not value > 0.0:
-        raise HookError(f"{name} must be > 0, got {value!r}; sizes are absolute, the side gives the direction")
-    return float(value)
-
-
-def _text(name: str, value: str, limit: int, *, required: bool = True) -> str:
-    """The envelope's and payloads' string limits, checked at the call: past the call the event
-    would only fail validation in the writer and land in dead_letter, leaving its trace without it."""
-    if not isinstance(value, str) or (required and not value.strip()) or len(value) > limit:
-        need = "a non-empty string" if required else "a string"
-        raise HookError(f"{name} must be {need} of at most {limit} characters, got {value!r:.80}")
-    return value
-
-
-def _excursions(mfe_bps: float, mae_bps: float) -> None:
-    """MFE is the best move seen (>= 0), MAE the worst (<= 0): a magnitude passed as MAE would read as a gain."""
-    if mfe_bps < 0.0:
-        raise HookError(f"mfe_bps must be >= 0 (the best excursion, in bps of entry), got {mfe_bps!r}")
-    if mae_bps > 0.0:
-        raise HookError(f"mae_bps must be <= 0 (the worst excursion, e.g. -12.5 bps), got {mae_bps!r}; "
-                        "pass adverse moves as negative numbers")
-
-
-def _not_before(at: float, earlier: float, what: str, step: str, trace_id: str) -> None:
-    """One trace's story is told in time order; a step stamped before the previous one is a clock or call bug."""
-    if at < earlier:
-        raise HookError(f"trace {trace_id!r}: {what} at {at:.6f} is before the {step} at {earlier:.6f}; "
-                        "stamp each step at or after the previous one")
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,20 +141,20 @@ class EngineHook:
             raise HookError(f"mode must be one of {list(_MODES)}, got {mode!r}")
         if not symbol or not symbol.strip():
             raise HookError(f"symbol must name the instrument, e.g. 'BTC/USDT', got {symbol!r}")
-        _text("symbol", symbol, 40)
-        _text("model_id", model_id, 128)
-        _text("strategy", strategy, 200, required=False)
+        bounded_text("symbol", symbol, 40)
+        bounded_text("model_id", model_id, 128)
+        bounded_text("strategy", strategy, 200, required=False)
         if trace_id:
-            _text("trace_id", trace_id, 64)
+            bounded_text("trace_id", trace_id, 64)
         if signal_id:
-            _text("signal_id", signal_id, 128)
+            bounded_text("signal_id", signal_id, 128)
         for name in features or ():
-            _text("feature name", name, 128)
-        at = _secs(ts)
-        decided = at if decision_ts is None else _secs(decision_ts)
+            bounded_text("feature name", name, 128)
+        at = secs(ts)
+        decided = at if decision_ts is None else secs(decision_ts)
         fts = None
         if feature_ts:
-            fts = {k: _secs(v) for k, v in feature_ts.items()}
+            fts = {k: secs(v) for k, v in feature_ts.items()}
             late = [k for k, v in fts.items() if v > decided]
             if late:
                 first = min(late, key=lambda k: fts[k])
@@ -239,8 +196,8 @@ class EngineHook:
             raise HookError(
                 f"every gate must be evaluated for every signal; missing {missing} for trace {trace_id!r}"
             )
-        at = _secs(ts)
-        _not_before(at, trace.ts, "gate decisions", "signal", trace_id)
+        at = secs(ts)
+        not_before(at, trace.ts, "gate decisions", "signal", trace_id)
         mode = trace.mode
         thresholds = self._thresholds[mode]
         events = []
@@ -288,15 +245,15 @@ class EngineHook:
                 f"trace {trace_id!r} was blocked by {list(trace.verdict.blocked_by)}; a blocked signal is "
                 "followed with on_shadow_trade_opened, not traded"
             )
-        _positive_size("size_requested", size_requested)
-        filled = _positive_size("size_filled", size_filled)
-        tid = _text("trade_id", trade_id, 128) if trade_id else new_id()
+        positive_size("size_requested", size_requested)
+        filled = positive_size("size_filled", size_filled)
+        tid = bounded_text("trade_id", trade_id, 128) if trade_id else new_id()
         if order_id:
-            _text("order_id", order_id, 128)
+            bounded_text("order_id", order_id, 128)
         if tid in self._trades:
             raise HookError(f"trade {tid!r} is already open")
-        at = _secs(ts)
-        _not_before(at, trace.gates_ts, "entry fill", "gate decisions", trace_id)
+        at = secs(ts)
+        not_before(at, trace.gates_ts, "entry fill", "gate decisions", trace_id)
         execution = builders.execution(
             order_id=order_id or new_id(), side="buy" if trace.side == "long" else "sell",
             price_requested=price_requested, price_filled=price_filled, size_requested=size_requested,
@@ -332,10 +289,10 @@ class EngineHook:
                 f"trade {trade_id!r}: exit size {size_filled!r} differs from the open size {pos.size!r}; "
                 "partial exits are not supported, close the full size"
             )
-        _excursions(mfe_bps, mae_bps)
+        excursions(mfe_bps, mae_bps)
         if order_id:
-            _text("order_id", order_id, 128)
-        at = _secs(ts)
+            bounded_text("order_id", order_id, 128)
+        at = secs(ts)
         if at < pos.opened_ts:
             raise HookError(f"trade {trade_id!r} cannot close at {at:.6f}, before it opened at {pos.opened_ts:.6f}")
         exit_execution = builders.execution(
@@ -370,14 +327,14 @@ class EngineHook:
                 f"trace {trace_id!r} passed every gate; shadow trades follow blocked signals only "
                 "(a passed signal that is not traded needs no shadow)"
             )
-        qty = _positive_size("size", size)
-        at = _secs(ts)
-        _not_before(at, trace.gates_ts, "shadow trade", "gate decisions", trace_id)
+        qty = positive_size("size", size)
+        at = secs(ts)
+        not_before(at, trace.gates_ts, "shadow trade", "gate decisions", trace_id)
         settings = self._gates.shadow_trades
         if not settings.enabled or len(self._shadows) >= settings.max_open:
             del self._traces[trace_id]
             return None
-        sid = _text("shadow_id", shadow_id, 128) if shadow_id else new_id()
+        sid = bounded_text("shadow_id", shadow_id, 128) if shadow_id else new_id()
         if sid in self._shadows:
             raise HookError(f"shadow trade {sid!r} is already open")
         price = trace.price if entry_price is None else entry_price
@@ -411,8 +368,8 @@ class EngineHook:
         pos = self._shadows.get(shadow_id)
         if pos is None:
             raise HookError(f"close without open: shadow trade {shadow_id!r} is not open")
-        _excursions(mfe_bps, mae_bps)
-        at = _secs(ts)
+        excursions(mfe_bps, mae_bps)
+        at = secs(ts)
         if at < pos.opened_ts:
             raise HookError(f"shadow trade {shadow_id!r} cannot close before it opened")
         event = builders.shadow_trade_closed(
@@ -433,14 +390,14 @@ class EngineHook:
         ask: float | None = None, volume_1m: float = 0.0, liquidity_usd: float = 0.0, regime: str = "unknown",
         funding_rate: float | None = None, trace_id: str | None = None, ts: Timestamp | None = None,
     ) -> bool:
-        _text("symbol", symbol, 40)
-        _text("regime", regime, 200)
+        bounded_text("symbol", symbol, 40)
+        bounded_text("regime", regime, 200)
         if trace_id is not None:
-            _text("trace_id", trace_id, 64)
+            bounded_text("trace_id", trace_id, 64)
         return self._logger.log(builders.market_context(
             symbol=symbol, price=price, spread_bps=spread_bps, volatility_bps=volatility_bps, bid=bid, ask=ask,
             volume_1m=volume_1m, liquidity_usd=liquidity_usd, regime=regime, funding_rate=funding_rate,
-            trace_id=trace_id, ts_event=_secs(ts),
+            trace_id=trace_id, ts_event=secs(ts),
         ))
 
     def on_error(
@@ -456,5 +413,5 @@ class EngineHook:
             error_type, text, trace = error, message or error, None
         return self._logger.log(builders.error(  # never raise on the error path: shorten what is too long
             component=str(component)[:200], error_type=str(error_type)[:200], message=text, recoverable=recoverable,
-            traceback=trace, symbol=symbol, trace_id=trace_id, severity=severity, ts_event=_secs(ts),
+            traceback=trace, symbol=symbol, trace_id=trace_id, severity=severity, ts_event=secs(ts),
         ))

@@ -1,0 +1,55 @@
+"""Argument checks of the engine hook: each refuses a call that cannot be right with one HookError line.
+
+They run before anything is logged or any state changes, so a refused call can be corrected and
+retried, and the store never receives an event it would have to dead-letter.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from observability.integration.errors import HookError
+
+Timestamp = float | datetime
+
+
+def secs(ts: Timestamp | None) -> float:
+    if ts is None:
+        return time.time()
+    if isinstance(ts, datetime):
+        if ts.tzinfo is None:
+            raise HookError(f"timestamp {ts.isoformat()} has no timezone; pass an aware UTC datetime")
+        return ts.timestamp()
+    return float(ts)
+
+
+def positive_size(name: str, value: float) -> float:
+    if not value > 0.0:
+        raise HookError(f"{name} must be > 0, got {value!r}; sizes are absolute, the side gives the direction")
+    return float(value)
+
+
+def bounded_text(name: str, value: str, limit: int, *, required: bool = True) -> str:
+    """The envelope's and payloads' string limits, checked at the call: past the call the event
+    would only fail validation in the writer and land in dead_letter, leaving its trace without it."""
+    if not isinstance(value, str) or (required and not value.strip()) or len(value) > limit:
+        need = "a non-empty string" if required else "a string"
+        raise HookError(f"{name} must be {need} of at most {limit} characters, got {value!r:.80}")
+    return value
+
+
+def excursions(mfe_bps: float, mae_bps: float) -> None:
+    """MFE is the best move seen (>= 0), MAE the worst (<= 0): a magnitude passed as MAE would read as a gain."""
+    if mfe_bps < 0.0:
+        raise HookError(f"mfe_bps must be >= 0 (the best excursion, in bps of entry), got {mfe_bps!r}")
+    if mae_bps > 0.0:
+        raise HookError(f"mae_bps must be <= 0 (the worst excursion, e.g. -12.5 bps), got {mae_bps!r}; "
+                        "pass adverse moves as negative numbers")
+
+
+def not_before(at: float, earlier: float, what: str, step: str, trace_id: str) -> None:
+    """One trace's story is told in time order; a step stamped before the previous one is a clock or call bug."""
+    if at < earlier:
+        raise HookError(f"trace {trace_id!r}: {what} at {at:.6f} is before the {step} at {earlier:.6f}; "
+                        "stamp each step at or after the previous one")
