@@ -175,6 +175,16 @@ class HuracanApp(App[int]):
             return self.feed.read_recent(self.settings.feed_window, flt)
         return [r for r in self.window if flt.matches(r)]
 
+    def older_rows(self, flt: FeedFilter, before_seq: int, n: int) -> list[FeedRow]:
+        """Called on a worker thread when the feed is scrolled past its window: page back through live.db."""
+        if not isinstance(self.feed, LiveFeed):
+            return []
+        reader = LiveFeed(self.layout.live_db, filter=flt)
+        try:
+            return reader.read_before(before_seq, n)
+        finally:
+            reader.close()
+
     # ------------------------------------------------------------------ status
 
     def engine_status(self) -> EngineStatus:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from huracan_tui.data import DataSource
 
 
+_UNSET: Any = object()
 IDLE_RELOAD_S = 30.0
 """Without new rows, panes still re-read this often (registry or report files can change on their own)."""
 
@@ -44,7 +45,7 @@ class DataScreen(Screen[None]):
         self._timer: Timer | None = None
         self._token = 0
         self.loads = 0
-        self._shown: Any = None
+        self._shown: Any = _UNSET
         self._loaded_at: tuple[int, float] = (0, 0.0)
         """How many results have been shown (tests wait on it instead of sleeping)."""
 
@@ -74,7 +75,8 @@ class DataScreen(Screen[None]):
             self._timer = None
 
     def reload(self) -> None:
-        """Load now (cancelling a pending timer); results of an older load are ignored."""
+        """Load now and show the result even if unchanged (cancelling a pending timer; older loads are ignored)."""
+        self._shown = _UNSET
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
@@ -94,7 +96,7 @@ class DataScreen(Screen[None]):
             return
         if isinstance(message.result, Exception):
             self.huracan.report_problem(message.result)
-        elif self.loads == 0 or message.result != self._shown:
+        elif self._shown is _UNSET or message.result != self._shown:
             self.show(message.result)  # an unchanged result is not repainted
             self._shown = message.result
         self.loads += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.widgets import Input, Static
 
@@ -53,6 +54,18 @@ class FeedScreen(DataScreen):
     def replay_reset(self, rows: Sequence[FeedRow]) -> None:
         self.query_one("#feed", FeedView).replace([r for r in rows if self.filter.matches(r)])
         self._bar()
+
+    def on_feed_view_need_older(self, message: FeedView.NeedOlder) -> None:
+        self._older(message.before_seq)
+
+    @work(thread=True, exclusive=True, group="feed-older")
+    def _older(self, before_seq: int) -> None:
+        view = self.query_one("#feed", FeedView)
+        rows = self.huracan.older_rows(self.filter, before_seq, max(1, (view.rows.maxlen or 200) // 2))
+        self.app.call_from_thread(view.prepend, rows)
+
+    def on_feed_view_need_newest(self) -> None:
+        self.reload()
 
     def on_feed_view_changed(self) -> None:
         self._bar()

@@ -22,6 +22,8 @@ from huracan_tui.screens.detail import TimelineScreen
 from huracan_tui.stats import near_miss
 from observability.config.gates_config import GateSpec
 
+_DECISION_COLUMNS = ("time", "symbol", "mode", "value", "thr", "margin", "verdict", "reason")
+
 
 class GatesScreen(DataScreen):
     SCOPE = "gates"
@@ -48,9 +50,7 @@ class GatesScreen(DataScreen):
 
     def on_mount(self) -> None:
         self.names = self.data.gates.names()
-        table = self.query_one("#gate-decisions", DataTable)
-        table.add_columns("time", "symbol", "mode", "value", "thr", "margin", "verdict", "reason")
-        table.focus()
+        self.query_one("#gate-decisions", DataTable).focus()
 
     @property
     def gate(self) -> str:
@@ -109,7 +109,8 @@ class GatesScreen(DataScreen):
                 ordered.append(d)
         self.decisions = ordered[:200]
         cursor = table.cursor_row
-        table.clear()
+        table.clear(columns=True)  # column widths from this content only, not from a previous gate's
+        table.add_columns(*_DECISION_COLUMNS)
         for d in self.decisions:
             verdict = (Text("PASS", style="green") if d.passed else Text("near miss", style="yellow")
                        if near_miss(d.margin, margin) else Text("FAIL", style="bold red"))

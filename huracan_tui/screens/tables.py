@@ -28,6 +28,11 @@ def _pnl(v: float | None, digits: int = 1) -> Text:
     return Text(f"{v:+.{digits}f}", style="green" if v > 0 else "red" if v < 0 else "")
 
 
+_TRADE_COLUMNS = ("opened", "trade", "sym", "mode", "side", "status", "entry", "exit", "pnl", "bps", "mfe", "mae",
+                  "exit reason", "model", "git", "snapshot")
+_SHADOW_COLUMNS = ("opened", "shadow", "sym", "mode", "status", "entry", "exit", "bps", "blocked by", "exit reason")
+
+
 class TradesScreen(DataScreen):
     SCOPE = "trades"
     BINDINGS = bindings("trades")
@@ -43,11 +48,6 @@ class TradesScreen(DataScreen):
         yield DataTable(id="shadows", cursor_type="row")
 
     def on_mount(self) -> None:
-        self.query_one("#trades", DataTable).add_columns(
-            "opened", "trade", "sym", "mode", "side", "status", "entry", "exit", "pnl", "bps", "mfe", "mae",
-            "exit reason", "model", "git", "snapshot")
-        self.query_one("#shadows", DataTable).add_columns(
-            "opened", "shadow", "sym", "mode", "status", "entry", "exit", "bps", "blocked by", "exit reason")
         self.query_one("#trades", DataTable).focus()
 
     def load(self) -> list[Trade]:
@@ -64,7 +64,8 @@ class TradesScreen(DataScreen):
             _pnl(net, 2), " USDT   (enter: timeline)"))
         table = self.query_one("#trades", DataTable)
         cursor = table.cursor_row
-        table.clear()
+        table.clear(columns=True)  # widths from the current rows only
+        table.add_columns(*_TRADE_COLUMNS)
         for t in trades:
             table.add_row(hms(t.opened_us), t.trade_id, t.symbol or "-", t.mode, t.side,
                           Text(t.status, style="bold" if t.status == "open" else "dim"), num(t.entry_price),
@@ -73,7 +74,8 @@ class TradesScreen(DataScreen):
                           t.data_snapshot_id or "-")
         table.move_cursor(row=min(cursor, max(0, len(trades) - 1)))
         stable = self.query_one("#shadows", DataTable)
-        stable.clear()
+        stable.clear(columns=True)
+        stable.add_columns(*_SHADOW_COLUMNS)
         for t in shadows:
             stable.add_row(hms(t.opened_us), t.trade_id, t.symbol or "-", t.mode, t.status, num(t.entry_price),
                            num(t.exit_price), _pnl(t.pnl_bps), ",".join(t.blocked_by), t.exit_reason or "")

@@ -46,10 +46,21 @@ class FeedView(ScrollView, can_focus=True):
     class Changed(Message):
         """Following or the "+N new" count changed (the screen shows it in its status line)."""
 
+    class NeedOlder(Message):
+        """The cursor hit the top of the window: the screen may page older rows in from SQLite."""
+
+        def __init__(self, before_seq: int) -> None:
+            super().__init__()
+            self.before_seq = before_seq
+
+    class NeedNewest(Message):
+        """Follow resumed after paging back pushed the newest rows out of the window: reload them."""
+
     def __init__(self, maxlen: int = 2000, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.rows: deque[FeedRow] = deque(maxlen=maxlen)
         self.cursor = -1
+        self.trimmed_newest = False
 
     def _sync(self) -> None:
         self.virtual_size = Size(self.size.width, len(self.rows))
@@ -87,11 +98,28 @@ class FeedView(ScrollView, can_focus=True):
     def replace(self, rows: Iterable[FeedRow]) -> None:
         self.rows.clear()
         self.rows.extend(rows)
+        self.trimmed_newest = False
         self.follow()
+
+    def prepend(self, rows: list[FeedRow]) -> None:
+        """Older rows paged in at the top; the window stays bounded, so the newest fall out the bottom."""
+        if not rows or self.following:
+            return
+        maxlen = self.rows.maxlen or 0
+        dropped = max(0, len(self.rows) + len(rows) - maxlen)
+        self.rows.extendleft(reversed(rows))
+        self.trimmed_newest = self.trimmed_newest or dropped > 0
+        self.cursor = min(len(self.rows) - 1, self.cursor + len(rows))
+        self.virtual_size = Size(self.size.width, len(self.rows))
+        self.scroll_to(y=self.scroll_y + len(rows), animate=False, immediate=True)
+        self.action_cursor(-1)
 
     def follow(self) -> None:
         self.following = True
         self.new_count = 0
+        if self.trimmed_newest:
+            self.trimmed_newest = False
+            self.post_message(self.NeedNewest())
         self._sync()
         self.post_message(self.Changed())
 
@@ -105,8 +133,12 @@ class FeedView(ScrollView, can_focus=True):
     def action_cursor(self, step: int) -> None:
         if not self.rows:
             return
+        if step < 0 and self.cursor == 0:
+            self.post_message(self.NeedOlder(self.rows[0].seq))
+            return
         self.cursor = min(len(self.rows) - 1, max(0, (self.cursor if self.cursor >= 0 else len(self.rows)) + step))
         if self.cursor < len(self.rows) - 1 and self.following:
+            self.trimmed_newest = False
             self.following = False
             self.post_message(self.Changed())
         elif self.cursor == len(self.rows) - 1 and not self.following:

@@ -312,3 +312,21 @@ async def test_a_burst_is_coalesced_and_the_window_stays_bounded(filled: DataLay
         assert "coalesced" in screen_text(app)
         view = app.screen.query_one("#ov-feed", FeedView)
         assert len(view.rows) <= 200
+
+
+async def test_scrolling_past_the_window_pages_older_rows_in_and_end_returns_to_the_newest(
+        filled: DataLayout, make_app: AppFactory) -> None:
+    app = make_app(filled, feed_window=100)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settled(pilot)
+        await pilot.press("f")
+        await settled(pilot)
+        view = app.screen.query_one("#feed", FeedView)
+        newest = view.rows[-1]
+        first = view.rows[0].seq
+        await pilot.press("home", "up")
+        await wait_for(pilot, lambda: view.rows[0].seq < first, "older rows paged in")
+        assert len(view.rows) == 100 and view.rows[-1] != newest  # bounded: the newest fell out
+        assert view.selected() is not None and view.selected().seq < first  # type: ignore[union-attr]
+        await pilot.press("end")
+        await wait_for(pilot, lambda: view.following and view.rows[-1] == newest, "newest rows back")
