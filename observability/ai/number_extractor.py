@@ -3,7 +3,8 @@
 Why a scanner of our own: the verifier's promise is "no number in a report that is not in the data",
 so the extractor must err on the side of finding too much. It works in passes over a masked copy of
 the text so that offsets stay valid: quoted engine text, code spans, URLs, ids, dates and times are
-recognised and blanked (their digits are not quantities), then names that merely contain digits
+recognised and blanked (their digits are not quantities; dates and times are returned for the
+verifier to check on their own), then names that merely contain digits
 (BTC1000, p99, v2) are blanked, then numbers with their sign, currency, magnitude suffix, unit and
 qualifier ("about", "over") are read, then counts written as words.
 """
@@ -45,10 +46,11 @@ _UNIT = (r"%|percent\b|per cent\b|percentage points?\b|pp\b|bps\b|bp\b|basis poi
          r"hours?\b|hrs?\b|h\b|days?\b")
 NUMBER_RE = re.compile(
     rf"(?:(?P<qual>{_QUAL})\s*)?"
-    r"(?P<sign>(?<![\w.,])[+\-−])?"
-    r"(?P<cur>\$|USDT\s|USD\s)?"
-    r"(?P<sign2>[+\-−])?"
+    r"(?P<sign>(?<![\w.,])[+\-−–])?"
+    # a sign after the currency ("$-40") only: in "3-5" the hyphen joins a range, it is not a minus
+    r"(?:(?P<cur>\$|USDT\s|USD\s)(?P<sign2>[+\-−–])?)?"
     r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(?![\d,]*\.\d)"
+    r"(?P<exp>[eE][+\-−]?\d+(?![\w.]))?"
     r"(?P<suffix>\s?(?-i:bn|[kKMB])(?![A-Za-z]))?"  # case matters: 5M is a million, 5m five minutes
     rf"(?:\s?(?P<unit>{_UNIT}))?",
     re.IGNORECASE,
@@ -57,6 +59,7 @@ NUMBER_RE = re.compile(
 _NAME_RE = re.compile(r"\b(?=\w*[A-Za-z])(?=\w*\d)\w+\b")
 _NUM_WITH_SUFFIX_RE = re.compile(
     r"^\d+(?:\.\d+)?(?:k|K|M|B|bn|bps|bp|pp|x|ms|s|secs?|m|mins?|h|hrs?|st|nd|rd|th)$"
+    r"|^\d+[eE]\d*$"  # the tail of scientific notation ("1.2e1", "1.2e-3"), read as one number below
 )
 
 # "one" is left out on purpose: it is far more often a pronoun ("one of the gates") than a count.
@@ -111,6 +114,8 @@ class Extraction:
     ids: list[tuple[str, int]]
     ignored: list[tuple[str, str]]
     quotes: list[str] = field(default_factory=list)
+    dates: list[str] = field(default_factory=list)
+    """Dates and times as written: claims too ("the kill switch fired at 03:12"), checked by the verifier."""
 
 
 def _mask(chars: list[str], start: int, end: int) -> None:
@@ -133,8 +138,9 @@ def _from_match(m: re.Match[str]) -> Mention:
     qual = (m.group("qual") or "").lower()
     qualifier = "approx" if qual in _APPROX else "gt" if qual in _GT else "lt" if qual in _LT else ""
     num = m.group("num")
-    value = float(num.replace(",", ""))
-    step = _step(num, qualifier == "approx")
+    exp = 10.0 ** int((m.group("exp") or "e0")[1:].replace("−", "-"))
+    value = float(num.replace(",", "")) * exp
+    step = _step(num, qualifier == "approx") * exp
     suffix = (m.group("suffix") or "").strip()
     scale = _SCALE[suffix.lower()] if suffix else 1.0
     raw_unit = (m.group("unit") or "").strip()
@@ -146,7 +152,7 @@ def _from_match(m: re.Match[str]) -> Mention:
     if m.group("cur"):
         unit = "USDT"
     sign_txt = m.group("sign") or m.group("sign2") or ""
-    sign = -1 if sign_txt in ("-", "−") else 1 if sign_txt == "+" else 0
+    sign = -1 if sign_txt in ("-", "−", "–") else 1 if sign_txt == "+" else 0
     return Mention(text=m.group(0).strip(), start=m.start(), end=m.end(), value=value * scale * (sign or 1),
                    step=step * scale, unit=unit, explicit_sign=sign, qualifier=qualifier, scale=scale)
 
@@ -175,11 +181,12 @@ def _join_ranges(text: str, numbers: list[Mention]) -> None:
 
 
 def extract(text: str) -> Extraction:
-    """All numbers, referenced ids and ignored date/time/ordinal spans in `text`, in order."""
+    """All numbers, referenced ids, dates/times and ignored URL/ordinal spans in `text`, in order."""
     chars = list(text)
     ids: list[tuple[str, int]] = []
     ignored: list[tuple[str, str]] = []
     quotes: list[str] = []
+    dates: list[str] = []
     for m in QUOTE_RE.finditer(text):
         if any(c.isdigit() for c in m.group(1)):
             quotes.append(m.group(1))
@@ -199,7 +206,11 @@ def extract(text: str) -> Extraction:
         ids.append((m.group(0), m.start()))
         _mask(chars, m.start(), m.end())
     masked = "".join(chars)
-    for pattern, kind in ((DATE_RE, "date/time"), (_ORDINAL_RE, "ordinal"), (_LIST_MARKER_RE, "list marker")):
+    for m in DATE_RE.finditer(masked):
+        dates.append(m.group(0).strip())
+        _mask(chars, m.start(), m.end())
+    masked = "".join(chars)
+    for pattern, kind in ((_ORDINAL_RE, "ordinal"), (_LIST_MARKER_RE, "list marker")):
         for m in pattern.finditer(masked):
             ignored.append((m.group(0).strip(), kind))
             _mask(chars, m.start(), m.end())
@@ -224,4 +235,4 @@ def extract(text: str) -> Extraction:
         next_start = numbers[i + 1].start if i + 1 < len(numbers) else len(text)
         n.context, n.after = _context(masked, prev_end, n.start, n.end, next_start)
     ids.sort(key=lambda t: t[1])
-    return Extraction(numbers=numbers, ids=ids, ignored=ignored, quotes=quotes)
+    return Extraction(numbers=numbers, ids=ids, ignored=ignored, quotes=quotes, dates=dates)

@@ -2,7 +2,9 @@
 
 Matching rules (why they are this strict: a report is only useful if a trader can trust each figure):
 - tolerance is half a unit of the last digit shown ("61.5%" covers 61.45–61.55%, so 0.6148 matches);
-  "about"/"~" widens it to one unit and lets trailing zeros of whole numbers be rounding ("about 1,200");
+  "about"/"~" lets trailing zeros of whole numbers be rounding ("about 1,200", "about 1k" for 1,187) but
+  never widens past half a unit ("about 2k" is not 1,187); rounding may not pass the fact's leading
+  digit ("1" is not a win rate of 0.6148, "0%" not 0.3%);
   "over"/"under" are checked as inequalities;
 - units must be compatible: % matches ratio facts (x100), percentages and bps/100; bps matches bps,
   ratio x 10,000 and percentages x 100; money matches money; durations are converted to seconds;
@@ -12,11 +14,14 @@ Matching rules (why they are this strict: a report is only useful if a trader ca
 - when the words just before a number name another fact (in a compatible unit) better than any fact
   with a matching value, the number is reported as a swapped metric ("win rate 38.5%, loss rate 61.5%");
 - every referenced id (trade, trace, model, event) must appear in the facts or their evidence;
-- engine text quoted as “...” is data, not a claim: it must be verbatim one of the facts' quotes.
+- engine text quoted as “...” is data, not a claim: it must be verbatim one of the facts' quotes;
+- a date or time is a claim too ("the kill switch fired at 03:12"): each of its parts must occur in the
+  data (an id, an evidence item, a text fact such as the report's own days).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -55,11 +60,17 @@ class VerificationReport(BaseModel):
     numbers: list[NumberVerdict]
     ids: list[IdVerdict]
     quotes: list[IdVerdict] = Field(default_factory=list)
+    dates: list[IdVerdict] = Field(default_factory=list)
     ignored: list[tuple[str, str]] = Field(default_factory=list)
 
     @property
     def unsupported(self) -> list[NumberVerdict]:
         return [n for n in self.numbers if n.status != "matched"]
+
+    @property
+    def problems(self) -> int:
+        """Unsupported numbers plus ids, quotes and dates not found in the data."""
+        return len(self.unsupported) + sum(not i.found for i in [*self.ids, *self.quotes, *self.dates])
 
     def findings(self) -> list[str]:
         """One line per problem, phrased so a writer (human or model) can fix it."""
@@ -67,6 +78,7 @@ class VerificationReport(BaseModel):
         out += [f"id {i.id!r} is not in the facts; use only ids given in the facts" for i in self.ids if not i.found]
         out += [f"quoted text “{q.id}” is not verbatim engine text from the facts; do not quote it"
                 for q in self.quotes if not q.found]
+        out += [f"date/time {d.id!r} is not in the data; leave dates and times out" for d in self.dates if not d.found]
         return out
 
 
@@ -90,13 +102,28 @@ def _conversions(fact: Fact) -> dict[str, tuple[float, ...]]:
     return {mu: table[mu][u] for mu in _MENTION_UNITS if u in table[mu]}
 
 
-def _close(candidate: float, m: Mention) -> bool:
+def _rounding_allowed(fact: Fact, m: Mention, candidate: float) -> bool:
+    """Rounding may not pass the fact's leading digit ("1" is not a win rate of 0.6148, "0%" not 0.3%)
+    unless the text shows the fact exactly as the report renders it (a ratio of 0.0078 is "1%")."""
+    if candidate == 0 or m.step <= 10.0 ** math.floor(math.log10(abs(candidate))) * (1 + 1e-9):
+        return True
+    if fact.unit == "ratio" and m.unit == "pct":
+        shown = 10.0 ** -max(fact.precision - 2, 0)
+    elif fact.unit == "count":
+        shown = 1.0
+    else:
+        shown = 10.0 ** -fact.precision * abs(candidate / (fact.number or candidate))
+    return abs(round(candidate / shown) * shown - m.value) <= _EPS * max(1.0, abs(m.value)) + shown * 1e-9
+
+
+def _close(candidate: float, m: Mention, fact: Fact | None = None) -> bool:
     if m.qualifier == "gt":
         return candidate >= m.value - _EPS
     if m.qualifier == "lt":
         return candidate <= m.value + _EPS
-    tol = (m.step if m.qualifier == "approx" else m.step / 2) + _EPS * max(1.0, abs(m.value))
-    return abs(candidate - m.value) <= tol
+    if fact is not None and not _rounding_allowed(fact, m, candidate):
+        return False
+    return abs(candidate - m.value) <= m.step / 2 + _EPS * max(1.0, abs(m.value))
 
 
 def _keywords(fact: Fact) -> set[str]:
@@ -121,6 +148,7 @@ class NumberVerifier:
         self._conv = [(f, _conversions(f)) for f in self._numeric]
         self._conv_by_id = {f.id: conv for f, conv in self._conv}
         self._named: dict[str, frozenset[str]] = {}
+        self._known_text: str | None = None
 
     def _facts_named_by(self, word: str) -> frozenset[str]:
         """Ids of the facts whose label or id contains `word` (cached: reports reuse few words)."""
@@ -143,10 +171,10 @@ class NumberVerifier:
         for f, conv in self._conv:
             for c in conv.get(m.unit, ()):
                 target = -c if (negated and m.explicit_sign == 0) else c
-                if _close(target, m):
+                if _close(target, m, f):
                     good.append(f)
                     break
-                if m.qualifier not in ("gt", "lt") and _close(-target, m):
+                if m.qualifier not in ("gt", "lt") and _close(-target, m, f):
                     sign_only.append(f)
                     break
         return good, sign_only
@@ -182,8 +210,40 @@ class NumberVerifier:
         known = self.facts.entity_ids | set(self.facts.facts)
         ids = [IdVerdict(id=i, found=i in known) for i, _ in ex.ids]
         quotes = [IdVerdict(id=q, found=q in self.facts.entity_ids) for q in ex.quotes]
-        ok = all(n.status == "matched" for n in numbers) and all(i.found for i in ids + quotes)
-        return VerificationReport(verified=ok, numbers=numbers, ids=ids, quotes=quotes, ignored=ex.ignored)
+        dates = [IdVerdict(id=d, found=self._date_known(d)) for d in ex.dates]
+        ok = all(n.status == "matched" for n in numbers) and all(i.found for i in ids + quotes + dates)
+        return VerificationReport(verified=ok, numbers=numbers, ids=ids, quotes=quotes, dates=dates,
+                                  ignored=ex.ignored)
+
+    def _date_known(self, written: str) -> bool:
+        """A date or time is supported when each of its parts occurs in an id, an evidence item or a
+        text fact (event timestamps, the report's own days), never just because it parses."""
+        if self._known_text is None:
+            values = [str(f.value) for f in self.facts if isinstance(f.value, str)]
+            self._known_text = "\n".join([*self.facts.entity_ids, *values])
+        parts = date_parts(written)
+        return bool(parts) and all(p in self._known_text for p in parts)
+
+
+_MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
+                                        "dec"), start=1)}
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{4}-W\d{2}")
+_TIME = re.compile(r"(?<![\d-])(\d{1,2}):(\d{2})(?::\d{2})?")
+_MON = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+_NAMED = re.compile(rf"{_MON}\s(\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s(\d{{4}}))?"
+                    rf"|(\d{{1,2}})(?:st|nd|rd|th)?\s{_MON}(?:,?\s(\d{{4}}))?", re.IGNORECASE)
+
+
+def date_parts(text: str) -> list[str]:
+    """The parts of a written date/time that must occur in the data: "2026-11-26", "-11-26" for "Nov 26",
+    "14:05" (seconds dropped: a report may round a timestamp to the minute)."""
+    parts = _ISO_DATE.findall(text)
+    parts += [f"{int(h):02d}:{mi}" for h, mi in _TIME.findall(text)]
+    for m in _NAMED.finditer(text):
+        mon, day, year = (m.group(1), m.group(2), m.group(3)) if m.group(1) else (m.group(5), m.group(4),
+                                                                                   m.group(6))
+        parts.append(f"{year or ''}-{_MONTHS[mon.lower()]:02d}-{int(day):02d}")
+    return parts
 
 
 def verify_text(text: str, facts: FactSet) -> VerificationReport:

@@ -38,6 +38,10 @@ class Period:
         nxt = self.end + timedelta(days=1)
         return int(datetime(nxt.year, nxt.month, nxt.day, tzinfo=UTC).timestamp() * 1_000_000)
 
+    def days(self) -> list[str]:
+        """Each day of the period as YYYY-MM-DD: the dates a report may name."""
+        return [(self.start + timedelta(days=i)).isoformat() for i in range((self.end - self.start).days + 1)]
+
     @property
     def slug(self) -> str:
         return f"{self.kind}-{self.end.isoformat()}"

@@ -45,6 +45,7 @@ def _assemble(data: ReportData, summary: GeneratedText) -> tuple[str, Verificati
     footer = (f"Summary written by {quote(summary.provider, data)}; every number in this report is checked "
               f"against the recorded data (details in {data.period.slug}.verification.json).")
     data.entity_ids.add(data.period.slug)
+    data.entity_ids.update(data.period.days())
     md = render(data, summary.text, footer=footer)
     return md, NumberVerifier(data.fact_set()).verify(md)
 
@@ -68,6 +69,7 @@ def _verification_doc(data: ReportData, summary: GeneratedText, report: Verifica
         "numbers": [n.model_dump() for n in report.numbers],
         "ids": [i.model_dump() for i in report.ids],
         "quotes": [q.model_dump() for q in report.quotes],
+        "dates": [d.model_dump() for d in report.dates],
         "ignored": report.ignored,
         "facts": data.fact_set().to_json(),
         "entity_ids": sorted(data.entity_ids),

@@ -197,8 +197,8 @@ def report_html(result: ReportResult) -> str:
     body = markdown_to_html(result.markdown)
     if result.verified:
         return body
-    bad = len(result.verification.unsupported)
-    return f"<b>UNVERIFIED REPORT: {bad} number(s) could not be checked against the data</b>\n{body}"
+    bad = result.verification.problems
+    return f"<b>UNVERIFIED REPORT: {bad} number(s), id(s) or date(s) are not supported by the data</b>\n{body}"
 
 
 def send_report(config: TelegramConfig, result: ReportResult) -> int:

@@ -55,11 +55,11 @@ def test_digits_inside_ids_and_names_are_not_numbers(prefix: str, n: int) -> Non
 
 @_settings
 @given(st.dates(), st.times())
-def test_dates_and_times_are_ignored_not_counted(d: object, t: object) -> None:
+def test_dates_and_times_are_returned_as_dates_not_quantities(d: object, t: object) -> None:
     text = f"On {d} at {str(t)[:5]} UTC nothing happened."
     ex = extract(text)
     assert ex.numbers == []
-    assert any(kind == "date/time" for _, kind in ex.ignored)
+    assert ex.dates and str(d) in ex.dates[0]
 
 
 def test_signs_currency_and_units_are_read() -> None:
@@ -101,3 +101,23 @@ def test_a_changed_last_digit_is_always_caught(value: float, unit: str, precisio
 def test_case_of_m_separates_minutes_from_millions() -> None:
     assert [(n.value, n.unit) for n in extract("5m hold, 5M volume, 2bn notional").numbers] == [
         (300.0, "s"), (5_000_000.0, ""), (2_000_000_000.0, "")]
+
+
+@_settings
+@given(st.integers(min_value=0, max_value=999), st.integers(min_value=0, max_value=999))
+def test_a_hyphenated_range_is_two_positive_ends(a: int, b: int) -> None:
+    nums = extract(f"{a}-{b} trades").numbers
+    assert [n.value for n in nums] == [a, b]
+
+
+@_settings
+@given(st.decimals(min_value=1, max_value=9.99, places=2), st.integers(min_value=-6, max_value=6))
+def test_scientific_notation_is_read_whole(mantissa: object, exp: int) -> None:
+    nums = extract(f"slippage {mantissa}e{exp} bps").numbers
+    assert len(nums) == 1
+    assert abs(nums[0].value - float(f"{mantissa}e{exp}")) <= 1e-9 * abs(nums[0].value)
+    assert nums[0].unit == "bps"
+
+
+def test_unicode_and_en_dash_minus_signs_are_signs() -> None:
+    assert [n.value for n in extract("PnL −3.2% then –1.5 bps").numbers] == [-3.2, -1.5]

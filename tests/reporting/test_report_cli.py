@@ -105,7 +105,7 @@ def test_unverified_report_is_sent_with_a_warning_banner(layout: DataLayout) -> 
     assert result.verified and not report_html(result).startswith("<b>UNVERIFIED")
     tampered = replace(result, markdown=result.markdown.replace("Trades closed: 4.", "Trades closed: 5."))
     tampered.verification = verify_text(tampered.markdown, tampered.facts)
-    assert report_html(tampered).startswith("<b>UNVERIFIED REPORT: 1 number(s) could not be checked")
+    assert report_html(tampered).startswith("<b>UNVERIFIED REPORT: 1 number(s), id(s) or date(s) are not supported")
 
 
 def test_bad_date_is_one_line_error(layout: DataLayout, capsys: pytest.CaptureFixture[str]) -> None:

@@ -44,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"wrote {result.markdown_path} (summary by {result.summary.provider}; "
                       f"all {checked} numbers verified)")
     else:
-        console.print(f"[red]wrote {result.markdown_path} but {len(result.verification.unsupported)} of {checked} "
-                      f"numbers are unsupported[/] (see {result.verification_path})")
+        console.print(f"[red]wrote {result.markdown_path} but {result.verification.problems} numbers, ids or dates "
+                      f"({checked} numbers checked) are unsupported[/] (see {result.verification_path})")
     if args.send:
         sent = send_report(config.telegram, result)
         console.print(f"sent to Telegram in {sent} message(s)")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from rich.markup import escape
 from rich.table import Table
 
 from observability.ai.facts import FactsError, facts_from_json
@@ -43,15 +44,17 @@ def run(args: argparse.Namespace) -> int:
     for col in ("number", "context", "verdict", "fact"):
         table.add_column(col)
     for n in report.numbers:
-        verdict = "[green]matched[/]" if n.status == "matched" else f"[red]{n.status}[/]: {n.detail}"
-        table.add_row(n.text, n.context, verdict, n.fact_id or "")
-    for i in [*report.ids, *report.quotes]:
-        table.add_row(i.id, "(id)" if i in report.ids else "(quote)",
-                      "[green]found[/]" if i.found else "[red]unsupported[/]: not in the facts", "")
+        verdict = "[green]matched[/]" if n.status == "matched" else f"[red]{n.status}[/]: {escape(n.detail)}"
+        table.add_row(escape(n.text), escape(n.context), verdict, escape(n.fact_id or ""))
+    for kind, items in (("(id)", report.ids), ("(quote)", report.quotes), ("(date/time)", report.dates)):
+        for i in items:
+            table.add_row(escape(i.id), kind,
+                          "[green]found[/]" if i.found else "[red]unsupported[/]: not in the facts", "")
     console.print(table)
-    bad = len(report.unsupported) + sum(1 for i in [*report.ids, *report.quotes] if not i.found)
+    bad = report.problems
     if report.verified:
         console.print(f"[green]verified[/]: all {len(report.numbers)} numbers and {len(report.ids)} ids supported")
         return 0
-    console.print(f"[red]not verified[/]: {bad} unsupported of {len(report.numbers) + len(report.ids)}")
+    total = len(report.numbers) + len(report.ids) + len(report.quotes) + len(report.dates)
+    console.print(f"[red]not verified[/]: {bad} unsupported of {total}")
     return 1
