@@ -11,6 +11,7 @@ from huracan_tui.cli import main
 from huracan_tui.replay import ReplayFeed, load_rows, parse_period
 from huracan_tui.settings import load_settings
 from huracan_tui.widgets.feed_view import FeedView
+from observability.analytics.live_feed import FeedRow
 from observability.analytics.windows import WindowError
 from observability.errors import ConfigError
 from observability.paths import DataLayout
@@ -105,3 +106,21 @@ def test_bad_config_file_is_a_one_line_cli_error(tmp_path: Path, capsys: pytest.
 
 def test_the_shipped_config_is_valid() -> None:
     assert load_settings().stale_after_s == 3.0
+
+
+def test_replay_reads_a_period_already_exported_to_parquet_and_pruned_from_live_db(filled: DataLayout) -> None:
+    from observability.core.io.exporter import export_once
+    from observability.core.live_store import open_live_db, prune_live_feed
+
+    period = parse_period(f"{T0}..{T0 + 100}")
+    before = load_rows(filled, period)
+    export_once(filled, wait=True)
+    writer = open_live_db(filled.live_db)
+    assert prune_live_feed(writer, older_than_us=int((T0 + 1000) * 1e6)) == len(before) + 2  # + 2 events before T0
+    writer.close()
+    after = load_rows(filled, period)
+    assert [r.event_id for r in after] == [r.event_id for r in before]
+    def present(row: FeedRow) -> dict[str, object]:  # Parquet keeps no keys whose value is null
+        return {k: v for k, v in row.payload_dict().items() if v is not None}
+
+    assert [present(r) for r in after] == [present(r) for r in before]
