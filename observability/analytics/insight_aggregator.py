@@ -4,7 +4,8 @@ Detectors (each a small SQL query over the query layer's views):
 - shadow_beats_taken: a gate whose signals blocked by it alone made money in their shadow trades,
   more per trade (bps) than the trades taken in the same mode — the gate may be too strict;
 - expectancy_drop: a symbol/mode whose expectancy fell against the previous period of equal length;
-- miscalibrated_model: a model whose mean confidence is far from its realised win rate;
+- miscalibrated_model: a model whose mean confidence is far from how often its side was right
+  (gross P&L > 0: the confidence is about direction, fees are not the model's error);
 - slippage_drift: a symbol whose average entry slippage rose against the previous period;
 - logger_loss: events dropped or dead-lettered, kill switch fires, writer down — data the
   analytics above could not see.
@@ -146,24 +147,24 @@ def expectancy_drop(con: duckdb.DuckDBPyConnection, w: Window, s: InsightSetting
 def miscalibrated_model(con: duckdb.DuckDBPyConnection, w: Window, s: InsightSettings) -> list[Finding]:
     _, since, until = _bounds(w)
     rows = con.execute(f"""
-        SELECT model_id, 100.0 * avg(model_confidence), 100.0 * avg(CASE WHEN pnl_net > 0 THEN 1 ELSE 0 END),
-               count(*), avg(power(model_confidence - CASE WHEN pnl_net > 0 THEN 1 ELSE 0 END, 2)),
+        SELECT model_id, 100.0 * avg(model_confidence), 100.0 * avg(CASE WHEN pnl_gross > 0 THEN 1 ELSE 0 END),
+               count(*), avg(power(model_confidence - CASE WHEN pnl_gross > 0 THEN 1 ELSE 0 END, 2)),
                list(trade_id ORDER BY closed_at DESC)[1:20]
         FROM trades WHERE status = 'closed' AND model_confidence IS NOT NULL
           AND closed_at >= {since} AND closed_at < {until}
         GROUP BY model_id HAVING count(*) >= ?""", [s.min_trades]).fetchall()
     out = []
-    for model, conf, win, n, brier, ids in rows:
-        gap = conf - win
+    for model, conf, hit, n, brier, ids in rows:
+        gap = conf - hit
         if abs(gap) < s.calibration_gap_pct:
             continue
         side = "overconfident" if gap > 0 else "underconfident"
         out.append(Finding(
             kind="miscalibrated_model", subject=str(model), severity="warning", score=_score(gap, n),
             title=f"Model {short_id(model)} is {side}",
-            detail=(f"model {short_id(model)}: mean confidence {conf:.1f}% but win rate {win:.1f}% over {n} trades "
-                    f"(gap {gap:+.1f} points, Brier {brier:.3f})."),
-            numbers={"confidence_pct": (conf, "%", 1), "win_rate_pct": (win, "%", 1), "gap_pct": (gap, "%", 1),
+            detail=(f"model {short_id(model)}: mean confidence {conf:.1f}% but the side was right in {hit:.1f}% "
+                    f"of {n} trades (gross P&L > 0; gap {gap:+.1f} points, Brier {brier:.3f})."),
+            numbers={"confidence_pct": (conf, "%", 1), "hit_rate_pct": (hit, "%", 1), "gap_pct": (gap, "%", 1),
                      "brier": (brier, "ratio", 3), "trades": (n, "count", 0)},
             evidence=limit_ids(ids)))
     return out

@@ -22,7 +22,7 @@ _STATS = """count(*) FILTER (WHERE status = 'closed'),
     avg(pnl_bps) FILTER (WHERE status = 'closed'),
     coalesce(sum(pnl_net) FILTER (WHERE status = 'closed'), 0),
     avg(model_confidence),
-    avg(power(model_confidence - CASE WHEN pnl_net > 0 THEN 1 ELSE 0 END, 2))
+    avg(power(model_confidence - CASE WHEN pnl_gross > 0 THEN 1 ELSE 0 END, 2))
         FILTER (WHERE status = 'closed' AND model_confidence IS NOT NULL),
     list(trade_id ORDER BY opened_at DESC)[1:20]"""
 
