@@ -97,10 +97,6 @@ def key_label(key: str) -> str:
     return " / ".join(names.get(k.strip(), k.strip()) for k in key.split(","))
 
 
-def command(command_id: str) -> Command:
-    return _BY_ID[command_id]
-
-
 def known_ids() -> Iterable[str]:
     return _BY_ID.keys()
 

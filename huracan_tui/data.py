@@ -216,9 +216,6 @@ class DataSource:
             n=len(decisions), passed=sum(d.passed for d in decisions), last=last,
         )
 
-    def gate_names(self, conn: sqlite3.Connection | None = None) -> list[str]:
-        return self.gates.names()
-
     def gate_board(self) -> list[GateRow]:
         with self._conn() as conn:
             decisions = self._decisions(conn) if conn else []

@@ -157,11 +157,6 @@ class LiveFeed:
     def last_seq(self) -> int:
         return self._last
 
-    def set_filter(self, flt: FeedFilter) -> None:
-        """Change the filter from now on (rows already delivered stay delivered)."""
-        self.filter = flt
-        self._data_version = None
-
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()

@@ -198,3 +198,18 @@ def test_reading_leaves_the_database_file_untouched(layout: DataLayout) -> None:
     writer_files = {p: os.stat(p).st_mtime_ns for p in layout.sqlite_dir.iterdir() if p.name == "live.db"}
     _drain(LiveFeed(layout.live_db, after_seq=0))
     assert {p: os.stat(p).st_mtime_ns for p in writer_files} == writer_files
+
+
+def test_the_feed_reader_and_the_whole_library_never_import_textual() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, pkgutil, importlib, observability\n"
+            "import observability.analytics.live_feed\n"
+            "for m in pkgutil.walk_packages(observability.__path__, 'observability.'):\n"
+            "    if not m.name.endswith('__main__'):\n"
+            "        importlib.import_module(m.name)\n"
+            "bad = sorted(n for n in sys.modules if n.split('.')[0] in ('textual', 'huracan_tui'))\n"
+            "print(bad)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
