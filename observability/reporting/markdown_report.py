@@ -8,6 +8,8 @@ checks quoted text verbatim instead of reading numbers out of it.
 
 from __future__ import annotations
 
+import re
+
 from observability.ai.facts import plain_label, render_value
 from observability.reporting.report_data import ReportData
 
@@ -31,6 +33,15 @@ def quote(text: str, data: ReportData) -> str:
     return f"“{safe}”"
 
 
+_DIGITS_RE = re.compile(r"\([^()]*\d[^()]*\)|\S*\d\S*")
+
+
+def label(text: str, data: ReportData) -> str:
+    """A metric label printed before its value: parts with digits ("(gross P&L > 0)", "p99") are quoted as
+    text, or the verifier would read them as numbers and the words that name the value would be lost."""
+    return _DIGITS_RE.sub(lambda m: quote(m.group(0), data), plain_label(text))
+
+
 def _val(data: ReportData, fid: str) -> str | None:
     f = data.fact(fid)
     return render_value(f) if f is not None else None
@@ -40,7 +51,7 @@ def _metrics(data: ReportData) -> list[str]:
     lines = ["## Key metrics", "", "| metric | value |", "|---|---|"]
     for f in data.facts:
         if f.id.startswith(("signals.", "trades.", "mode.", "shadow.", "errors.", "gates.decisions")):
-            lines.append(f"| {plain_label(f.label)} | {render_value(f)} |")
+            lines.append(f"| {label(f.label, data)} | {render_value(f)} |")
     return lines
 
 
@@ -70,10 +81,10 @@ def _metric_findings(data: ReportData) -> list[str]:
     for m in flagged:
         limit = _val(data, f"{m.fact_base}.limit")
         bound = f": threshold {limit}" if limit is not None else ""
-        lines.append(f"- {plain_label(m.label)}: {_val(data, m.fact_base)} (**{m.status}**{bound})")
+        lines.append(f"- {label(m.label, data)}: {_val(data, m.fact_base)} (**{m.status}**{bound})")
     if headline:
         lines += ["", "| more metrics | value |", "|---|---|"]
-        lines += [f"| {plain_label(m.label)} | {_val(data, m.fact_base)} |" for m in headline]
+        lines += [f"| {label(m.label, data)} | {_val(data, m.fact_base)} |" for m in headline]
     return lines
 
 
@@ -122,6 +133,7 @@ def _models(data: ReportData) -> list[str]:
 
 
 def render(data: ReportData, summary: str, *, footer: str = "") -> str:
+    data.entity_ids.update(data.period.days())  # the title's dates are data, not claims to reject
     lines = [f"# {data.period.title}", "", "## Summary", "", summary, ""]
     for section in (_metrics(data), _metric_findings(data), _gates(data), _trades(data), _models(data)):
         lines += [*section, ""]

@@ -45,7 +45,6 @@ def _assemble(data: ReportData, summary: GeneratedText) -> tuple[str, Verificati
     footer = (f"Summary written by {quote(summary.provider, data)}; every number in this report is checked "
               f"against the recorded data (details in {data.period.slug}.verification.json).")
     data.entity_ids.add(data.period.slug)
-    data.entity_ids.update(data.period.days())
     md = render(data, summary.text, footer=footer)
     return md, NumberVerifier(data.fact_set()).verify(md)
 
