@@ -265,7 +265,8 @@ class GateExplainer:
         vals = self.con.execute(f"SELECT value, passed FROM gate_decisions WHERE gate = ? AND {where}",
                                 [gate, *params]).fetchall()
         spec = self.spec(gate)
-        thr = spec.threshold_for(mode) if spec else self._data_threshold(gate)
+        live = single(live_thresholds(self.con, window, mode, gate).get(gate, {}))
+        thr = live if live is not None else spec.threshold_for(mode) if spec else self._data_threshold(gate)
         if not vals:
             return GateDistribution(gate=gate, threshold=thr, direction=spec.direction if spec else None, bins=[])
         lo = min([v for v, _ in vals] + ([thr] if thr is not None else []))

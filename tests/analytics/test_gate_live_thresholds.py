@@ -61,3 +61,7 @@ def test_best_alternative_must_beat_what_was_done(con: duckdb.DuckDBPyConnection
     # no trades or shadows: every alternative changes P&L by 0, so none is better than the status quo
     sweep = counterfactual_sweep(con, "spread", WINDOW, [7.0, 8.0, 9.0], mode="scalp", gates=GATES)
     assert sweep.best() is None
+
+
+def test_distribution_marks_the_recorded_threshold(con: duckdb.DuckDBPyConnection) -> None:
+    assert GateExplainer(con, GATES).distribution("spread", WINDOW, bins=2, mode="scalp").threshold == 10.0
