@@ -2,7 +2,9 @@
 
 The router only deals with LLM providers; the deterministic writer is the end of every route
 and is run by the summary generator, which also owns verification and repair. A provider that
-times out, fails or would exceed the budget is skipped and the reason recorded.
+times out, fails or would exceed the budget is skipped and the reason recorded. Each call reserves
+its worst case (prompt + max_tokens) before it is made and settles to the reported usage after; a
+call that fails keeps its prompt charged, since a hosted API may bill a prompt it never answered.
 """
 
 from __future__ import annotations
@@ -59,21 +61,24 @@ class AIRouter:
         """One provider with its retries; None (with the reason in `attempts`) when it cannot answer."""
         client = self.client(name)
         est_tokens, est_cost = client.estimate(messages)
+        sent_tokens, sent_cost = client.prompt_estimate(messages)
         for attempt in range(client.config.retries + 1):
-            if not self.budget.allows(est_tokens, est_cost):
+            if not self.budget.reserve(est_tokens, est_cost):
                 attempts.append(Attempt(name, "budget", "daily token/cost budget exhausted"))
                 return None
             try:
                 done = client.complete(messages)
             except LLMError as exc:
+                # the prompt may have been read (and billed) even though no answer came: it stays spent
+                self.budget.charge(sent_tokens - est_tokens, sent_cost - est_cost)
                 attempts.append(Attempt(name, "error", str(exc)))
                 log.warning("AI provider failed: %s", exc)
                 if not exc.retryable or attempt == client.config.retries:
                     return None
                 time.sleep(BACKOFF_SECONDS * 2**attempt)
                 continue
-            self.budget.charge(done.prompt_tokens + done.completion_tokens,
-                               client.cost(done.prompt_tokens, done.completion_tokens))
+            self.budget.charge(done.prompt_tokens + done.completion_tokens - est_tokens,
+                               client.cost(done.prompt_tokens, done.completion_tokens) - est_cost)
             attempts.append(Attempt(name, "answered"))
             return done
         return None

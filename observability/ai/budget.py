@@ -48,16 +48,19 @@ class TokenBudget:
             state = {"day": _today(), "tokens": 0, "cost_usd": 0.0}
         return state
 
-    def remaining(self) -> tuple[int, float]:
-        state = self._read()
-        return self.daily_tokens - int(state["tokens"]), self.daily_cost_usd - float(state["cost_usd"])
-
-    def allows(self, estimated_tokens: int, estimated_cost_usd: float) -> bool:
-        """True when the estimated call still fits under both limits (free local models cost 0)."""
-        tokens, cost = self.remaining()
-        return tokens >= estimated_tokens and cost >= estimated_cost_usd
+    def reserve(self, tokens: int, cost_usd: float) -> bool:
+        """Charge an estimate up front if it fits, in one locked step: two processes checking and then
+        charging separately could both spend the last of the budget."""
+        with self._locked() as state:
+            if (self.daily_tokens - int(state["tokens"]) < tokens
+                    or self.daily_cost_usd - float(state["cost_usd"]) < cost_usd):
+                return False
+            state["tokens"] = max(int(state["tokens"]) + tokens, 0)
+            state["cost_usd"] = max(float(state["cost_usd"]) + cost_usd, 0.0)
+            return True
 
     def charge(self, tokens: int, cost_usd: float) -> None:
+        """Add (or, with negative amounts, give back) spending; never below zero for the day."""
         with self._locked() as state:
-            state["tokens"] = int(state["tokens"]) + tokens
-            state["cost_usd"] = float(state["cost_usd"]) + cost_usd
+            state["tokens"] = max(int(state["tokens"]) + tokens, 0)
+            state["cost_usd"] = max(float(state["cost_usd"]) + cost_usd, 0.0)

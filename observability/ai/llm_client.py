@@ -6,6 +6,9 @@ only ever placed in the Authorization header, and messages are redacted anyway).
 
 from __future__ import annotations
 
+import json
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +51,11 @@ class ChatClient:
     def _redact(self, text: str) -> str:
         return self._key.redact(text) if self._key is not None else text
 
+    def prompt_estimate(self, messages: list[dict[str, str]]) -> tuple[int, float]:
+        """What a call costs when the prompt was sent but no answer came back (it may still be billed)."""
+        tokens = _estimate_tokens(messages)
+        return tokens, self.cost(tokens, 0)
+
     def estimate(self, messages: list[dict[str, str]]) -> tuple[int, float]:
         tokens = _estimate_tokens(messages) + self.config.max_tokens
         return tokens, self.cost(_estimate_tokens(messages), self.config.max_tokens)
@@ -57,7 +65,26 @@ class ChatClient:
         prompt_cost = prompt_tokens * c.cost_per_1k_prompt_tokens
         return (prompt_cost + completion_tokens * c.cost_per_1k_completion_tokens) / 1000
 
+    def _exchange(self, url: str, body: dict[str, Any], headers: dict[str, str], deadline: float,
+                  box: list[tuple[int, bytes] | BaseException | None]) -> None:
+        """The HTTP exchange, run on a worker thread: appends (status, body), an exception, or None when
+        the deadline passed while the answer was still arriving (byte by byte it never trips httpx's
+        per-read timeout)."""
+        try:
+            with (httpx.Client(timeout=self.config.timeout_seconds) as client,
+                  client.stream("POST", url, json=body, headers=headers) as resp):
+                data = bytearray()
+                for chunk in resp.iter_bytes():
+                    data += chunk
+                    if time.monotonic() > deadline:
+                        box.append(None)
+                        return
+                box.append((resp.status_code, bytes(data)))
+        except BaseException as exc:  # handed to the caller's thread, which raises it
+            box.append(exc)
+
     def complete(self, messages: list[dict[str, str]]) -> Completion:
+        """One chat completion within `timeout_seconds` in total (connect, wait and the whole body)."""
         c = self.config
         headers = {"Content-Type": "application/json"}
         if self._key is not None:
@@ -65,19 +92,27 @@ class ChatClient:
         body: dict[str, Any] = {"model": c.model, "messages": messages, "temperature": c.temperature,
                                 "max_tokens": c.max_tokens, "stream": False}
         url = c.base_url.rstrip("/") + "/chat/completions"
+        box: list[tuple[int, bytes] | BaseException | None] = []
+        worker = threading.Thread(target=self._exchange, args=(url, body, headers,
+                                                               time.monotonic() + c.timeout_seconds, box),
+                                  name=f"llm-{self.name}", daemon=True)
+        worker.start()
+        worker.join(c.timeout_seconds)
+        outcome = box[0] if box else None
+        if outcome is None or isinstance(outcome, httpx.TimeoutException):
+            raise LLMError(f"{self.name}: no answer within {c.timeout_seconds:g} s", retryable=True)
+        if isinstance(outcome, httpx.HTTPError):
+            raise LLMError(self._redact(f"{self.name}: {type(outcome).__name__}: {outcome}"), retryable=True)
+        if isinstance(outcome, BaseException):
+            raise LLMError(self._redact(f"{self.name}: {type(outcome).__name__}: {outcome}"), retryable=False)
+        status, raw = outcome
+        if status >= 500 or status == 429:
+            raise LLMError(f"{self.name}: HTTP {status}", retryable=True)
+        if status >= 400:
+            text = raw[:200].decode("utf-8", errors="replace")
+            raise LLMError(self._redact(f"{self.name}: HTTP {status}: {text}"), retryable=False)
         try:
-            with httpx.Client(timeout=c.timeout_seconds) as client:
-                resp = client.post(url, json=body, headers=headers)
-        except httpx.TimeoutException:
-            raise LLMError(f"{self.name}: no answer within {c.timeout_seconds:g} s", retryable=True) from None
-        except httpx.HTTPError as exc:
-            raise LLMError(self._redact(f"{self.name}: {type(exc).__name__}: {exc}"), retryable=True) from None
-        if resp.status_code >= 500 or resp.status_code == 429:
-            raise LLMError(f"{self.name}: HTTP {resp.status_code}", retryable=True)
-        if resp.status_code >= 400:
-            raise LLMError(self._redact(f"{self.name}: HTTP {resp.status_code}: {resp.text[:200]}"), retryable=False)
-        try:
-            data = resp.json()
+            data = json.loads(raw)
             text = data["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError):
             raise LLMError(f"{self.name}: answer is not a chat completion", retryable=False) from None

@@ -22,6 +22,8 @@ class Reply:
     status: int = 200
     body: dict[str, Any] = field(default_factory=dict)
     hold: bool = False
+    trickle: float = 0.0
+    """Seconds between the bytes of the body: a server that answers, but too slowly to ever finish in time."""
 
 
 @dataclass
@@ -58,7 +60,13 @@ class FakeServer:
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
-                    self.wfile.write(payload)
+                    if not reply.trickle:
+                        self.wfile.write(payload)
+                    for i in range(len(payload) if reply.trickle else 0):
+                        self.wfile.write(payload[i:i + 1])
+                        self.wfile.flush()
+                        if server.release.wait(reply.trickle):
+                            return
                 except (BrokenPipeError, ConnectionResetError):
                     return
 

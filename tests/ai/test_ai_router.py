@@ -81,6 +81,28 @@ def test_slow_answer_times_out_and_falls_back_to_the_deterministic_writer(tmp_pa
     assert any("no answer within" in a.detail for a in out.attempts)
 
 
+def test_an_answer_trickling_in_past_the_timeout_is_abandoned(tmp_path: Path) -> None:
+    # each byte arrives well within the timeout, so only a deadline on the whole call can stop it
+    slow = chat(GOOD)
+    with serve([Reply(slow.status, slow.body, trickle=0.05)]) as srv:
+        router = AIRouter(_config(srv.url, timeout=0.5), budget_path=tmp_path / "b.json")
+        out = generate("daily_summary", FACTS, router)
+    assert out.provider == "deterministic"
+    assert any("no answer within 0.5 s" in a.detail for a in out.attempts)
+
+
+def test_calls_that_time_out_still_spend_the_budget(tmp_path: Path) -> None:
+    # a hosted API bills a prompt it read even when the answer never arrives: failed calls must count,
+    # or a provider that keeps timing out is retried forever at the user's expense
+    prompt_tokens = sum(len(m["content"]) for m in build_messages("daily_summary", FACTS)) // 4 + 1
+    with serve([Reply(hold=True)]) as srv:
+        router = AIRouter(_config(srv.url, timeout=0.2, daily_tokens=2 * prompt_tokens + 800),
+                          budget_path=tmp_path / "b.json")
+        outcomes = [generate("daily_summary", FACTS, router).attempts[0].outcome for _ in range(4)]
+    assert outcomes[0] == "error" and outcomes[-1] == "budget"
+    assert len(srv.requests) < 4
+
+
 def test_wrong_number_is_repaired_once_with_the_findings(tmp_path: Path) -> None:
     with serve([chat(WRONG), chat(GOOD)]) as srv:
         router = AIRouter(_config(srv.url), budget_path=tmp_path / "b.json")
