@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from observability.errors import DataDirError
+
 ENV_DATA_DIR = "HURACAN_DATA_DIR"
 
 
@@ -63,11 +65,16 @@ class DataLayout:
         return self.root / "fallback"
 
     def ensure(self) -> DataLayout:
-        """Create the directory tree with owner-only permissions (0700)."""
-        for d in (self.root, self.sqlite_dir, self.parquet_events.parent, self.parquet_events,
-                  self.models_dir, self.reports_dir, self.fallback_dir):
-            d.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(self.root, 0o700)
+        """Create the directory tree with owner-only permissions (0700); DataDirError when it cannot be."""
+        try:
+            for d in (self.root, self.sqlite_dir, self.parquet_events.parent, self.parquet_events,
+                      self.models_dir, self.reports_dir, self.fallback_dir):
+                d.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(self.root, 0o700)
+        except OSError as exc:
+            raise DataDirError(f"{self.root}: cannot create the data directory ({exc.strerror or exc}: "
+                               f"{exc.filename or d}); pass --data-dir (or HURACAN_DATA_DIR) naming a "
+                               "directory you can write") from None
         return self
 
 

@@ -42,6 +42,7 @@ def check_args(args: argparse.Namespace) -> None:
     """Validate the simulation arguments and the gates file before any display or process starts."""
     check_sim_arguments(args.rate, args.speed, args.duration, symbols_from(args))
     load_gates_config(args.gates)
+    data_layout(getattr(args, "data_dir", None), create=True)  # an unusable --data-dir fails before the display
 
 
 def run_from_args(

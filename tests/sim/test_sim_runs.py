@@ -123,3 +123,14 @@ def test_ctrl_c_while_the_demo_is_still_starting_prints_no_traceback(tmp_path: P
     _, err = proc.communicate(timeout=60)
     assert "Traceback" not in err, err
     assert proc.returncode in (0, 130, -signal.SIGINT), err
+
+
+def test_a_data_dir_that_is_a_file_is_a_one_line_error(tmp_path: Path) -> None:
+    not_a_dir = tmp_path / "data"
+    not_a_dir.write_text("I am a file")
+    proc = subprocess.run([sys.executable, "-m", "observability.cli.main", "demo", "--data-dir", str(not_a_dir),
+                           "--duration", "1"], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith(f"huracan-obs: error: {not_a_dir}: cannot create the data directory")
+    assert not_a_dir.read_text() == "I am a file"
