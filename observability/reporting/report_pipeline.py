@@ -2,12 +2,13 @@
 
 The whole markdown is verified, not just the summary: if a model's summary passes alone but the
 assembled report does not, the report is rebuilt with the deterministic summary. Files are written
-atomically: `<kind>-<date>.md` and `<kind>-<date>.verification.json` under data/reports/.
+atomically (`write_atomic`): `<kind>-<date>.md` and `<kind>-<date>.verification.json` under data/reports/.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,12 +50,24 @@ def _assemble(data: ReportData, summary: GeneratedText) -> tuple[str, Verificati
     return md, NumberVerifier(data.fact_set()).verify(md)
 
 
-def _write(path: Path, content: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(content)
-    os.replace(tmp, path)
+def write_atomic(path: Path, content: bytes) -> None:
+    """Replace `path` whole, durably: a unique temporary file (two report jobs at once must not share
+    one: the second truncates the first's and its rename fails), fsync, rename, fsync the directory."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def _verification_doc(data: ReportData, summary: GeneratedText, report: VerificationReport) -> dict[str, Any]:
@@ -88,6 +101,6 @@ def build_report(layout: DataLayout, period: Period, config: AIRoutingConfig) ->
         md, report = _assemble(data, summary)
     md_path = layout.reports_dir / f"{period.slug}.md"
     ver_path = layout.reports_dir / f"{period.slug}.verification.json"
-    _write(md_path, md.encode())
-    _write(ver_path, orjson.dumps(_verification_doc(data, summary, report), option=orjson.OPT_INDENT_2))
+    write_atomic(md_path, md.encode())
+    write_atomic(ver_path, orjson.dumps(_verification_doc(data, summary, report), option=orjson.OPT_INDENT_2))
     return ReportResult(period, md, md_path, ver_path, report, summary, data.fact_set())
