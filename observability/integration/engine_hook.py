@@ -51,6 +51,8 @@ class _Trace:
     ts: float
     verdict: GateVerdict | None = None
     gates_ts: float = 0.0
+    config_hash: str = ""
+    """Of the gates config the decision used: a fill after a threshold change still names it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +228,7 @@ class EngineHook:
             log(event)
         trace.verdict = GateVerdict(trace_id, not blocked, tuple(blocked), tuple(near), dict(values), thresholds)
         trace.gates_ts = at
+        trace.config_hash = self._hash
         return trace.verdict
 
     # ------------------------------------------------------------ trades
@@ -262,8 +265,8 @@ class EngineHook:
         event = builders.trade_opened(
             trade_id=tid, side=trace.side, execution=execution, model_id=trace.model_id, symbol=trace.symbol,
             trace_id=trace_id, mode=trace.mode, signal_id=trace.signal_id, model_confidence=trace.confidence,
-            stop_loss=stop_loss, take_profit=take_profit, thresholds=self._thresholds[trace.mode],
-            config_hash=self._hash, git_sha=self._git_sha, data_snapshot_id=self._snapshot, ts_event=at,
+            stop_loss=stop_loss, take_profit=take_profit, thresholds=trace.verdict.thresholds,
+            config_hash=trace.config_hash, git_sha=self._git_sha, data_snapshot_id=self._snapshot, ts_event=at,
         )
         del self._traces[trace_id]
         self._open_traces.add(trace_id)

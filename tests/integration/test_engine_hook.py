@@ -376,3 +376,15 @@ def test_market_context_the_store_would_dead_letter_is_refused(hook: EngineHook,
     with pytest.raises(HookError, match=field):
         hook.on_market_context(symbol, price=1.0, spread_bps=1.0, volatility_bps=1.0, **kwargs)
     assert buf.events == []
+
+
+def test_a_fill_after_a_threshold_change_records_the_thresholds_the_decision_used(hook: EngineHook,
+                                                                                  buf: EventBuffer) -> None:
+    before = GatesConfig()
+    trace = _signal(hook)
+    hook.on_gate_decisions(trace, PASSING, ts=T0)
+    hook.update_gates(before.with_threshold("spread", 2.0))  # Mechanic tightens while the order is working
+    hook.on_order_filled(trace, price_requested=100.0, price_filled=100.0, size_requested=1.0, size_filled=1.0,
+                         fees=0.0, ts=T0 + 1)
+    opened = buf.events[-1]["payload"]
+    assert opened["thresholds"] == before.thresholds("scalp") and opened["config_hash"] == before.config_hash()
