@@ -110,6 +110,12 @@ def _pieces(line: str, room: int) -> list[str]:
     return pieces
 
 
+def _has_text(message: str) -> bool:
+    """Telegram refuses a message with no visible text ("message text is empty"), e.g. tags reopened
+    before a split that leaves only whitespace; such a message carries nothing and is dropped."""
+    return bool(html.unescape(_TAG_RE.sub("", message)).strip())
+
+
 _RESERVE = 200
 """Room kept for the tags reopened at the start and closed at the end of a message."""
 
@@ -122,7 +128,7 @@ def split_html(text: str, limit: int = MAX_MESSAGE) -> list[str]:
 
     def flush() -> None:
         nonlocal current
-        if current.strip():
+        if _has_text(current):
             messages.append(current + _closers(stack))
         current = ""
 
@@ -141,4 +147,4 @@ def split_html(text: str, limit: int = MAX_MESSAGE) -> list[str]:
             current += sep + seg
             stack = after
     flush()
-    return [m.strip("\n") for m in messages if m.strip()]
+    return [m.strip("\n") for m in messages]

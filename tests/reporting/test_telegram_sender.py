@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 import socket
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from observability.ai.secrets import Secret
 from observability.config.ai_routing_config import TelegramConfig
@@ -171,3 +175,23 @@ def test_sender_from_config_reads_the_token_file_and_needs_a_chat(tmp_path: Path
     assert srv.requests[0].path == f"/bot{TOKEN}/sendMessage"
     with pytest.raises(ConfigError, match="no Telegram bot token: set HURACAN_TELEGRAM_TOKEN"):
         sender_from_config(TelegramConfig(chat_id=42))
+
+
+def _visible(message: str) -> str:
+    return html.unescape(re.sub(r"<[^>]*>", "", message)).strip()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["a", "&amp;", "😀", "x" * 700, "<b>", "</b>", "<i></i>", "\n", " "]), max_size=60))
+def test_no_message_is_only_tags_or_whitespace(tokens: list[str]) -> None:
+    # Telegram refuses a message with no text ("message text is empty"): the rest of a report would be lost
+    text = "".join(tokens).replace("<b>", "").replace("</b>", "")
+    text = "<b>" + text + "</b>"
+    for part in split_html(text, 1000):
+        assert _visible(part), part
+
+
+def test_a_split_leaving_only_empty_tags_sends_nothing_for_them() -> None:
+    parts = split_html("x" * 9000 + " <i></i>  \n\n ", 4096)
+    assert len(parts) == 3 and all(_visible(p) for p in parts)
+    assert split_html("<b>\n </b>") == []
