@@ -124,9 +124,11 @@ def _models(data: ReportData) -> list[str]:
         lines.append(head + ": " + "; ".join(parts) + reason)
     for c in data.configs:
         change = ""
+        old, new = _val(data, f"config.{c.index}.old"), _val(data, f"config.{c.index}.new")
         if c.numeric:
-            old, new = _val(data, f"config.{c.index}.old"), _val(data, f"config.{c.index}.new")
             change = f": old value {old}, new value {new}"
+        elif new is not None:
+            change = f": new value {new}"
         reason = f"; reason {quote(c.reason, data)}" if c.reason else ""
         lines.append(f"- config {quote(c.key, data)} changed by {quote(c.changed_by, data)}{change}{reason}")
     return lines

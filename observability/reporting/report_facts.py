@@ -162,6 +162,7 @@ class _Gatherer:
             if _is_number(old) and _is_number(new):
                 numeric = True
                 d.add(f"config.{i}.old", f"{r['key']} old value", old, "", _decimals(old), [r["event_id"]])
+            if _is_number(new):  # a first record has no old value; its value is still what the quant asks
                 d.add(f"config.{i}.new", f"{r['key']} new value", new, "", _decimals(new), [r["event_id"]])
             d.configs.append(ConfigChange(i, r["key"], r["changed_by"] or "", r["reason"] or "", numeric))
             d.entity_ids.add(r["key"])
