@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from observability.core.registry_records import artifact_digest, canonical_json, model_id_for
+from observability.errors import RegistryError
 
 ARTIFACT_NAME: Final = "artifact"
 METADATA_NAME: Final = "metadata.json"
@@ -73,6 +74,13 @@ def store_artifact(models_dir: Path, model_id: str, artifact: bytes | Path, defi
             shutil.copytree(artifact, target)
         else:
             shutil.copyfile(artifact, target)
+        if not isinstance(artifact, bytes | bytearray | memoryview):
+            # the id names the content hashed before the copy: a file still being written (or
+            # replaced) would otherwise be stored under an id its bytes do not have
+            copied, _kind = artifact_digest(target)
+            if copied != defining["artifact_sha256"]:
+                raise RegistryError(f"{artifact}: the artifact changed while it was being registered; register "
+                                    "it again once it is completely written")
         _write_file(tmp / METADATA_NAME, (canonical_json(dict(defining)) + "\n").encode())
         _fsync_tree(tmp)
         if final.exists():

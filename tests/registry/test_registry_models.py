@@ -272,3 +272,14 @@ def test_leftovers_of_a_crashed_registration_are_harmless_and_reported(reg: Regi
     assert any(s.startswith(rec.model_id) and "not in learning.db" in s for s in strays)
     assert _register(reg, b"survivor").model_id == rec.model_id  # re-registering adopts the intact directory
     assert reg.verify() == [] and not any(s.startswith(rec.model_id) for s in reg.stray_artifacts())
+
+
+@pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="needs a file whose content changes on every read")
+def test_an_artifact_that_changes_while_being_registered_is_refused_not_stored_corrupt(
+        reg: Registry, layout: DataLayout) -> None:
+    # /proc/self/io counts the bytes this process has read: each read of it returns new content,
+    # like a model file Hamilton is still writing while it is being registered
+    with pytest.raises(RegistryError, match="changed while it was being registered"):
+        reg.register_model(Path("/proc/self/io"), name="moving", metrics={}, created_by="t", git_sha="c" * 40)
+    assert reg.list_models() == [] and reg.verify() == []
+    assert not layout.models_dir.exists() or [p for p in layout.models_dir.iterdir()] == []
