@@ -343,7 +343,9 @@ class EngineHook:
         price = trace.price if entry_price is None else entry_price
         counterfactuals = []
         for name in verdict.blocked_by:
-            spec = self._gates.gates[name]
+            spec = self._gates.gates.get(name)
+            if spec is None:  # removed by update_gates since the decision: no near-miss margin to test
+                continue
             threshold = verdict.thresholds[name]
             alternative = spec.loosened(threshold)
             value = verdict.values[name]

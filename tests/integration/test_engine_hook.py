@@ -388,3 +388,14 @@ def test_a_fill_after_a_threshold_change_records_the_thresholds_the_decision_use
                          fees=0.0, ts=T0 + 1)
     opened = buf.events[-1]["payload"]
     assert opened["thresholds"] == before.thresholds("scalp") and opened["config_hash"] == before.config_hash()
+
+
+def test_a_shadow_opened_after_its_blocking_gate_was_removed_still_logs(hook: EngineHook, buf: EventBuffer) -> None:
+    trace = _signal(hook)
+    hook.on_gate_decisions(trace, {**PASSING, "spread": 20.0, "regime": 0.1}, ts=T0)
+    full = GatesConfig()
+    hook.update_gates(full.model_copy(update={"gates": {k: v for k, v in full.gates.items() if k != "spread"}}))
+    assert hook.on_shadow_trade_opened(trace, size=1.0, ts=T0) is not None
+    opened = buf.events[-1]["payload"]
+    assert opened["blocked_by"] == ["spread", "regime"]  # what blocked it when it was decided
+    assert [c["gate"] for c in opened["counterfactuals"]] == ["regime"]  # no margin known for a removed gate
