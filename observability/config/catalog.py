@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
+from observability.config.loader import load_yaml_model
 from observability.errors import ConfigError
 
 Status = Literal["ok", "error", "missing", "defaults", "not available", "unchecked"]
@@ -27,6 +28,10 @@ class ConfigEntry:
     what: str
     required: bool = False
     """A required file must exist; an optional one falls back to built-in defaults when absent."""
+    model: str | None = None
+    env_prefix: str | None = None
+    """With `model` (a class in `module`): an absent file's defaults are validated with the
+    HURACAN_<env_prefix>__ overrides, as the product applies them when it starts without the file."""
 
     def load_function(self) -> Callable[[Path], Any]:
         """Import the loader; ImportError/AttributeError when its module is not available."""
@@ -36,13 +41,15 @@ class ConfigEntry:
 
 CATALOG: Final[tuple[ConfigEntry, ...]] = (
     ConfigEntry("observability.yaml", "observability.config.observability_config", "load_observability_config",
-                "logger, writer, storage, retention, export and alert settings"),
+                "logger, writer, storage, retention, export and alert settings",
+                model="ObservabilityConfig", env_prefix="OBS"),
     ConfigEntry("gates.yaml", "observability.config.gates_config", "load_gates_config",
-                "the six gates: thresholds, direction, pass-rate targets, auto-tuning"),
+                "the six gates: thresholds, direction, pass-rate targets, auto-tuning",
+                model="GatesConfig", env_prefix="GATES"),
     ConfigEntry("metrics.yaml", "observability.config.metrics_config", "load_metrics_config",
                 "metric definitions (SQL over named views), thresholds, alerts, schedules"),
     ConfigEntry("ai_routing.yaml", "observability.config.ai_routing_config", "load_ai_routing_config",
-                "LLM providers and routing for report writing"),
+                "LLM providers and routing for report writing", model="AIRoutingConfig", env_prefix="AI"),
 )
 
 
@@ -69,6 +76,12 @@ def check_entry(entry: ConfigEntry, directory: Path) -> CheckResult:
     if not path.exists():
         if entry.required:
             return CheckResult(entry.filename, path, "missing", f"{path}: required file is absent; create it")
+        if entry.model is not None:
+            try:
+                model = getattr(importlib.import_module(entry.module), entry.model)
+                load_yaml_model(path, model, env_prefix=entry.env_prefix, missing_ok=True)
+            except ConfigError as exc:
+                return CheckResult(entry.filename, path, "error", str(exc))
         return CheckResult(entry.filename, path, "defaults", "file absent: the loader's built-in defaults apply")
     try:
         load(path)

@@ -163,3 +163,14 @@ def test_config_check_on_a_missing_directory_is_a_one_line_error(
     assert main(["config", "check", "--dir", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err
     assert "config directory not found" in err and len(err.strip().splitlines()) == 1
+
+
+def test_an_absent_config_still_has_its_environment_overrides_checked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HURACAN_GATES__GATES__SPREAD__THRESHOLD", "wide")
+    results = {r.filename: r for r in check_all(tmp_path)}  # no gates.yaml here: the defaults apply
+    gates = results["gates.yaml"]
+    assert gates.failed and "gates.spread.threshold" in gates.message
+    assert "HURACAN_GATES__GATES__SPREAD__THRESHOLD" in gates.message
+    monkeypatch.setenv("HURACAN_GATES__GATES__SPREAD__THRESHOLD", "9")
+    assert {r.filename: r for r in check_all(tmp_path)}["gates.yaml"].status == "defaults"
