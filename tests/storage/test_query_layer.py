@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -226,3 +227,46 @@ def test_trades_and_shadow_trades_join_opens_with_closes_in_parquet_and_live(lay
     ]
     assert q.sql("SELECT shadow_id, status, blocked_by FROM shadow_trades").to_pylist() == [
         {"shadow_id": "S1", "status": "open", "blocked_by": ["spread"]}]
+
+
+def test_trade_tables_kept_up_to_date_by_refresh_match_a_fresh_query_layer(layout: DataLayout) -> None:
+    """`trades`/`shadow_trades` are tables updated incrementally; after every kind of change (new live
+    rows, export, a close for a trade opened earlier, a close with no open, compaction) they equal
+    what a query layer built from scratch computes."""
+    t1 = trade_pair("T1", symbol="BTC/USDT", mode="scalp", side="long", entry=100.0, exit_=101.0, size=1.0,
+                    fees=0.1, ts=T0)
+    t2 = trade_pair("T2", symbol="ETH-USDT", mode="runner", side="short", entry=50.0, exit_=49.0, size=2.0,
+                    fees=0.1, ts=T0 + 60)
+    t3 = trade_pair("T3", symbol="ETH-USDT", mode="runner", side="long", entry=10.0, exit_=11.0, size=1.0,
+                    fees=0.0, ts=T0 + 86_400)
+    s_open = builders.shadow_trade_opened(shadow_id="S1", side="long", entry_price=10.0, size=1.0,
+                                          blocked_by=["spread"], symbol="BTC/USDT", trace_id="s", mode="scalp",
+                                          ts_event=T0)
+    s_close = builders.shadow_trade_closed(shadow_id="S1", side="long", entry_price=10.0, exit_price=11.0,
+                                           size=1.0, hold_seconds=5.0, exit_reason="take_profit", blocked_by=["spread"],
+                                           symbol="BTC/USDT", trace_id="s", mode="scalp", ts_event=T0 + 5)
+    q = QueryLayer(layout)
+    q.connect()
+    trades = "SELECT * FROM trades ORDER BY trade_id, status"
+    shadows = "SELECT * FROM shadow_trades ORDER BY shadow_id, status"
+
+    def same_as_fresh(expected_trades: int) -> None:
+        q.refresh()
+        fresh = QueryLayer(layout)
+        assert q.sql(trades) == fresh.sql(trades)
+        assert q.sql(shadows) == fresh.sql(shadows)
+        assert q.sql(trades).num_rows == expected_trades
+        fresh.close()
+
+    steps: list[tuple[Callable[[], object], int]] = [
+        (lambda: store(layout, [t1[0], t2[0], s_open, *gate_events(5)]), 2),
+        (lambda: export_once(layout, max_rows=4), 2),
+        (lambda: store(layout, [t1[1], t3[1], s_close]), 3),  # T1 closes after its open was exported
+        (lambda: export_once(layout), 3),
+        (lambda: store(layout, [t2[1], t3[0], *gate_events(5, start=5)]), 3),  # T3's open after its close
+        (lambda: compact(layout), 3),
+    ]
+    for change, expected in steps:
+        change()
+        same_as_fresh(expected)
+    q.close()

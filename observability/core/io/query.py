@@ -25,10 +25,11 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from observability.core.io.columns import FILE_SCHEMA, WIDE_SCHEMA
-from observability.core.io.dataset import NULL_PARTITION, Target, list_files, open_target, split_files
+from observability.core.io.dataset import NULL_PARTITION, DataFile, Target, list_files, open_target, split_files
 from observability.core.io.health_rows import HEALTH_SCHEMA, fetch_health
 from observability.core.io.live_rows import fetch_raw, new_duck, widen
 from observability.core.io.payload_sql import PAYLOAD_SQL
+from observability.core.io.trade_tables import TradeTables
 from observability.core.io.views import VIEWS
 from observability.core.live_store import open_readonly
 from observability.errors import DataDirError, ObservabilityError
@@ -88,6 +89,7 @@ class QueryLayer:
         self._live_max = 0
         self._health: pa.Table = HEALTH_SCHEMA.empty_table()
         self._health_max_id = 0
+        self._trades = TradeTables()
         self.watermark: int | None = None
         """Exported seq taken with the live rows; None when this dataset was never exported from here."""
 
@@ -108,7 +110,7 @@ class QueryLayer:
         """Re-read new live rows and the Parquet file list (cheap: only rows newer than last time)."""
         con = self._con if self._con is not None else self.connect()
         self._read_live()
-        self._define_parquet(con)
+        files = self._define_parquet(con)
         con.register("_live", self._live)
         con.register("_health", self._health)
         bound = "" if self.watermark is None else f" WHERE seq <= {self.watermark}"
@@ -116,6 +118,8 @@ class QueryLayer:
             f"CREATE OR REPLACE VIEW _events_wide AS SELECT {_WIDE_COLUMNS} FROM _pq{bound} "
             f"UNION ALL SELECT {_WIDE_COLUMNS} FROM _live"
         )
+        tops = [f.last_seq if self.watermark is None else min(f.last_seq, self.watermark) for f in files]
+        self._trades.update(con, files, self.watermark, max([*tops, self._live_top()]))
 
     def sql(self, query: str, params: Any = None) -> pa.Table:
         """Run one read-only query and return Arrow; writes and DuckDB errors raise QueryError."""
@@ -143,6 +147,10 @@ class QueryLayer:
 
     # ------------------------------------------------------------------ internals
 
+    def _live_top(self) -> int:
+        seqs = self._live["seq"]
+        return int(pc.max(seqs).as_py()) if len(seqs) else -1
+
     def _read_live(self) -> None:
         try:
             conn = open_readonly(self.layout.live_db)
@@ -167,11 +175,12 @@ class QueryLayer:
         if health.num_rows:
             self._health = pa.concat_tables([self._health, health])
 
-    def _define_parquet(self, con: duckdb.DuckDBPyConnection) -> None:
+    def _define_parquet(self, con: duckdb.DuckDBPyConnection) -> list[DataFile]:
+        """Point `_pq` at the files that count now; return them."""
         visible, _, _ = split_files(list_files(self._target), self.watermark)
         if not visible:
             con.execute("CREATE OR REPLACE VIEW _pq AS SELECT * FROM _pq_empty")
-            return
+            return visible
         if self._target.local:
             paths = ", ".join(_sql_str(f.path) for f in visible)
             con.execute(
@@ -179,7 +188,7 @@ class QueryLayer:
                 "hive_partitioning = true, union_by_name = true, "
                 "hive_types = {'date': DATE, 'symbol': VARCHAR})"
             )
-            return
+            return visible
         partitioning = ds.HivePartitioning(
             pa.schema([("date", pa.date32()), ("symbol", pa.string())]),
             null_fallback=NULL_PARTITION, segment_encoding="uri",
@@ -191,3 +200,4 @@ class QueryLayer:
         )
         con.register("_pq_dataset", dataset)
         con.execute(f"CREATE OR REPLACE VIEW _pq AS SELECT {_PARQUET_COLUMNS} FROM _pq_dataset")
+        return visible

@@ -15,12 +15,75 @@ EVENT_COLUMNS: Final = (
 )
 
 
-def _rows(event_type: str) -> str:
-    return f"(SELECT * FROM _events_wide WHERE event_type = '{event_type}')"
-
-
 def _of(event_type: str, columns: str) -> str:
     return f"SELECT {columns} FROM _events_wide WHERE event_type = '{event_type}'"
+
+
+TRADE_EVENT_COLUMNS: Final = (
+    "seq, event_type, trade_id, trace_id, symbol, mode, side, ts_event, execution_price_requested, "
+    "execution_price_filled, execution_size_filled, execution_fees, execution_slippage_bps, execution_latency_ms, "
+    "entry_price, exit_price, size, fees, exit_execution_slippage_bps, pnl_gross, pnl_net, pnl_bps, hold_seconds, "
+    "exit_reason, mfe_bps, mae_bps, model_id, model_confidence, git_sha, data_snapshot_id, config_hash, "
+    "CASE WHEN event_type = 'trade_opened' THEN json_extract(payload_rest, '$.thresholds')::VARCHAR END AS thresholds"
+)
+"""What `trades` needs of the trade_opened/trade_closed rows (the query layer keeps these in a table)."""
+
+SHADOW_EVENT_COLUMNS: Final = (
+    "seq, event_type, shadow_id, trace_id, symbol, mode, side, ts_event, entry_price, exit_price, size, pnl, "
+    "pnl_bps, hold_seconds, exit_reason, blocked_by, mfe_bps, mae_bps"
+)
+"""What `shadow_trades` needs of the shadow_trade_opened/shadow_trade_closed rows."""
+
+
+def _typed(src: str, event_type: str, key: str, only: str | None) -> str:
+    keep = "" if only is None else f" AND {key} IN (SELECT {key} FROM {only})"
+    return f"(SELECT * FROM {src} WHERE event_type = '{event_type}'{keep})"
+
+
+def trades_sql(src: str, only: str | None = None) -> str:
+    """`trades` over `src` (rows with TRADE_EVENT_COLUMNS); `only`: a relation of trade_ids to limit it to.
+
+    Closes LEFT JOIN opens, UNION ALL opens with no close yet: a trade's rows depend only on the
+    events with its trade_id, which is what lets the query layer maintain the table incrementally.
+    """
+    closes, opens = _typed(src, "trade_closed", "trade_id", only), _typed(src, "trade_opened", "trade_id", only)
+    return f"""
+        SELECT c.trade_id, coalesce(c.trace_id, o.trace_id) AS trace_id, coalesce(c.symbol, o.symbol) AS symbol,
+               coalesce(c.mode, o.mode) AS mode, c.side, 'closed' AS status,
+               o.ts_event AS opened_at, c.ts_event AS closed_at,
+               o.execution_price_requested AS price_requested, c.entry_price, c.exit_price, c.size, c.fees,
+               o.execution_slippage_bps AS entry_slippage_bps, c.exit_execution_slippage_bps AS exit_slippage_bps,
+               c.pnl_gross, c.pnl_net, c.pnl_bps, c.hold_seconds, c.exit_reason, c.mfe_bps, c.mae_bps,
+               o.model_id, o.model_confidence, o.git_sha, o.data_snapshot_id, o.config_hash, o.thresholds,
+               o.execution_latency_ms AS entry_latency_ms
+        FROM {closes} c LEFT JOIN {opens} o ON o.trade_id = c.trade_id
+        UNION ALL
+        SELECT o.trade_id, o.trace_id, o.symbol, o.mode, o.side, 'open', o.ts_event, NULL::TIMESTAMPTZ,
+               o.execution_price_requested, o.execution_price_filled, NULL::DOUBLE, o.execution_size_filled,
+               o.execution_fees, o.execution_slippage_bps, NULL::DOUBLE, NULL::DOUBLE, NULL::DOUBLE, NULL::DOUBLE,
+               NULL::DOUBLE, NULL::VARCHAR, NULL::DOUBLE, NULL::DOUBLE, o.model_id, o.model_confidence, o.git_sha,
+               o.data_snapshot_id, o.config_hash, o.thresholds, o.execution_latency_ms
+        FROM {opens} o ANTI JOIN {closes} c ON c.trade_id = o.trade_id
+    """
+
+
+def shadow_trades_sql(src: str, only: str | None = None) -> str:
+    """`shadow_trades` over `src` (rows with SHADOW_EVENT_COLUMNS), like `trades_sql` on shadow_id."""
+    closes = _typed(src, "shadow_trade_closed", "shadow_id", only)
+    opens = _typed(src, "shadow_trade_opened", "shadow_id", only)
+    return f"""
+        SELECT c.shadow_id, coalesce(c.trace_id, o.trace_id) AS trace_id, coalesce(c.symbol, o.symbol) AS symbol,
+               coalesce(c.mode, o.mode) AS mode, c.side, 'closed' AS status,
+               o.ts_event AS opened_at, c.ts_event AS closed_at, c.entry_price, c.exit_price, c.size,
+               c.pnl, c.pnl_bps, c.hold_seconds, c.exit_reason, coalesce(c.blocked_by, o.blocked_by) AS blocked_by,
+               c.mfe_bps, c.mae_bps
+        FROM {closes} c LEFT JOIN {opens} o ON o.shadow_id = c.shadow_id
+        UNION ALL
+        SELECT o.shadow_id, o.trace_id, o.symbol, o.mode, o.side, 'open', o.ts_event, NULL::TIMESTAMPTZ,
+               o.entry_price, NULL::DOUBLE, o.size, NULL::DOUBLE, NULL::DOUBLE, NULL::DOUBLE, NULL::VARCHAR,
+               o.blocked_by, NULL::DOUBLE, NULL::DOUBLE
+        FROM {opens} o ANTI JOIN {closes} c ON c.shadow_id = o.shadow_id
+    """
 
 
 VIEWS: Final[dict[str, str]] = {
@@ -36,44 +99,10 @@ VIEWS: Final[dict[str, str]] = {
         "seq, event_id, ts_event, symbol, mode, trace_id, signal_id, gate, passed, value, threshold, "
         "direction, margin, reason, gate_order::INTEGER AS gate_order, date",
     ),
-    # trades / shadow_trades: closes LEFT JOIN opens, UNION ALL opens with no close yet. A filter on
-    # closed_at then reaches the scan of the closes (a FULL OUTER JOIN would stop it at the join);
-    # subqueries, not CTEs: a CTE used twice is materialised whole before any filter applies.
-    "trades": f"""
-        SELECT c.trade_id, coalesce(c.trace_id, o.trace_id) AS trace_id, coalesce(c.symbol, o.symbol) AS symbol,
-               coalesce(c.mode, o.mode) AS mode, c.side, 'closed' AS status,
-               o.ts_event AS opened_at, c.ts_event AS closed_at,
-               o.execution_price_requested AS price_requested, c.entry_price, c.exit_price, c.size, c.fees,
-               o.execution_slippage_bps AS entry_slippage_bps, c.exit_execution_slippage_bps AS exit_slippage_bps,
-               c.pnl_gross, c.pnl_net, c.pnl_bps, c.hold_seconds, c.exit_reason, c.mfe_bps, c.mae_bps,
-               o.model_id, o.model_confidence, o.git_sha, o.data_snapshot_id, o.config_hash,
-               json_extract(o.payload_rest, '$.thresholds')::VARCHAR AS thresholds,
-               o.execution_latency_ms AS entry_latency_ms
-        FROM {_rows("trade_closed")} c LEFT JOIN {_rows("trade_opened")} o ON o.trade_id = c.trade_id
-        UNION ALL
-        SELECT o.trade_id, o.trace_id, o.symbol, o.mode, o.side, 'open', o.ts_event, NULL::TIMESTAMPTZ,
-               o.execution_price_requested, o.execution_price_filled, NULL::DOUBLE, o.execution_size_filled,
-               o.execution_fees, o.execution_slippage_bps, NULL::DOUBLE, NULL::DOUBLE, NULL::DOUBLE, NULL::DOUBLE,
-               NULL::DOUBLE, NULL::VARCHAR, NULL::DOUBLE, NULL::DOUBLE, o.model_id, o.model_confidence, o.git_sha,
-               o.data_snapshot_id, o.config_hash, json_extract(o.payload_rest, '$.thresholds')::VARCHAR,
-               o.execution_latency_ms
-        FROM {_rows("trade_opened")} o ANTI JOIN {_rows("trade_closed")} c ON c.trade_id = o.trade_id
-    """,
-    "shadow_trades": f"""
-        SELECT c.shadow_id, coalesce(c.trace_id, o.trace_id) AS trace_id, coalesce(c.symbol, o.symbol) AS symbol,
-               coalesce(c.mode, o.mode) AS mode, c.side, 'closed' AS status,
-               o.ts_event AS opened_at, c.ts_event AS closed_at, c.entry_price, c.exit_price, c.size,
-               c.pnl, c.pnl_bps, c.hold_seconds, c.exit_reason, coalesce(c.blocked_by, o.blocked_by) AS blocked_by,
-               c.mfe_bps, c.mae_bps
-        FROM {_rows("shadow_trade_closed")} c LEFT JOIN {_rows("shadow_trade_opened")} o
-          ON o.shadow_id = c.shadow_id
-        UNION ALL
-        SELECT o.shadow_id, o.trace_id, o.symbol, o.mode, o.side, 'open', o.ts_event, NULL::TIMESTAMPTZ,
-               o.entry_price, NULL::DOUBLE, o.size, NULL::DOUBLE, NULL::DOUBLE, NULL::DOUBLE, NULL::VARCHAR,
-               o.blocked_by, NULL::DOUBLE, NULL::DOUBLE
-        FROM {_rows("shadow_trade_opened")} o ANTI JOIN {_rows("shadow_trade_closed")} c
-          ON c.shadow_id = o.shadow_id
-    """,
+    # Tables kept up to date by the query layer (trade_tables.py): joining every open with every
+    # close of the dataset on each query was the slowest part of every P&L question.
+    "trades": "SELECT * FROM _trades",
+    "shadow_trades": "SELECT * FROM _shadow_trades",
     "model_updates": _of(
         "model_updated",
         "seq, event_id, ts_event, model_id, parent_model_id, alias, "

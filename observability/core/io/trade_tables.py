@@ -1,0 +1,94 @@
+"""`trades` and `shadow_trades` as DuckDB tables, maintained incrementally at each `refresh()`.
+
+Why tables, not views: as views every query re-joined every trade open with every close of the
+whole dataset (486 ms p50 for one day's P&L by symbol over 10 M events), and analytics evaluates
+them many times per refresh. Here the trade events are kept in a small table (a few % of all
+events), and the joined table is updated only for the trade ids that got new events. A trade's
+row depends only on the events with its id (views.trades_sql), so delete-and-reinsert of those ids
+gives exactly what the view would.
+
+Incremental by seq: events with seq <= `covered` are in the tables. That holds while the union
+only grows above it: a new export file holds rows above the previous watermark (seen before as
+live rows, with the same seq). Anything else — a file gone, or a new file starting at or below
+that bound (compaction merged files; another box's data) — rebuilds from scratch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+import duckdb
+
+from observability.core.io.dataset import DataFile
+from observability.core.io.views import SHADOW_EVENT_COLUMNS, TRADE_EVENT_COLUMNS, shadow_trades_sql, trades_sql
+
+
+@dataclass(frozen=True)
+class _Spec:
+    table: str
+    key: str
+    event_types: tuple[str, str]
+    columns: str
+    sql: Callable[[str, str | None], str]
+
+    @property
+    def events(self) -> str:
+        return f"{self.table}_events"
+
+
+SPECS: Final = (
+    _Spec("_trades", "trade_id", ("trade_opened", "trade_closed"), TRADE_EVENT_COLUMNS, trades_sql),
+    _Spec("_shadow_trades", "shadow_id", ("shadow_trade_opened", "shadow_trade_closed"), SHADOW_EVENT_COLUMNS,
+          shadow_trades_sql),
+)
+
+
+class TradeTables:
+    """Keeps `_trades` / `_shadow_trades` equal to the contract's joins over `_events_wide`."""
+
+    def __init__(self) -> None:
+        self.covered = -1
+        """Events with seq <= covered are in the tables; -1: not built yet."""
+        self._files: dict[str, int] = {}
+        self._watermark: int | None = None
+
+    def update(
+        self, con: duckdb.DuckDBPyConnection, files: list[DataFile], watermark: int | None, top: int
+    ) -> None:
+        """Bring the tables up to date with `_events_wide`, just redefined over `files` and live rows.
+
+        `top`: the highest seq in `_events_wide` (-1 when empty), known from file names and live rows.
+        """
+        paths = {f.path: f.first_seq for f in files}
+        bound = self._watermark if self._watermark is not None else self.covered
+        rebuild = (
+            self.covered < 0
+            or (watermark or 0) < (self._watermark or 0)
+            or any(p not in paths for p in self._files)
+            or any(first <= bound for p, first in paths.items() if p not in self._files)
+        )
+        after = -1 if rebuild else self.covered
+        for spec in SPECS:
+            new = (f"SELECT {spec.columns} FROM _events_wide WHERE seq > {after} AND seq <= {top} "
+                   f"AND event_type IN ('{spec.event_types[0]}', '{spec.event_types[1]}')")
+            if rebuild:
+                con.execute(f"CREATE OR REPLACE TABLE {spec.events} AS {new}")
+                con.execute(f"CREATE OR REPLACE TABLE {spec.table} AS {spec.sql(spec.events, None)}")
+            elif top > after:
+                self._apply(con, spec, new)
+        self.covered, self._files, self._watermark = top, paths, watermark
+
+    @staticmethod
+    def _apply(con: duckdb.DuckDBPyConnection, spec: _Spec, new: str) -> None:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _new_trade_events AS {new}")
+        try:
+            (n,), = con.execute("SELECT count(*) FROM _new_trade_events").fetchall()
+            if n == 0:
+                return
+            con.execute(f"INSERT INTO {spec.events} SELECT * FROM _new_trade_events")
+            con.execute(f"DELETE FROM {spec.table} WHERE {spec.key} IN (SELECT {spec.key} FROM _new_trade_events)")
+            con.execute(f"INSERT INTO {spec.table} {spec.sql(spec.events, '_new_trade_events')}")
+        finally:
+            con.execute("DROP TABLE _new_trade_events")
