@@ -181,7 +181,7 @@ def _join_ranges(text: str, numbers: list[Mention]) -> None:
 
 
 def extract(text: str) -> Extraction:
-    """All numbers, referenced ids, dates/times and ignored URL/ordinal spans in `text`, in order."""
+    """All numbers, referenced ids and URLs, dates/times and ignored spans in `text`, in order."""
     chars = list(text)
     ids: list[tuple[str, int]] = []
     ignored: list[tuple[str, str]] = []
@@ -198,8 +198,8 @@ def extract(text: str) -> Extraction:
                 ids.append((tok.group(0).strip(".,;:()[]"), m.start(1) + tok.start()))
         _mask(chars, m.start(), m.end())
     masked = "".join(chars)
-    for m in _URL_RE.finditer(masked):
-        ignored.append((m.group(0), "url"))
+    for m in _URL_RE.finditer(masked):  # a link is a reference like an id: only ones from the data pass
+        ids.append((m.group(0).rstrip(".,;:)"), m.start()))
         _mask(chars, m.start(), m.end())
     masked = "".join(chars)
     for m in ID_RE.finditer(masked):
