@@ -53,3 +53,14 @@ def not_before(at: float, earlier: float, what: str, step: str, trace_id: str) -
     if at < earlier:
         raise HookError(f"trace {trace_id!r}: {what} at {at:.6f} is before the {step} at {earlier:.6f}; "
                         "stamp each step at or after the previous one")
+
+
+def step_ts(ts: Timestamp | None, earlier: float, what: str, step: str, trace_id: str) -> float:
+    """When the step happened: an explicit `ts` must not precede the previous step (a caller bug);
+    a step the hook stamps itself is never put before it (the wall clock may step back, or the
+    previous step came from an exchange clock a little ahead of ours) and never refused for it."""
+    if ts is None:
+        return max(time.time(), earlier)
+    at = secs(ts)
+    not_before(at, earlier, what, step, trace_id)
+    return at

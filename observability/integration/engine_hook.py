@@ -19,7 +19,14 @@ from observability.config.gates_config import GatesConfig
 from observability.core import builders
 from observability.core.ids import new_id
 from observability.errors import LeakageError
-from observability.integration.checks import Timestamp, bounded_text, excursions, not_before, positive_size, secs
+from observability.integration.checks import (
+    Timestamp,
+    bounded_text,
+    excursions,
+    positive_size,
+    secs,
+    step_ts,
+)
 from observability.integration.errors import HookError, UnknownGateError
 from observability.integration.sink import LogSink
 
@@ -198,8 +205,7 @@ class EngineHook:
             raise HookError(
                 f"every gate must be evaluated for every signal; missing {missing} for trace {trace_id!r}"
             )
-        at = secs(ts)
-        not_before(at, trace.ts, "gate decisions", "signal", trace_id)
+        at = step_ts(ts, trace.ts, "gate decisions", "signal", trace_id)
         mode = trace.mode
         thresholds = self._thresholds[mode]
         events = []
@@ -255,8 +261,7 @@ class EngineHook:
             bounded_text("order_id", order_id, 128)
         if tid in self._trades:
             raise HookError(f"trade {tid!r} is already open")
-        at = secs(ts)
-        not_before(at, trace.gates_ts, "entry fill", "gate decisions", trace_id)
+        at = step_ts(ts, trace.gates_ts, "entry fill", "gate decisions", trace_id)
         execution = builders.execution(
             order_id=order_id or new_id(), side="buy" if trace.side == "long" else "sell",
             price_requested=price_requested, price_filled=price_filled, size_requested=size_requested,
@@ -295,9 +300,7 @@ class EngineHook:
         excursions(mfe_bps, mae_bps)
         if order_id:
             bounded_text("order_id", order_id, 128)
-        at = secs(ts)
-        if at < pos.opened_ts:
-            raise HookError(f"trade {trade_id!r} cannot close at {at:.6f}, before it opened at {pos.opened_ts:.6f}")
+        at = step_ts(ts, pos.opened_ts, f"close of trade {trade_id!r}", "entry fill", pos.trace_id)
         exit_execution = builders.execution(
             order_id=order_id or new_id(), side="sell" if pos.side == "long" else "buy",
             price_requested=price_requested, price_filled=price_filled, size_requested=pos.size,
@@ -331,8 +334,7 @@ class EngineHook:
                 "(a passed signal that is not traded needs no shadow)"
             )
         qty = positive_size("size", size)
-        at = secs(ts)
-        not_before(at, trace.gates_ts, "shadow trade", "gate decisions", trace_id)
+        at = step_ts(ts, trace.gates_ts, "shadow trade", "gate decisions", trace_id)
         settings = self._gates.shadow_trades
         if not settings.enabled or len(self._shadows) >= settings.max_open:
             del self._traces[trace_id]
@@ -374,9 +376,7 @@ class EngineHook:
         if pos is None:
             raise HookError(f"close without open: shadow trade {shadow_id!r} is not open")
         excursions(mfe_bps, mae_bps)
-        at = secs(ts)
-        if at < pos.opened_ts:
-            raise HookError(f"shadow trade {shadow_id!r} cannot close before it opened")
+        at = step_ts(ts, pos.opened_ts, f"close of shadow trade {shadow_id!r}", "shadow open", pos.trace_id)
         event = builders.shadow_trade_closed(
             shadow_id=shadow_id, side=pos.side, entry_price=pos.entry_price, exit_price=exit_price, size=pos.size,
             hold_seconds=at - pos.opened_ts, exit_reason=exit_reason, blocked_by=pos.blocked_by,

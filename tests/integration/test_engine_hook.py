@@ -399,3 +399,27 @@ def test_a_shadow_opened_after_its_blocking_gate_was_removed_still_logs(hook: En
     opened = buf.events[-1]["payload"]
     assert opened["blocked_by"] == ["spread", "regime"]  # what blocked it when it was decided
     assert [c["gate"] for c in opened["counterfactuals"]] == ["regime"]  # no margin known for a removed gate
+
+
+def test_steps_the_hook_stamps_itself_never_land_before_the_previous_step(hook: EngineHook,
+                                                                           buf: EventBuffer) -> None:
+    import time
+
+    ahead = time.time() + 30.0  # a signal stamped by an exchange clock ahead of ours (or ours stepped back)
+    trace = _signal(hook, ts=ahead)
+    hook.on_gate_decisions(trace, PASSING)  # no ts: the hook stamps it, and must not refuse the engine's call
+    trade = hook.on_order_filled(trace, price_requested=1.0, price_filled=1.0, size_requested=1.0, size_filled=1.0,
+                                 fees=0.0)
+    hook.on_trade_closed(trade, price_requested=1.0, price_filled=1.0, fees=0.0, exit_reason="timeout")
+    stamps = [e["ts_event"] for e in buf.events]
+    assert stamps == sorted(stamps) and stamps[0] == ahead
+
+
+def test_a_close_stamped_before_its_open_is_refused(hook: EngineHook) -> None:
+    trace = _signal(hook)
+    hook.on_gate_decisions(trace, PASSING, ts=T0)
+    trade = hook.on_order_filled(trace, price_requested=1.0, price_filled=1.0, size_requested=1.0, size_filled=1.0,
+                                 fees=0.0, ts=T0 + 1)
+    with pytest.raises(HookError, match=r"close of trade .* is before the entry fill"):
+        hook.on_trade_closed(trade, price_requested=1.0, price_filled=1.0, fees=0.0, exit_reason="timeout", ts=T0)
+    assert hook.open_trade_ids == {trade}
