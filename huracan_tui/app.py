@@ -8,6 +8,7 @@ never the other way round. Only the visible screen gets the rows; the app keeps 
 from __future__ import annotations
 
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import Any, ClassVar, Protocol
@@ -91,7 +92,7 @@ class HuracanApp(App[int]):
         self._painted: Screen[Any] | None = None
         self._problem_shown = False
         self._started = False
-        self._status_keys: dict[int, str] = {}
+        self._status_keys: weakref.WeakKeyDictionary[Screen[Any], str] = weakref.WeakKeyDictionary()
 
     # ------------------------------------------------------------------ feed
 
@@ -203,9 +204,9 @@ class HuracanApp(App[int]):
             source += f"  {self.demo.status()}"
         status = self.engine_status()
         key = f"{status.label}|{source}|{self.coalesced}"
-        if self._status_keys.get(id(screen)) == key:
+        if self._status_keys.get(screen) == key:
             return  # nothing changed: no repaint while idle
-        self._status_keys[id(screen)] = key
+        self._status_keys[screen] = key
         bars.first().show(status, source, self.coalesced)
 
     def report_problem(self, exc: BaseException) -> None:

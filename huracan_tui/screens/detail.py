@@ -17,6 +17,7 @@ from textual.widgets import Footer, Input, Static
 from huracan_tui.commands import APP, bindings, effective, key_label
 from huracan_tui.format import TYPE_SHORT, hms, summary
 from huracan_tui.screens.base import DataScreen
+from huracan_tui.widgets.status import StatusBar
 from observability.analytics.live_feed import FeedRow
 
 if TYPE_CHECKING:
@@ -45,9 +46,13 @@ class EventDetailScreen(Screen[None]):
             head.add_row(k, str(v))
         body = Syntax(orjson.dumps(r.payload_dict(), option=orjson.OPT_INDENT_2).decode(), "json",
                       theme="ansi_dark", background_color="default")
+        yield StatusBar()
         with VerticalScroll():
             yield Static(Group(Text(summary(r.event_type, r.payload_dict()), style="bold"), head, body))
         yield Footer()
+
+    def on_mount(self) -> None:
+        self.app.call_later(self.app.update_status, self)  # type: ignore[attr-defined]
 
     def action_trace(self) -> None:
         if self.row.trace_id:
@@ -104,7 +109,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         app: HuracanApp = self.app  # type: ignore[assignment]
         t = Table("key", "command", "where", box=None, padding=(0, 2), header_style="bold", expand=True,
-                  title="huracan-tui keys (esc closes; remap in configs/tui.yaml [keys] by command id)",
+                  title="huracan-tui keys (esc closes; remap by command id under `keys:` in configs/tui.yaml)",
                   title_justify="left", title_style="bold")
         for cmd in effective(app.keymap):
             t.add_row(key_label(cmd.key), cmd.description, "everywhere" if cmd.scope == APP else cmd.scope)

@@ -166,6 +166,7 @@ class MetricsScreen(DataScreen):
 
 _STATUS_STYLE = {"ok": "green", "warn": "bold yellow", "critical": "bold white on red", "info": "",
                  "insufficient": "dim", "no_data": "dim"}
+_SCOPES = ("all", "scalp", "runner")
 _RANK = {"critical": 0, "warn": 1, "ok": 2, "info": 3, "insufficient": 4, "no_data": 5}
 
 
@@ -179,10 +180,12 @@ def _cell(v: MetricValue | None) -> Text:
 def _metrics_table(report: MetricsReport) -> Table:
     rows: dict[tuple[str, str | None], dict[str, MetricValue]] = {}
     for v in report.values:
-        rows.setdefault((v.name, v.group), {})[v.scope] = v
+        if v.scope in _SCOPES:  # events without a mode ("none") are counted in "all"
+            rows.setdefault((v.name, v.group), {})[v.scope] = v
     t = Table("metric", "all", "scalp", "runner", "warn / crit", "status", box=None, padding=(0, 1),
               header_style="bold dim", title=f"Metrics, last {report.window.label} (colour = alert state per mode)",
               title_justify="left", title_style="bold")
+    t.columns[0].max_width = 44
     for (_, group), by_scope in rows.items():
         first = next(iter(by_scope.values()))
         worst = min((v.status for v in by_scope.values()), key=lambda s: _RANK.get(s, 9))
