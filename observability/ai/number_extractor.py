@@ -51,7 +51,8 @@ NUMBER_RE = re.compile(
     r"(?:(?P<cur>\$|USDT\s|USD\s)(?P<sign2>[+\-−–])?)?"
     r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(?![\d,]*\.\d)"
     r"(?P<exp>[eE][+\-−]?\d+(?![\w.]))?"
-    r"(?P<suffix>\s?(?-i:bn|[kKMB])(?![A-Za-z]))?"  # case matters: 5M is a million, 5m five minutes
+    # case matters: 5M is a million, 5m five minutes; "1.2 million" is not 1.2
+    r"(?P<suffix>\s?(?-i:bn|[kKMB])(?![A-Za-z])|\s(?:hundred|thousand|million|billion)\b)?"
     rf"(?:\s?(?P<unit>{_UNIT}))?",
     re.IGNORECASE,
 )
@@ -69,13 +70,16 @@ _WORDS = {"zero": 0, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seve
 _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
          "ninety": 90}
 _UNITS_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9}
+_MAGNITUDES = {"dozen": 12.0, "hundred": 1e2, "thousand": 1e3, "million": 1e6, "billion": 1e9}
 WORD_RE = re.compile(
     r"\b(?:(?P<tens>twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:-(?P<unit>one|two|three|four|five|"
-    r"six|seven|eight|nine))?|(?P<small>" + "|".join(sorted(_WORDS, key=len, reverse=True)) + r"))\b",
+    r"six|seven|eight|nine))?|(?P<small>" + "|".join(sorted(_WORDS, key=len, reverse=True)) + r")|(?P<a>a|one))"
+    r"(?:\s(?P<mag>dozen|hundred|thousand|million|billion))?\b",
     re.IGNORECASE,
 )
 
-_SCALE = {"k": 1e3, "m": 1e6, "b": 1e9, "bn": 1e9}
+_SCALE = {"k": 1e3, "m": 1e6, "b": 1e9, "bn": 1e9, "hundred": 1e2, "thousand": 1e3, "million": 1e6,
+          "billion": 1e9}
 _UNIT_MAP = {
     "%": "pct", "percent": "pct", "per cent": "pct", "percentage point": "pct", "percentage points": "pct",
     "pp": "pct", "bps": "bps", "bp": "bps", "basis point": "bps", "basis points": "bps", "usdt": "USDT",
@@ -222,12 +226,16 @@ def extract(text: str) -> Extraction:
     masked = "".join(chars)
     numbers = [_from_match(m) for m in NUMBER_RE.finditer(masked)]
     for m in WORD_RE.finditer(masked):
+        mag = _MAGNITUDES.get((m.group("mag") or "").lower(), 1.0)
+        if m.group("a") and mag == 1.0:
+            continue  # "a", "one": an article or a pronoun, not a count
         if m.group("tens"):
             value = _TENS[m.group("tens").lower()] + _UNITS_WORDS.get((m.group("unit") or "").lower(), 0)
         else:
-            value = _WORDS[m.group("small").lower()]
-        numbers.append(Mention(text=m.group(0), start=m.start(), end=m.end(), value=float(value), step=1.0,
-                               kind="word"))
+            value = _WORDS[m.group("small").lower()] if m.group("small") else 1
+        # "two thousand" is rounded to the thousand; "two dozen" is exactly 24
+        numbers.append(Mention(text=m.group(0), start=m.start(), end=m.end(), value=float(value) * mag,
+                               step=mag if mag != 12.0 else 1.0, kind="word"))
     numbers.sort(key=lambda n: n.start)
     _join_ranges(masked, numbers)
     for i, n in enumerate(numbers):

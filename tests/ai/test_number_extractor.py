@@ -121,3 +121,9 @@ def test_scientific_notation_is_read_whole(mantissa: object, exp: int) -> None:
 
 def test_unicode_and_en_dash_minus_signs_are_signs() -> None:
     assert [n.value for n in extract("PnL −3.2% then –1.5 bps").numbers] == [-3.2, -1.5]
+
+
+def test_magnitude_words_scale_the_number() -> None:
+    values = [n.value for n in extract("1.2 million fills, a thousand trades, two dozen models, "
+                                       "three hundred signals; one of the gates").numbers]
+    assert values == [1.2e6, 1000, 24, 300]
