@@ -423,3 +423,46 @@ def test_a_close_stamped_before_its_open_is_refused(hook: EngineHook) -> None:
     with pytest.raises(HookError, match=r"close of trade .* is before the entry fill"):
         hook.on_trade_closed(trade, price_requested=1.0, price_filled=1.0, fees=0.0, exit_reason="timeout", ts=T0)
     assert hook.open_trade_ids == {trade}
+
+
+def test_threads_sharing_one_hook_keep_every_story_whole() -> None:
+    import sys
+    import threading
+
+    buf = EventBuffer()
+    hook = EngineHook(buf, GatesConfig(), max_pending_traces=8)  # tiny: eviction runs while others insert
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def work(k: int) -> None:
+        start.wait()
+        try:
+            for i in range(400):
+                trace = _signal(hook, ts=T0 + i)
+                if i % 2:
+                    continue  # left pending: evicted by the others' signals
+                try:
+                    hook.on_gate_decisions(trace, PASSING, ts=T0 + i)
+                    trade = hook.on_order_filled(trace, price_requested=1.0, price_filled=1.0, size_requested=1.0,
+                                                 size_filled=1.0, fees=0.0, ts=T0 + i)
+                except HookError as exc:
+                    assert "evicted" in str(exc)  # a pending trace may be evicted: said so, nothing else
+                    continue
+                hook.on_trade_closed(trade, price_requested=1.0, price_filled=1.0, fees=0.0, exit_reason="timeout",
+                                     ts=T0 + i + 1)
+        except BaseException as exc:  # reported to the test thread below
+            errors.append(exc)
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible to expose unguarded check-then-act
+    try:
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert errors == []
+    assert hook.open_trade_ids == frozenset()
+    EVENT_LIST_ADAPTER.validate_python(buf.events)
