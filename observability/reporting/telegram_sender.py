@@ -20,7 +20,7 @@ import httpx
 from observability.ai.secrets import REDACTED, Secret, load_secret
 from observability.config.ai_routing_config import TelegramConfig
 from observability.errors import ConfigError, ObservabilityError
-from observability.reporting.telegram_format import escape, markdown_to_html, split_html
+from observability.reporting.telegram_format import MAX_MESSAGE, escape, markdown_to_html, split_html
 
 if TYPE_CHECKING:
     from observability.reporting.report_pipeline import ReportResult
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 BACKOFF_SECONDS = 0.5
 MAX_RETRY_AFTER = 300.0
+_PART_LABEL = 32
+"""Room for the "<i>(12/34)</i>" label on each part of a long message."""
 
 
 class TelegramError(ObservabilityError):
@@ -140,8 +142,12 @@ class TelegramSender:
             return resp.text[:200]
 
     def send_long(self, html_text: str) -> int:
-        """Split on line boundaries into ≤ 4,096-character messages and send them in order."""
+        """Split on line boundaries into ≤ 4,096-character messages and send them in order. Parts are
+        numbered "(2/3)": if delivery stops half-way, the chat shows a report is incomplete."""
         parts = split_html(html_text)
+        if len(parts) > 1:
+            parts = split_html(html_text, MAX_MESSAGE - _PART_LABEL)
+            parts = [f"<i>({i}/{len(parts)})</i>\n{p}" for i, p in enumerate(parts, start=1)]
         for part in parts:
             self.send_html(part)
         return len(parts)

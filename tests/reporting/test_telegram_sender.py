@@ -71,6 +71,8 @@ def test_long_report_is_split_on_lines_with_balanced_tags() -> None:
     assert all(_balanced(m) for m in sent)
     assert {r.body["chat_id"] for r in srv.requests} == {"42"}
     assert {r.body["parse_mode"] for r in srv.requests} == {"HTML"}
+    # numbered, so a delivery that stops half-way is visibly incomplete in the chat
+    assert [m.split("\n", 1)[0] for m in sent] == [f"<i>({i}/{count})</i>" for i in range(1, count + 1)]
     joined = "\n".join(sent)
     for i in (0, 199, 202, 399):
         assert lines[i] in joined
