@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
@@ -46,6 +47,8 @@ class MechanicHook:
         record (as of `baseline_ts`, default now) differs is recorded and logged as changed by
         `baseline_by` at `baseline_ts`.
         """
+        self._lock = threading.RLock()
+        """Held over read-modify-write of the config, so two threads' changes never overwrite each other."""
         self._logger = logger
         self._registry = registry
         self._gates = gates_config or GatesConfig()
@@ -95,15 +98,16 @@ class MechanicHook:
             raise HookError(f"mode must be 'scalp', 'runner' or None, got {mode!r}")
         if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not math.isfinite(threshold):
             raise HookError(f"threshold for gate {gate!r} must be a finite number, got {threshold!r}")
-        old = self._gates.gates[gate].threshold_for(mode)
-        if float(threshold) == old:
-            return self._gates
-        new_config = self._gates.with_threshold(gate, float(threshold), mode)
-        key = f"gates.{gate}.threshold" if mode is None else f"gates.{gate}.modes.{mode}"
-        self._record(key, old, float(threshold), changed_by=changed_by, reason=reason, gate=gate,
-                     config_hash=new_config.config_hash(), ts=ts)
-        self._gates = new_config
-        return new_config
+        with self._lock:
+            old = self._gates.gates[gate].threshold_for(mode)
+            if float(threshold) == old:
+                return self._gates
+            new_config = self._gates.with_threshold(gate, float(threshold), mode)
+            key = f"gates.{gate}.threshold" if mode is None else f"gates.{gate}.modes.{mode}"
+            self._record(key, old, float(threshold), changed_by=changed_by, reason=reason, gate=gate,
+                         config_hash=new_config.config_hash(), ts=ts)
+            self._gates = new_config
+            return new_config
 
     def set_config_value(
         self, key: str, value: Any, *, changed_by: str, reason: str, ts: float | None = None,
@@ -112,12 +116,13 @@ class MechanicHook:
         _who_why(changed_by, reason)
         if not key or key.startswith("gates."):
             raise HookError(f"config key {key!r}: use set_gate_threshold for gates, a non-empty dotted key otherwise")
-        old = self._values.get(key)
-        if old == value:
+        with self._lock:
+            old = self._values.get(key)
+            if old == value:
+                return dict(self._values)
+            self._record(key, old, value, changed_by=changed_by, reason=reason, gate=None, config_hash=None, ts=ts)
+            self._values = {**self._values, key: value}
             return dict(self._values)
-        self._record(key, old, value, changed_by=changed_by, reason=reason, gate=None, config_hash=None, ts=ts)
-        self._values = {**self._values, key: value}
-        return dict(self._values)
 
     def _record(
         self, key: str, old: Any, new: Any, *, changed_by: str, reason: str, gate: str | None,

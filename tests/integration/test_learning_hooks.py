@@ -190,3 +190,36 @@ def test_numpy_metrics_and_thresholds_are_accepted_as_plain_floats(registry: Reg
         "spread", np.float32(9.5), changed_by="a", reason="b", ts=T0 + 1)
     assert new.gates["spread"].threshold == 9.5 and type(new.gates["spread"].threshold) is float
     EVENT_LIST_ADAPTER.validate_python(buf.events)
+
+
+def test_threads_changing_different_gates_through_one_mechanic_lose_no_change(registry: Registry) -> None:
+    import sys
+    import threading
+
+    mechanic = MechanicHook(EventBuffer(), registry, baseline_ts=T0)
+    gates = ["spread", "volatility", "liquidity", "regime"]
+    start = threading.Barrier(len(gates))
+
+    def work(gate: str) -> None:
+        start.wait()
+        base = GatesConfig().gates[gate].threshold
+        for i in range(1, 41):
+            mechanic.set_gate_threshold(gate, base * (1 + i / 1000), changed_by=f"t-{gate}", reason="r", ts=T0 + i)
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=work, args=(g,)) for g in gates]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    final = mechanic.gates_config
+    for gate in gates:  # every thread's last change is in the returned config and in the registry
+        expected = GatesConfig().gates[gate].threshold * 1.04
+        assert final.gates[gate].threshold == pytest.approx(expected)
+        assert registry.value_at(f"gates.{gate}.threshold", _at(T0 + 100)) == pytest.approx(expected)
+        history = [h for h in registry.threshold_history(gate) if h.changed_by.startswith("t-")]
+        assert [h.old_value for h in history[1:]] == [h.new_value for h in history[:-1]]  # a chain, no gaps
