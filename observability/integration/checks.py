@@ -6,6 +6,7 @@ retried, and the store never receives an event it would have to dead-letter.
 
 from __future__ import annotations
 
+import numbers
 import time
 from datetime import datetime
 
@@ -21,6 +22,8 @@ def secs(ts: Timestamp | None) -> float:
         if ts.tzinfo is None:
             raise HookError(f"timestamp {ts.isoformat()} has no timezone; pass an aware UTC datetime")
         return ts.timestamp()
+    if isinstance(ts, bool) or not isinstance(ts, numbers.Real):
+        raise HookError(f"timestamp {ts!r} must be unix seconds (a number, UTC) or an aware datetime")
     return float(ts)
 
 

@@ -466,3 +466,10 @@ def test_threads_sharing_one_hook_keep_every_story_whole() -> None:
     assert errors == []
     assert hook.open_trade_ids == frozenset()
     EVENT_LIST_ADAPTER.validate_python(buf.events)
+
+
+def test_a_timestamp_that_is_neither_unix_seconds_nor_a_datetime_is_a_hook_error(hook: EngineHook) -> None:
+    with pytest.raises(HookError, match=r"timestamp '2026-01-01' .* unix seconds"):
+        _signal(hook, ts="2026-01-01")
+    with pytest.raises(HookError, match="timestamp"):
+        _signal(hook, feature_ts={"f": "yesterday"}, features={"f": 1.0})
