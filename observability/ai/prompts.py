@@ -10,16 +10,15 @@ fence. The system prompt says the fenced block is data and must never be obeyed.
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 
 from observability.ai.facts import FactSet, render_value
 from observability.config.ai_routing_config import TaskName
 
-PROMPT_VERSION = "2026-11-26.1"
+PROMPT_VERSION = "2026-11-26.2"
 OPEN, CLOSE = "<<<DATA", "DATA>>>"
 MAX_FACTS = 120
+MAX_IDS = 40
 
 _TASK_TEXT: dict[TaskName, str] = {
     "daily_summary": "Write the summary paragraph of today's trading report (4 to 6 sentences).",
@@ -46,13 +45,20 @@ def _escape(text: str) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e")
 
 
+def _referable_ids(facts: FactSet, chosen: list[str]) -> list[str]:
+    """The ids a text may name: those the chosen facts are about (`trade.<id>.pnl_bps`, `model.<id>.auc`),
+    not every event id in the evidence (thousands of UUIDs: a daily prompt was ~13k tokens, past the
+    default context of small local models, which then silently drop the start, rules included)."""
+    keys = "\n".join(chosen)
+    return sorted(i for i in facts.entity_ids if len(i) >= 4 and f".{i}." in keys)[:MAX_IDS]
+
+
 def facts_payload(facts: FactSet) -> str:
-    items: list[dict[str, Any]] = []
-    for f in list(facts)[:MAX_FACTS]:
-        items.append({"id": f.id, "label": f.label, "value": f.value, "unit": f.unit, "display": render_value(f),
-                      "evidence": f.evidence[:5]})
-    ids = sorted(facts.entity_ids)[:200]
-    return _escape(orjson.dumps({"facts": items, "ids": ids}, option=orjson.OPT_INDENT_2).decode())
+    chosen = list(facts)[:MAX_FACTS]
+    # the display form only: a raw float (0.32599118942731276) invites copying digits nobody should read
+    items = [{"id": f.id, "label": f.label, "unit": f.unit, "display": render_value(f)} for f in chosen]
+    ids = _referable_ids(facts, [f.id for f in chosen])
+    return _escape(orjson.dumps({"facts": items, "ids": ids}).decode().replace("},{", "},\n{"))
 
 
 def build_messages(task: TaskName, facts: FactSet) -> list[dict[str, str]]:
