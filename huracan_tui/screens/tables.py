@@ -188,7 +188,8 @@ def _metrics_table(report: MetricsReport) -> Table:
     t.columns[0].max_width = 44
     for (_, group), by_scope in rows.items():
         first = next(iter(by_scope.values()))
-        worst = min((v.status for v in by_scope.values()), key=lambda s: _RANK.get(s, 9))
+        valued = [v.status for v in by_scope.values() if v.value is not None]
+        worst = min(valued, key=lambda s: _RANK.get(s, 9)) if valued else "no_data"  # no value shown: no data
         limits = " / ".join(num(x, first.precision) for x in (first.warn, first.critical)) if (
             first.warn is not None or first.critical is not None) else ""
         label = Text(f"{first.label} [{group}]" if group else first.label)  # Text: "[x]" is not markup
