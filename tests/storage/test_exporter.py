@@ -201,3 +201,18 @@ def test_scheduled_export_skips_instead_of_waiting_while_compaction_holds_the_da
         assert result.skipped and result.rows == 0
     assert_each_seq_once(layout, 30)
     assert export_once(layout).rows == 30
+
+
+def test_a_chunk_whose_symbol_and_trace_are_null_in_every_row_exports_typed(layout: DataLayout) -> None:
+    """The SQLite->Arrow driver infers types from values; all-NULL text columns must still land as strings."""
+    events = [e for e in gate_events(9) if e["symbol"] is None]
+    for e in events:
+        e["trace_id"] = None
+    store(layout, events)
+    result = export_once(layout)
+    assert result.rows == 3
+    (path,) = parquet_files(layout)
+    table = pq.read_table(path, partitioning=None)
+    assert table.schema.field("trace_id").type == FILE_SCHEMA.field("trace_id").type
+    assert table["trace_id"].null_count == 3
+    assert sorted(table["seq"].to_pylist()) == [1, 2, 3]

@@ -29,7 +29,14 @@ import pyarrow.compute as pc
 
 from observability.core.io.dataset import Target, file_name, list_files, open_target, partition_path, split_files
 from observability.core.io.files import delete_files, remove_temp_files, write_parquet
-from observability.core.io.live_rows import fetch_raw, file_table, new_duck, sort_for_partitions, widen
+from observability.core.io.live_rows import (
+    arrow_reader,
+    fetch_raw_arrow,
+    file_table,
+    new_duck,
+    sort_for_partitions,
+    widen,
+)
 from observability.core.live_store import exported_seq, open_live_db
 from observability.errors import DataDirError
 from observability.paths import DataLayout
@@ -135,7 +142,8 @@ def export_once(
     rows = files = size = fetched = 0
     first: int | None = None
     try:
-        with dataset_lock(layout, wait=wait) as locked, ThreadPoolExecutor(1, thread_name_prefix="export") as pool:
+        with (dataset_lock(layout, wait=wait) as locked, ThreadPoolExecutor(1, thread_name_prefix="export") as pool,
+              arrow_reader(layout.live_db) as reader):
             watermark = exported_seq(conn, target.state_key)
             if not locked:
                 return ExportResult(rows=0, files=0, bytes=0, first_seq=None, last_seq=None, watermark=watermark,
@@ -147,7 +155,7 @@ def export_once(
                 raw = None
                 if max_rows is None or fetched < max_rows:
                     limit = CHUNK_ROWS if max_rows is None else min(CHUNK_ROWS, max_rows - fetched)
-                    raw = fetch_raw(conn, after_seq=after, limit=limit)
+                    raw = fetch_raw_arrow(reader, after_seq=after, limit=limit)
                 if pending is not None:
                     future, last, n = pending
                     n_files, n_bytes = future.result()
