@@ -6,6 +6,7 @@ retried, and the store never receives an event it would have to dead-letter.
 
 from __future__ import annotations
 
+import math
 import numbers
 import time
 from datetime import datetime
@@ -22,13 +23,17 @@ def secs(ts: Timestamp | None) -> float:
         if ts.tzinfo is None:
             raise HookError(f"timestamp {ts.isoformat()} has no timezone; pass an aware UTC datetime")
         return ts.timestamp()
-    if isinstance(ts, bool) or not isinstance(ts, numbers.Real):
+    if not _number(ts):
         raise HookError(f"timestamp {ts!r} must be unix seconds (a number, UTC) or an aware datetime")
     return float(ts)
 
 
+def _number(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def positive_size(name: str, value: float) -> float:
-    if not value > 0.0:
+    if not _number(value) or not value > 0.0:
         raise HookError(f"{name} must be > 0, got {value!r}; sizes are absolute, the side gives the direction")
     return float(value)
 
@@ -44,6 +49,9 @@ def bounded_text(name: str, value: str, limit: int, *, required: bool = True) ->
 
 def excursions(mfe_bps: float, mae_bps: float) -> None:
     """MFE is the best move seen (>= 0), MAE the worst (<= 0): a magnitude passed as MAE would read as a gain."""
+    for name, value in (("mfe_bps", mfe_bps), ("mae_bps", mae_bps)):
+        if not _number(value) or not math.isfinite(value):
+            raise HookError(f"{name} must be a finite number of basis points, got {value!r}")
     if mfe_bps < 0.0:
         raise HookError(f"mfe_bps must be >= 0 (the best excursion, in bps of entry), got {mfe_bps!r}")
     if mae_bps > 0.0:

@@ -315,7 +315,7 @@ class EngineHook:
                 f"close without open: trade {trade_id!r} is not open (never opened by on_order_filled, "
                 "or already closed)"
             )
-        if size_filled is not None and abs(size_filled - pos.size) > 1e-9 * pos.size:
+        if size_filled is not None and abs(positive_size("size_filled", size_filled) - pos.size) > 1e-9 * pos.size:
             raise HookError(
                 f"trade {trade_id!r}: exit size {size_filled!r} differs from the open size {pos.size!r}; "
                 "partial exits are not supported, close the full size"

@@ -473,3 +473,23 @@ def test_a_timestamp_that_is_neither_unix_seconds_nor_a_datetime_is_a_hook_error
         _signal(hook, ts="2026-01-01")
     with pytest.raises(HookError, match="timestamp"):
         _signal(hook, feature_ts={"f": "yesterday"}, features={"f": 1.0})
+
+
+def test_sizes_and_excursions_that_are_not_numbers_are_hook_errors(hook: EngineHook) -> None:
+    trace = _signal(hook)
+    hook.on_gate_decisions(trace, PASSING, ts=T0)
+    with pytest.raises(HookError, match="size_requested must be"):
+        hook.on_order_filled(trace, price_requested=1.0, price_filled=1.0, size_requested="1",  # type: ignore[arg-type]
+                             size_filled=1.0, fees=0.0, ts=T0)
+    trade = hook.on_order_filled(trace, price_requested=1.0, price_filled=1.0, size_requested=1.0, size_filled=1.0,
+                                 fees=0.0, ts=T0)
+    with pytest.raises(HookError, match="size_filled must be"):
+        hook.on_trade_closed(trade, price_requested=1.0, price_filled=1.0, fees=0.0, exit_reason="timeout",
+                             size_filled="1", ts=T0 + 1)  # type: ignore[arg-type]
+    with pytest.raises(HookError, match="mfe_bps must be"):
+        hook.on_trade_closed(trade, price_requested=1.0, price_filled=1.0, fees=0.0, exit_reason="timeout",
+                             mfe_bps=None, ts=T0 + 1)  # type: ignore[arg-type]
+    blocked = _signal(hook)
+    hook.on_gate_decisions(blocked, {**PASSING, "spread": 20.0}, ts=T0)
+    with pytest.raises(HookError, match="size must be"):
+        hook.on_shadow_trade_opened(blocked, size=float("nan"), ts=T0)
