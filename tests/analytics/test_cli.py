@@ -117,3 +117,27 @@ def test_explain_shows_sub_millisecond_latencies(layout: DataLayout, capsys: pyt
     assert main(["explain", "tr-fast", "--data-dir", str(layout.root)]) == 0
     out = capsys.readouterr().out
     assert "0.4" in out.split("gate spread")[0].splitlines()[-1]  # 0.4 ms, not rounded to "0"
+
+
+def test_gate_sweep_table_says_how_many_newly_taken_have_an_outcome(
+    layout: DataLayout, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from observability.cli.common import console
+    from observability.core import builders
+    from observability.core.ingest import ingest_events
+    from observability.core.live_store import open_live_db
+
+    t0 = 1_767_571_200.0  # 2026-01-05; the blocked signal's shadow trade is still open: no outcome yet
+    conn = open_live_db(layout.live_db)
+    ingest_events(conn, [
+        builders.gate_decision(gate="spread", value=9.0, threshold=8.0, direction="max", symbol="X",
+                               trace_id="tr-open", mode="scalp", gate_order=1, ts_event=t0),
+        builders.shadow_trade_opened(shadow_id="sh-open", side="long", entry_price=100.0, size=1.0,
+                                     blocked_by=["spread"], symbol="X", trace_id="tr-open", mode="scalp",
+                                     ts_event=t0 + 1)])
+    conn.close()
+    monkeypatch.setattr(console, "width", 200)  # one line per row
+    assert main(["gates", "--data-dir", str(layout.root), "--since", "2026-01-05", "--until", "2026-01-06",
+                 "--gate", "spread", "--sweep", "8,10"]) == 0
+    out = capsys.readouterr().out
+    assert "1 (0 closed, 0 won)" in out

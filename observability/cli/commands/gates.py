@@ -50,15 +50,17 @@ def _sweep_table(sweep: CounterfactualSweep) -> Table:
     live = _live(sweep.current_threshold, sweep.live_thresholds)
     t = Table(title=f"Counterfactuals for {escape(sweep.gate)} ({sweep.direction}, live {live}) "
                     f"over {sweep.signals} signals", header_style="bold")
-    for col in ("threshold", "Δ passed", "Δ taken", "newly taken (wins)", "shadow P&L", "newly blocked",
+    for col in ("threshold", "Δ passed", "Δ taken", "newly taken (shadow closed, won)", "shadow P&L", "newly blocked",
                 "their P&L", "net effect"):
         t.add_column(col, justify="right")
     for r in sweep.rows:
         t.add_row(f"{r.threshold:g}" + (" ◀" if r.is_current else ""), f"{r.delta_passed:+d}", f"{r.delta_taken:+d}",
-                  f"{r.newly_taken} ({r.newly_taken_wins})", f"{r.shadow_pnl:+.2f}", str(r.newly_blocked),
+                  f"{r.newly_taken} ({r.newly_taken_with_outcome} closed, {r.newly_taken_wins} won)",
+                  f"{r.shadow_pnl:+.2f}", str(r.newly_blocked),
                   f"{r.blocked_trade_pnl:+.2f}", f"{r.net_effect:+.2f}")
     t.caption = ("each threshold applied to every decision of the window; Δ and net effect against what was done. "
-                 "shadow P&L > 0: profit forgone; their P&L < 0: losses a tighter threshold avoids")
+                 "shadow P&L (closed shadows only) > 0: profit forgone; their P&L < 0: losses a tighter threshold "
+                 "avoids")
     return t
 
 
