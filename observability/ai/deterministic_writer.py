@@ -12,7 +12,7 @@ from observability.ai.facts import Fact, FactSet, plain_label, render_value
 HEADLINE_IDS = (
     "signals.count", "trades.opened", "trades.closed", "trades.win_rate", "trades.pnl_net_total",
     "trades.pnl_bps_avg", "trades.fees_total", "trades.entry_slippage_avg", "gates.decisions", "shadow.closed",
-    "shadow.pnl_bps_avg", "models.updated", "config.changes", "errors.count",
+    "shadow.pnl_bps_avg", "models.updated", "config.changes", "config.first_records", "errors.count",
 )
 MAX_GENERIC = 20
 NAME = "deterministic"

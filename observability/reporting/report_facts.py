@@ -154,7 +154,14 @@ class _Gatherer:
         d = self.data
         rows = self.rows("SELECT * FROM config_changes WHERE ts_event >= {since} AND ts_event < {until} "
                          "ORDER BY seq")
-        d.add("config.changes", "config changes", len(rows), "count", 0, [r["event_id"] for r in rows][:EVIDENCE])
+        # a first record (no old value) is the value a setting started with, not a change: counting it
+        # made a restart look like a burst of config changes
+        changed = [r["event_id"] for r in rows if r["old_value"] not in (None, "", "null")]
+        d.add("config.changes", "config changes", len(changed), "count", 0, changed[:EVIDENCE])
+        if len(changed) < len(rows):
+            firsts = [r["event_id"] for r in rows if r["old_value"] in (None, "", "null")]
+            d.add("config.first_records", "config starting values recorded", len(firsts), "count", 0,
+                  firsts[:EVIDENCE])
         for i, r in enumerate(rows):
             old = orjson.loads(r["old_value"]) if r["old_value"] else None
             new = orjson.loads(r["new_value"]) if r["new_value"] else None

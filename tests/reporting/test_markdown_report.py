@@ -5,8 +5,15 @@ from __future__ import annotations
 from datetime import date
 
 from observability.ai.number_verifier import NumberVerifier
+from observability.config.ai_routing_config import AIRoutingConfig
+from observability.core import builders
+from observability.core.ingest import ingest_events
+from observability.core.live_store import open_live_db
+from observability.paths import DataLayout
+from observability.reporting.daily_report import daily_report
 from observability.reporting.markdown_report import render
 from observability.reporting.report_data import ConfigChange, MetricFinding, Period, ReportData
+from tests.reporting.dataset import T0, populate
 
 
 def test_a_metric_label_with_digits_is_text_not_a_number() -> None:
@@ -33,3 +40,18 @@ def test_a_first_config_record_shows_its_value() -> None:
     md = render(data, "Nothing to add.")
     assert "config “gates.spread.threshold” changed by “config”: new value 8;" in md
     assert NumberVerifier(data.fact_set()).verify(md).verified
+
+
+def test_a_first_config_record_is_not_counted_as_a_change(layout: DataLayout) -> None:
+    populate(layout)
+    conn = open_live_db(layout.live_db)
+    try:
+        ingest_events(conn, [builders.config_changed(key="risk.max_position_usd", old_value=None, new_value=25_000.0,
+                                                     changed_by="config", reason="first record",
+                                                     ts_event=T0 + 100)])
+    finally:
+        conn.close()
+    result = daily_report(layout, date(2026, 11, 26), AIRoutingConfig())
+    assert result.verified, result.verification.findings()
+    assert "Config changes: 1. Config starting values recorded: 1." in result.markdown
+    assert "config “risk.max\\_position\\_usd” changed by “config”: new value 25,000;" in result.markdown
