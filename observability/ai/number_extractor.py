@@ -108,6 +108,8 @@ class Mention:
     qualifier: str = ""
     kind: str = "number"
     scale: float = 1.0
+    points: bool = False
+    """Written as percentage points ("pp"), the unit of a change in a percentage."""
     context: list[str] = field(default_factory=list)
     after: list[str] = field(default_factory=list)
 
@@ -158,7 +160,8 @@ def _from_match(m: re.Match[str]) -> Mention:
     sign_txt = m.group("sign") or m.group("sign2") or ""
     sign = -1 if sign_txt in ("-", "−", "–") else 1 if sign_txt == "+" else 0
     return Mention(text=m.group(0).strip(), start=m.start(), end=m.end(), value=value * scale * (sign or 1),
-                   step=step * scale, unit=unit, explicit_sign=sign, qualifier=qualifier, scale=scale)
+                   step=step * scale, unit=unit, explicit_sign=sign, qualifier=qualifier, scale=scale,
+                   points=unit_key in ("pp", "percentage point", "percentage points"))
 
 
 _SPLIT_RE = re.compile(r"[!?;\n]|\.\s|,\s")

@@ -6,7 +6,8 @@ Matching rules (why they are this strict: a report is only useful if a trader ca
   never widens past half a unit ("about 2k" is not 1,187); rounding may not pass the fact's leading
   digit ("1" is not a win rate of 0.6148, "0%" not 0.3%);
   "over"/"under" are checked as inequalities;
-- units must be compatible: % matches ratio facts (x100), percentages and bps/100; bps matches bps,
+- units must be compatible: % matches ratio facts (x100), percentages and bps/100, but a change of a
+  percentage (a fact named "delta"/"change") only as percentage points ("+3 pp", not "+3%"); bps matches bps,
   ratio x 10,000 and percentages x 100; money matches money; durations are converted to seconds;
   a bare number matches a fact's value as stored (never a converted percentage);
 - the sign must agree: an unsigned number matches a negative fact only after a word that says so
@@ -149,6 +150,8 @@ class NumberVerifier:
         self._conv_by_id = {f.id: conv for f, conv in self._conv}
         self._named: dict[str, frozenset[str]] = {}
         self._known_text: str | None = None
+        self._rate_changes = frozenset(f.id for f in self._numeric if f.unit in ("ratio", "pct") and
+                                       {"delta", "change"} & set(re.split(r"[^a-z]+", f"{f.id} {f.label}".lower())))
 
     def _facts_named_by(self, word: str) -> frozenset[str]:
         """Ids of the facts whose label or id contains `word` (cached: reports reuse few words)."""
@@ -169,6 +172,8 @@ class NumberVerifier:
         """(facts matching value and sign, facts matching only the magnitude)."""
         good, sign_only = [], []
         for f, conv in self._conv:
+            if m.unit == "pct" and not m.points and f.id in self._rate_changes:
+                continue  # win rate 0.50 -> 0.53 is +3 pp; "+3%" reads as a relative change (6%)
             for c in conv.get(m.unit, ()):
                 target = -c if (negated and m.explicit_sign == 0) else c
                 if _close(target, m, f):

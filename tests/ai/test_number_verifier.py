@@ -151,3 +151,12 @@ def test_dates_and_times_must_be_in_the_data() -> None:
     assert [d.id for d in invented.dates if not d.found] == ["03:12 UTC"]
     assert any("03:12" in f for f in invented.findings())
     assert not verify_text("Win rate 61.5% on 2026-11-27.", FACTS).verified
+
+
+def test_a_change_in_a_percentage_is_in_percentage_points() -> None:
+    facts = FactSet([Fact(id="win_rate.delta", label="win rate change", value=0.03, unit="ratio", precision=4),
+                     Fact(id="win_rate", label="win rate", value=0.53, unit="ratio", precision=4)])
+    assert verify_text("Win rate rose 3 percentage points to 53%.", facts).verified
+    assert verify_text("Win rate change: +3.0 pp.", facts).verified
+    wrong = verify_text("Win rate rose 3% to 53%.", facts)  # reads as a relative rise (it was 5.7%)
+    assert not wrong.verified and wrong.numbers[0].status == "unsupported"
