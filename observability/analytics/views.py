@@ -138,9 +138,12 @@ DERIVED_SOURCES: Final[dict[str, Source]] = {
         " FROM (SELECT DISTINCT scope FROM per_day) s CROSS JOIN cal"
         " LEFT JOIN per_day p ON p.scope = s.scope AND p.d = cal.d",
     ),
-    # One row per signal: signal -> last gate -> entry fill, in milliseconds.
+    # One row per signal: signal -> last gate -> entry fill, in milliseconds. The fill is looked up in
+    # the query layer's whole `trades` view (opened since the window start), not in the window's
+    # trades: those are windowed by CLOSE time, so a signal taken near the end of a past window whose
+    # trade closed after it was counted as not taken.
     "trace_latency": Source(
-        "trace_latency", "ts_event", "trace_id", "mode", ("signals", "gate_decisions", "trades"),
+        "trace_latency", "ts_event", "trace_id", "mode", ("signals", "gate_decisions"),
         "SELECT s.trace_id, s.mode, s.symbol, s.ts_event, g.last_gate_at, t.opened_at, t.entry_latency_ms,"
         "  (epoch_us(g.last_gate_at) - epoch_us(s.ts_event)) / 1000.0 AS signal_to_decision_ms,"
         "  (epoch_us(t.opened_at) - epoch_us(g.last_gate_at)) / 1000.0 AS decision_to_fill_ms,"
@@ -149,7 +152,8 @@ DERIVED_SOURCES: Final[dict[str, Source]] = {
         " FROM {signals} s"
         " LEFT JOIN (SELECT trace_id, max(ts_event) AS last_gate_at FROM {gate_decisions} GROUP BY trace_id) g"
         "   ON g.trace_id = s.trace_id"
-        " LEFT JOIN {trades} t ON t.trace_id = s.trace_id",
+        " LEFT JOIN (SELECT trace_id, trade_id, opened_at, entry_latency_ms FROM trades"
+        "   WHERE opened_at >= {since}) t ON t.trace_id = s.trace_id",
     ),
     # Increases of the logger's cumulative counters per health sample, restarts accounted for.
     "health_counters": Source("health_counters", "ts", "CAST(epoch_ms(ts) AS VARCHAR)", "global", ("health",),
@@ -173,17 +177,20 @@ def empty_catalog() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     for view, cols in VIEW_COLUMNS.items():
         con.execute(f"CREATE TABLE {window_table(view)} ({', '.join(f'{c} {t}' for c, t in cols)})")
+    trades = VIEW_COLUMNS["trades"]  # trace_latency reads the query layer's own view
+    con.execute(f"CREATE TABLE trades ({', '.join(f'{c} {t}' for c, t in trades)})")
     for src in DERIVED_SOURCES.values():
         con.execute(f"CREATE VIEW {window_table(src.name)} AS {derived_sql(src)}")
     return con
 
 
+_NO_START = "TIMESTAMPTZ '1970-01-01 00:00:00+00'"
 _NO_END = "TIMESTAMPTZ '9999-12-31 00:00:00+00'"
 
 
-def derived_sql(src: Source, until: str = _NO_END) -> str:
-    """The source's SELECT over the windowed base tables; `until` is the window end (a literal)."""
-    return src.sql.format(until=until, **{b: window_table(b) for b in src.bases})
+def derived_sql(src: Source, until: str = _NO_END, since: str = _NO_START) -> str:
+    """The source's SELECT over the windowed base tables; `since`/`until` are the window's bounds (literals)."""
+    return src.sql.format(since=since, until=until, **{b: window_table(b) for b in src.bases})
 
 
 def needed_columns(view: str, texts: list[str], sources: set[str]) -> list[str]:

@@ -83,5 +83,5 @@ class WindowCache:
                              f"WHERE {ts} >= {since} AND {ts} < {until}")
         for name in derived:
             self.con.execute(f"CREATE OR REPLACE TEMP VIEW {window_table(name)} AS "
-                             f"{derived_sql(DERIVED_SOURCES[name], until)}")
+                             f"{derived_sql(DERIVED_SOURCES[name], until, since)}")
         return reads

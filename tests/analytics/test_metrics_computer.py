@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from observability.analytics.metrics_computer import MetricsComputer, MetricsReport
-from observability.analytics.windows import make_window
+from observability.analytics.windows import Window, make_window
 from observability.config.metrics_config import MetricsConfig
 
 UNTIL = datetime(2026, 1, 8, tzinfo=UTC)
@@ -220,3 +220,16 @@ def test_too_few_days_for_a_sharpe_ratio_is_insufficient_not_no_data(
     report = MetricsComputer(con, metrics_config).compute(one_day, metrics=["sharpe_daily", "trades_closed"])
     sharpe = report.get("sharpe_daily")
     assert sharpe is not None and sharpe.value is None and sharpe.n == 1 and sharpe.status == "insufficient"
+
+
+def test_signal_taken_in_the_window_counts_even_if_its_trade_closes_after_it(
+    con: duckdb.DuckDBPyConnection, metrics_config: MetricsConfig
+) -> None:
+    # S1: signal 00:58:59.5, fill 00:59:00, close 01:00:00; the window ends 00:59:30, before the close
+    window = Window(label="w", since=datetime(2026, 1, 5, tzinfo=UTC),
+                    until=datetime(2026, 1, 5, 0, 59, 30, tzinfo=UTC))
+    report = MetricsComputer(con, metrics_config).compute(
+        window, metrics=["signals_total", "take_rate_pct", "latency_decision_to_fill_avg_ms"])
+    assert v(report, "signals_total") == 1
+    assert v(report, "take_rate_pct") == pytest.approx(100.0)
+    assert v(report, "latency_decision_to_fill_avg_ms") == pytest.approx(200.0)
