@@ -26,6 +26,7 @@ def filled(layout: DataLayout) -> DataLayout:
 @pytest.fixture
 def make_app() -> Callable[..., HuracanApp]:
     def factory(layout: DataLayout, *, now: float = NOW, **settings: Any) -> HuracanApp:
+        settings.setdefault("feed_interval_s", 0.05)  # quicker feed ticks keep the suite short
         return HuracanApp(layout, settings=TuiSettings(**settings), clock=lambda: now)
     return factory
 

@@ -41,6 +41,5 @@ def test_screen_snapshot(screen: str, size: tuple[int, int], filled: DataLayout,
         if KEYS[screen]:
             await pilot.press(*KEYS[screen])
             await settled(pilot)
-        await pilot.pause(0.2)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
