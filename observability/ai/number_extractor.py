@@ -168,9 +168,17 @@ _SPLIT_RE = re.compile(r"[!?;\n]|\.\s|,\s")
 _WORD_TOKEN = re.compile(r"[A-Za-z][A-Za-z_]*")
 
 
+_CONNECTOR_RE = re.compile(r"\b(?:and|while|but|with|whereas|versus|vs|plus)\b", re.IGNORECASE)
+
+
 def _context(text: str, prev_end: int, start: int, end: int, next_start: int) -> tuple[list[str], list[str]]:
-    """Words naming the quantity: those before it in its clause, then up to three after it."""
-    before = _SPLIT_RE.split(text[prev_end:start])[-1]
+    """Words naming the quantity: those before it in its clause, then up to three after it. When the
+    previous number is in the same clause, words before a connector are its own ("5 model updates and
+    12 config changes": 12 is named by "config changes", not "model updates")."""
+    pieces = _SPLIT_RE.split(text[prev_end:start])
+    before = pieces[-1]
+    if prev_end and len(pieces) == 1:
+        before = _CONNECTOR_RE.split(before)[-1]
     after = _SPLIT_RE.split(text[end:next_start])[0]
     return ([w.lower() for w in _WORD_TOKEN.findall(before)[-8:]],
             [w.lower() for w in _WORD_TOKEN.findall(after)[:3]])

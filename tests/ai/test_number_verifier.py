@@ -160,3 +160,10 @@ def test_a_change_in_a_percentage_is_in_percentage_points() -> None:
     assert verify_text("Win rate change: +3.0 pp.", facts).verified
     wrong = verify_text("Win rate rose 3% to 53%.", facts)  # reads as a relative rise (it was 5.7%)
     assert not wrong.verified and wrong.numbers[0].status == "unsupported"
+
+
+def test_a_number_after_and_is_named_by_the_words_after_it() -> None:
+    facts = FactSet([Fact(id="models.updated", label="model updates", value=5, unit="count"),
+                     Fact(id="config.changes", label="config changes", value=12, unit="count")])
+    assert verify_text("5 model updates and 12 config changes.", facts).verified
+    assert not verify_text("12 model updates and 5 config changes.", facts).verified
