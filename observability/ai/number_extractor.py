@@ -195,6 +195,15 @@ def _join_ranges(text: str, numbers: list[Mention]) -> None:
             a.scale = b.scale
 
 
+def _across(text: str, numbers: list[Mention]) -> None:
+    """In "61.5% over 227 trades" "over" means "across", not "more than": a bound right after another
+    number is read as an exact number (else "over 50 trades" would pass for 227)."""
+    for a, b in itertools.pairwise(numbers):
+        if b.qualifier in ("gt", "lt") and not text[a.end:b.start].strip() and \
+                b.text.lower().startswith(("over", "under", "above", "below")):
+            b.qualifier = ""
+
+
 def extract(text: str) -> Extraction:
     """All numbers, referenced ids and URLs, dates/times and ignored spans in `text`, in order."""
     chars = list(text)
@@ -249,6 +258,7 @@ def extract(text: str) -> Extraction:
                                step=mag if mag != 12.0 else 1.0, kind="word"))
     numbers.sort(key=lambda n: n.start)
     _join_ranges(masked, numbers)
+    _across(masked, numbers)
     for i, n in enumerate(numbers):
         prev_end = numbers[i - 1].end if i else 0
         next_start = numbers[i + 1].start if i + 1 < len(numbers) else len(text)

@@ -167,3 +167,9 @@ def test_a_number_after_and_is_named_by_the_words_after_it() -> None:
                      Fact(id="config.changes", label="config changes", value=12, unit="count")])
     assert verify_text("5 model updates and 12 config changes.", facts).verified
     assert not verify_text("12 model updates and 5 config changes.", facts).verified
+
+
+def test_over_right_after_a_number_means_across_not_more_than() -> None:
+    assert verify_text("Win rate 61.5% over 1,187 trades closed.", FACTS).verified
+    assert not verify_text("Win rate 61.5% over 50 trades closed.", FACTS).verified
+    assert verify_text("More than 1,000 trades closed.", FACTS).verified
