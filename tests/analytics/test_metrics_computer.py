@@ -16,6 +16,7 @@ import pytest
 from observability.analytics.metrics_computer import MetricsComputer, MetricsReport
 from observability.analytics.windows import Window, make_window
 from observability.config.metrics_config import MetricsConfig
+from observability.paths import DataLayout
 
 UNTIL = datetime(2026, 1, 8, tzinfo=UTC)
 
@@ -233,3 +234,31 @@ def test_signal_taken_in_the_window_counts_even_if_its_trade_closes_after_it(
     assert v(report, "signals_total") == 1
     assert v(report, "take_rate_pct") == pytest.approx(100.0)
     assert v(report, "latency_decision_to_fill_avg_ms") == pytest.approx(200.0)
+
+
+def test_equity_at_window_end_is_the_last_trade_of_a_simultaneous_close(layout: DataLayout) -> None:
+    from observability.core import builders
+    from observability.core.ingest import ingest_events
+    from observability.core.io.query import QueryLayer
+    from observability.core.live_store import open_live_db
+
+    ts = datetime(2026, 1, 5, 12, tzinfo=UTC).timestamp()
+    events = []
+    for tid, exit_ in (("B", 102.0), ("A", 101.0), ("C", 97.0)):  # C closes earlier; A and B at the same instant
+        exe = builders.execution(order_id=f"o{tid}", side="buy", price_requested=100.0, price_filled=100.0,
+                                 size_requested=1.0, size_filled=1.0, fees=0.0)
+        close = ts - 60 if tid == "C" else ts
+        events += [builders.trade_opened(trade_id=tid, side="long", execution=exe, model_id="m", symbol="X",
+                                         trace_id=f"tr-{tid}", mode="scalp", ts_event=close - 120),
+                   builders.trade_closed(trade_id=tid, side="long", entry_price=100.0, exit_price=exit_, size=1.0,
+                                         fees=0.0, hold_seconds=120.0, exit_reason="timeout", symbol="X",
+                                         trace_id=f"tr-{tid}", mode="scalp", ts_event=close)]
+    conn = open_live_db(layout.live_db)
+    ingest_events(conn, events)
+    conn.close()
+    q = QueryLayer(layout)
+    report = MetricsComputer(q.connect()).compute(make_window("1d", until=datetime(2026, 1, 6, tzinfo=UTC)),
+                                                  metrics=["equity_end_usdt", "pnl_net_usdt"])
+    q.close()
+    assert v(report, "equity_end_usdt") == pytest.approx(-3.0 + 1.0 + 2.0)  # C, then A and B
+    assert v(report, "equity_end_usdt") == pytest.approx(v(report, "pnl_net_usdt"))
