@@ -59,7 +59,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         replay = ReplayFeed(load_rows(layout, period), period, time.time, speed=args.replay_speed)
     demo = DemoProcess(layout.root, rate=args.demo_rate) if args.demo else None
     app = HuracanApp(layout, settings=settings, replay=replay, demo=demo)
-    watchdog = TtyWatchdog(app)
+    watchdog = TtyWatchdog(app, cleanup=demo.stop if demo is not None else None)
     try:
         if demo is not None:
             demo.start()

@@ -92,6 +92,19 @@ def _pid_alive(pid: int) -> bool:
     return not (stat.exists() and stat.read_text().split()[2] == "Z")
 
 
+def _pids_using(data_dir: Path) -> list[int]:
+    """Live processes whose command line names this data dir (the TUI and its simulator)."""
+    out = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if proc.name.isdigit() and str(data_dir) in cmd and _pid_alive(int(proc.name)):
+            out.append(int(proc.name))
+    return out
+
+
 def test_demo_runs_the_simulator_and_a_dead_session_stops_both(data_dir: Path) -> None:
     tmux = Tmux(f"huracan-demo-{os.getpid()}")
     command = f"{sys.executable} -m huracan_tui --demo --demo-rate 300 --data-dir {data_dir}"
@@ -104,6 +117,7 @@ def test_demo_runs_the_simulator_and_a_dead_session_stops_both(data_dir: Path) -
         tmux.run("kill-session", "-t", "tui")  # the SSH session dies: the pty hangs up
         _poll(lambda: not _pid_alive(tui_pid), "the TUI to exit on hangup", timeout=20)
         _poll(lambda: not _pid_alive(sim_pid), "the demo simulator to be stopped", timeout=20)
+        _poll(lambda: not _pids_using(data_dir), "no process of the session left behind", timeout=20)
         assert "simulated" in (data_dir / "demo-sim.log").read_text()  # it flushed and said so on SIGTERM
     finally:
         subprocess.run(["tmux", "-L", tmux.socket, "kill-server"], capture_output=True)
