@@ -65,3 +65,18 @@ def test_best_alternative_must_beat_what_was_done(con: duckdb.DuckDBPyConnection
 
 def test_distribution_marks_the_recorded_threshold(con: duckdb.DuckDBPyConnection) -> None:
     assert GateExplainer(con, GATES).distribution("spread", WINDOW, bins=2, mode="scalp").threshold == 10.0
+
+
+def test_gates_cli_recommends_no_single_threshold_for_modes_that_differ(
+    con: duckdb.DuckDBPyConnection, layout: DataLayout, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from observability.cli.common import console
+    from observability.cli.main import main
+
+    monkeypatch.setattr(console, "width", 200)
+    argv = ["gates", "--data-dir", str(layout.root), "--since", "2026-01-06", "--until", "2026-01-07"]
+    assert main(argv) == 0
+    assert "per mode: use --mode" in capsys.readouterr().out
+    assert main([*argv, "--mode", "scalp"]) == 0
+    assert "per mode" not in capsys.readouterr().out

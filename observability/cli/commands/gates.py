@@ -102,8 +102,12 @@ def run(args: argparse.Namespace) -> int:
         table.add_column(col, justify="left" if col in ("gate", "best alternative (net P&L)") else "right",
                          no_wrap=col == "gate")
     for s in summaries:
-        best = sweeps[s.gate].best() if s.gate in sweeps else None
-        alt = f"{best.threshold:g} ({best.net_effect:+.2f} USDT)" if best else "keep"
+        sweep = sweeps.get(s.gate)
+        best = sweep.best() if sweep else None
+        if sweep is not None and sweep.current_threshold is None and len(sweep.live_thresholds) > 1:
+            alt = "per mode: use --mode"  # one threshold for modes that run different ones is no advice
+        else:
+            alt = f"{best.threshold:g} ({best.net_effect:+.2f} USDT)" if best else "keep"
         rate = "—" if s.pass_rate_pct is None else f"{s.pass_rate_pct:.1f}"
         behind = s.pass_rate_pct is not None and s.target_pct is not None and s.pass_rate_pct < s.target_pct - 5
         table.add_row(escape(s.gate), str(s.decisions), f"[yellow]{rate}[/]" if behind else rate,
