@@ -5,7 +5,8 @@ Matching rules (why they are this strict: a report is only useful if a trader ca
   "about"/"~" lets trailing zeros of whole numbers be rounding ("about 1,200", "about 1k" for 1,187) but
   never widens past half a unit ("about 2k" is not 1,187); rounding may not pass the fact's leading
   digit ("1" is not a win rate of 0.6148, "0%" not 0.3%);
-  "over"/"under" are checked as inequalities;
+  "over"/"under" are checked as inequalities, and must be within one leading-digit unit of the value
+  ("more than 10 trades" is not said of 1,187);
 - units must be compatible: % matches ratio facts (x100), percentages and bps/100, but a change of a
   percentage (a fact named "delta"/"change") only as percentage points ("+3 pp", not "+3%"); bps matches bps,
   ratio x 10,000 and percentages x 100; money matches money; durations are converted to seconds;
@@ -117,11 +118,17 @@ def _rounding_allowed(fact: Fact, m: Mention, candidate: float) -> bool:
     return abs(round(candidate / shown) * shown - m.value) <= _EPS * max(1.0, abs(m.value)) + shown * 1e-9
 
 
+def _tight(candidate: float, m: Mention) -> bool:
+    """A bound must be near the value: "more than 10 trades" is true of 1,187 but misleads; within one unit
+    of the value's leading digit ("more than 1,000", "over 500") it is a fair rounding."""
+    return candidate == 0 or abs(candidate - m.value) <= 10.0 ** math.floor(math.log10(abs(candidate))) * (1 + 1e-9)
+
+
 def _close(candidate: float, m: Mention, fact: Fact | None = None) -> bool:
     if m.qualifier == "gt":
-        return candidate >= m.value - _EPS
+        return candidate >= m.value - _EPS and _tight(candidate, m)
     if m.qualifier == "lt":
-        return candidate <= m.value + _EPS
+        return candidate <= m.value + _EPS and _tight(candidate, m)
     if fact is not None and not _rounding_allowed(fact, m, candidate):
         return False
     return abs(candidate - m.value) <= m.step / 2 + _EPS * max(1.0, abs(m.value))

@@ -173,3 +173,8 @@ def test_over_right_after_a_number_means_across_not_more_than() -> None:
     assert verify_text("Win rate 61.5% over 1,187 trades closed.", FACTS).verified
     assert not verify_text("Win rate 61.5% over 50 trades closed.", FACTS).verified
     assert verify_text("More than 1,000 trades closed.", FACTS).verified
+
+
+def test_a_bound_far_below_the_value_is_refused() -> None:
+    assert not verify_text("More than 10 trades closed.", FACTS).verified
+    assert verify_text("Over 1,100 trades closed.", FACTS).verified
