@@ -141,3 +141,10 @@ def test_gate_sweep_table_says_how_many_newly_taken_have_an_outcome(
                  "--gate", "spread", "--sweep", "8,10"]) == 0
     out = capsys.readouterr().out
     assert "1 (0 closed, 0 won)" in out
+
+
+def test_insights_without_data_do_not_read_as_all_clear(layout: DataLayout,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["insights", "--data-dir", str(layout.root), "--date", "2026-01-05"]) == 0
+    out = capsys.readouterr().out.replace("\n", "")
+    assert "no events" in out and str(layout.root) in out

@@ -28,9 +28,14 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     window = day_window(args.date) if args.date else window_from_args(args)
-    layer = QueryLayer(layout_from(args), s3_uri=config_from(args).export.uri)
+    layout = layout_from(args)
+    layer = QueryLayer(layout, s3_uri=config_from(args).export.uri)
     try:
-        report = insights(layer.connect(), window)
+        con = layer.connect()
+        report = insights(con, window)
+        since, until = window.sql_bounds()
+        row = con.execute(f"SELECT count(*) FROM events WHERE ts_event >= {since} AND ts_event < {until}").fetchone()
+        events = int(row[0]) if row else 0
     finally:
         layer.close()
     if args.json:
@@ -38,8 +43,10 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(orjson.dumps(body, option=orjson.OPT_INDENT_2) + b"\n")
         return 0
     if not report.findings:
-        console.print(f"no findings for {window.label} ({window.since:%Y-%m-%d %H:%M} → "
-                      f"{window.until:%Y-%m-%d %H:%M} UTC)")
+        span = f"{window.label} ({window.since:%Y-%m-%d %H:%M} → {window.until:%Y-%m-%d %H:%M} UTC)"
+        # no findings over no data is not an all-clear: say which it is
+        console.print(f"no findings for {span} over {events:,} events" if events else
+                      f"no events for {span} in {layout.root}; widen --window or check --data-dir")
         return 0
     t = Table(title=f"Insights {window.label}", header_style="bold")
     for col in ("#", "severity", "finding", "detail", "evidence"):
