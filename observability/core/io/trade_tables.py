@@ -22,27 +22,20 @@ from typing import Final
 import duckdb
 
 from observability.core.io.dataset import DataFile
-from observability.core.io.views import SHADOW_EVENT_COLUMNS, TRADE_EVENT_COLUMNS, shadow_trades_sql, trades_sql
+from observability.core.io.views import TRADE_EVENT_COLUMNS, TRADE_EVENT_TYPES, shadow_trades_sql, trades_sql
+
+EVENTS: Final = "_trade_events"
+"""The (shadow) trade open/close events: a few % of all rows, read from Parquet in one scan."""
 
 
 @dataclass(frozen=True)
 class _Spec:
     table: str
     key: str
-    event_types: tuple[str, str]
-    columns: str
     sql: Callable[[str, str | None], str]
 
-    @property
-    def events(self) -> str:
-        return f"{self.table}_events"
 
-
-SPECS: Final = (
-    _Spec("_trades", "trade_id", ("trade_opened", "trade_closed"), TRADE_EVENT_COLUMNS, trades_sql),
-    _Spec("_shadow_trades", "shadow_id", ("shadow_trade_opened", "shadow_trade_closed"), SHADOW_EVENT_COLUMNS,
-          shadow_trades_sql),
-)
+SPECS: Final = (_Spec("_trades", "trade_id", trades_sql), _Spec("_shadow_trades", "shadow_id", shadow_trades_sql))
 
 
 class TradeTables:
@@ -70,25 +63,27 @@ class TradeTables:
             or any(first <= bound for p, first in paths.items() if p not in self._files)
         )
         after = -1 if rebuild else self.covered
-        for spec in SPECS:
-            new = (f"SELECT {spec.columns} FROM _events_wide WHERE seq > {after} AND seq <= {top} "
-                   f"AND event_type IN ('{spec.event_types[0]}', '{spec.event_types[1]}')")
-            if rebuild:
-                con.execute(f"CREATE OR REPLACE TABLE {spec.events} AS {new}")
-                con.execute(f"CREATE OR REPLACE TABLE {spec.table} AS {spec.sql(spec.events, None)}")
-            elif top > after:
-                self._apply(con, spec, new)
+        types = ", ".join(f"'{t}'" for t in TRADE_EVENT_TYPES)
+        new = (f"SELECT {TRADE_EVENT_COLUMNS} FROM _events_wide WHERE seq > {after} AND seq <= {top} "
+               f"AND event_type IN ({types})")
+        if rebuild:
+            con.execute(f"CREATE OR REPLACE TABLE {EVENTS} AS {new}")
+            for spec in SPECS:
+                con.execute(f"CREATE OR REPLACE TABLE {spec.table} AS {spec.sql(EVENTS, None)}")
+        elif top > after:
+            self._apply(con, new)
         self.covered, self._files, self._watermark = top, paths, watermark
 
     @staticmethod
-    def _apply(con: duckdb.DuckDBPyConnection, spec: _Spec, new: str) -> None:
+    def _apply(con: duckdb.DuckDBPyConnection, new: str) -> None:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _new_trade_events AS {new}")
         try:
             (n,), = con.execute("SELECT count(*) FROM _new_trade_events").fetchall()
             if n == 0:
                 return
-            con.execute(f"INSERT INTO {spec.events} SELECT * FROM _new_trade_events")
-            con.execute(f"DELETE FROM {spec.table} WHERE {spec.key} IN (SELECT {spec.key} FROM _new_trade_events)")
-            con.execute(f"INSERT INTO {spec.table} {spec.sql(spec.events, '_new_trade_events')}")
+            con.execute(f"INSERT INTO {EVENTS} SELECT * FROM _new_trade_events")
+            for spec in SPECS:
+                con.execute(f"DELETE FROM {spec.table} WHERE {spec.key} IN (SELECT {spec.key} FROM _new_trade_events)")
+                con.execute(f"INSERT INTO {spec.table} {spec.sql(EVENTS, '_new_trade_events')}")
         finally:
             con.execute("DROP TABLE _new_trade_events")

@@ -20,19 +20,17 @@ def _of(event_type: str, columns: str) -> str:
 
 
 TRADE_EVENT_COLUMNS: Final = (
-    "seq, event_type, trade_id, trace_id, symbol, mode, side, ts_event, execution_price_requested, "
+    "seq, event_type, trade_id, shadow_id, trace_id, symbol, mode, side, ts_event, execution_price_requested, "
     "execution_price_filled, execution_size_filled, execution_fees, execution_slippage_bps, execution_latency_ms, "
-    "entry_price, exit_price, size, fees, exit_execution_slippage_bps, pnl_gross, pnl_net, pnl_bps, hold_seconds, "
-    "exit_reason, mfe_bps, mae_bps, model_id, model_confidence, git_sha, data_snapshot_id, config_hash, "
+    "entry_price, exit_price, size, fees, exit_execution_slippage_bps, pnl, pnl_gross, pnl_net, pnl_bps, "
+    "hold_seconds, exit_reason, blocked_by, mfe_bps, mae_bps, model_id, model_confidence, git_sha, "
+    "data_snapshot_id, config_hash, "
     "CASE WHEN event_type = 'trade_opened' THEN json_extract(payload_rest, '$.thresholds')::VARCHAR END AS thresholds"
 )
-"""What `trades` needs of the trade_opened/trade_closed rows (the query layer keeps these in a table)."""
+"""What `trades` and `shadow_trades` need of the (shadow) trade open/close events: the query layer keeps
+these rows in one table, filled by one scan."""
 
-SHADOW_EVENT_COLUMNS: Final = (
-    "seq, event_type, shadow_id, trace_id, symbol, mode, side, ts_event, entry_price, exit_price, size, pnl, "
-    "pnl_bps, hold_seconds, exit_reason, blocked_by, mfe_bps, mae_bps"
-)
-"""What `shadow_trades` needs of the shadow_trade_opened/shadow_trade_closed rows."""
+TRADE_EVENT_TYPES: Final = ("trade_opened", "trade_closed", "shadow_trade_opened", "shadow_trade_closed")
 
 
 def _typed(src: str, event_type: str, key: str, only: str | None) -> str:
@@ -68,7 +66,7 @@ def trades_sql(src: str, only: str | None = None) -> str:
 
 
 def shadow_trades_sql(src: str, only: str | None = None) -> str:
-    """`shadow_trades` over `src` (rows with SHADOW_EVENT_COLUMNS), like `trades_sql` on shadow_id."""
+    """`shadow_trades` over `src` (rows with TRADE_EVENT_COLUMNS), like `trades_sql` on shadow_id."""
     closes = _typed(src, "shadow_trade_closed", "shadow_id", only)
     opens = _typed(src, "shadow_trade_opened", "shadow_id", only)
     return f"""
