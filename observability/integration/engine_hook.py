@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from observability.analytics.market_context_logger import MarketContextLogger
 from observability.config.gates_config import GatesConfig
 from observability.core import builders
 from observability.core.ids import new_id
@@ -102,9 +103,12 @@ class EngineHook:
         git_sha: str | None = None,
         data_snapshot_id: str | None = None,
         max_pending_traces: int = 100_000,
+        market_context_min_interval_s: float = 1.0,
     ) -> None:
         self._lock = threading.RLock()
         self._logger = logger
+        self.market_context = MarketContextLogger(logger, min_interval_s=market_context_min_interval_s)
+        """Rate-limits on_market_context per symbol; its stats() say how many snapshots were skipped."""
         self._venue = venue
         self._git_sha = git_sha
         self._snapshot = data_snapshot_id
@@ -420,15 +424,16 @@ class EngineHook:
         ask: float | None = None, volume_1m: float = 0.0, liquidity_usd: float = 0.0, regime: str = "unknown",
         funding_rate: float | None = None, trace_id: str | None = None, ts: Timestamp | None = None,
     ) -> bool:
+        """Call it on every tick: at most one snapshot per symbol per `market_context_min_interval_s` is logged."""
         bounded_text("symbol", symbol, 40)
         bounded_text("regime", regime, 200)
         if trace_id is not None:
             bounded_text("trace_id", trace_id, 64)
-        return self._logger.log(builders.market_context(
-            symbol=symbol, price=price, spread_bps=spread_bps, volatility_bps=volatility_bps, bid=bid, ask=ask,
+        return self.market_context.offer(
+            symbol, price=price, spread_bps=spread_bps, volatility_bps=volatility_bps, bid=bid, ask=ask,
             volume_1m=volume_1m, liquidity_usd=liquidity_usd, regime=regime, funding_rate=funding_rate,
-            trace_id=trace_id, ts_event=secs(ts),
-        ))
+            trace_id=trace_id, ts=secs(ts),
+        )
 
     def on_error(
         self, component: str, error: BaseException | str, *, message: str | None = None, recoverable: bool = True,
