@@ -8,5 +8,6 @@ Entry points (each safe to call at any time, from any process):
 - `retention.prune(layout, hot_hours=..., ...) -> PruneResult` keeps live.db's hot window; it only
   deletes rows at or below both the exported and the journal watermark.
 - `compaction.compact(layout, uri=None, dry_run=False) -> CompactionResult` merges small files.
-- `query.QueryLayer(layout, s3_uri=None)`: in-memory DuckDB views over Parquet + unexported live rows.
+- `query.QueryLayer(layout, s3_uri=None)`: in-memory DuckDB views over Parquet + unexported live rows;
+  `trades` / `shadow_trades` are tables it keeps up to date at each `refresh()`.
 """

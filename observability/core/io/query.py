@@ -6,7 +6,10 @@ sqlite extension cannot be downloaded here.
 
 Exactly once: in one SQLite read transaction we take the exported watermark W and the live rows
 with seq > W; Parquet contributes only seq <= W, from the files that count (`dataset.split_files`).
-Rows are cached between refreshes, so `refresh()` reads only what is new.
+Rows are cached between refreshes, so `refresh()` reads only what is new. `trades` and
+`shadow_trades` are tables kept up to date at each refresh (trade_tables.py): connect() pays one
+scan of the trade events; every query after it is a scan of a small table instead of a join over
+the whole dataset.
 
 Parquet files are listed at `refresh()`; a long-lived connection should call `refresh()` before
 each analytics pass (compaction may replace files). `sql()` does that by itself when a listed
