@@ -40,7 +40,7 @@ def _ms(latency: float) -> str:
 
 def run(args: argparse.Namespace) -> int:
     layout = layout_from(args)
-    layer = QueryLayer(layout, s3_uri=config_from(args).export.uri)
+    layer = QueryLayer(layout, s3_uri=config_from(args).export.uri, materialize_trades=False)
     registry: Registry | None
     try:
         registry = Registry(layout, readonly=True)

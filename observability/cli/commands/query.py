@@ -38,7 +38,7 @@ def _table(result: pa.Table, max_rows: int) -> Table:
 def run(args: argparse.Namespace) -> int:
     layout = layout_from(args)
     uri = args.uri or config_from(args).export.uri
-    layer = QueryLayer(layout, s3_uri=uri)
+    layer = QueryLayer(layout, s3_uri=uri, materialize_trades=False)
     try:
         result = layer.sql(args.sql)
     finally:

@@ -83,8 +83,12 @@ def _sql_str(value: str) -> str:
 class QueryLayer:
     """Views `events`, `signals`, `gate_decisions`, `trades`, ... over Parquet ∪ unexported live rows."""
 
-    def __init__(self, layout: DataLayout, s3_uri: str | None = None) -> None:
+    def __init__(self, layout: DataLayout, s3_uri: str | None = None, *, materialize_trades: bool = True) -> None:
+        """`materialize_trades=False` keeps `trades`/`shadow_trades` as plain joins: right for one-off
+        queries (a CLI call that touches them once, or not at all), where building the tables at
+        connect() would cost more than it saves."""
         self.layout = layout
+        self.materialize_trades = materialize_trades
         self._target: Target = open_target(layout, s3_uri)
         self._con: duckdb.DuckDBPyConnection | None = None
         self._scratch = new_duck()
@@ -121,6 +125,9 @@ class QueryLayer:
             f"CREATE OR REPLACE VIEW _events_wide AS SELECT {_WIDE_COLUMNS} FROM _pq{bound} "
             f"UNION ALL SELECT {_WIDE_COLUMNS} FROM _live"
         )
+        if not self.materialize_trades:
+            self._trades.define_views(con)
+            return
         tops = [f.last_seq if self.watermark is None else min(f.last_seq, self.watermark) for f in files]
         self._trades.update(con, files, self.watermark, max([*tops, self._live_top()]))
 

@@ -75,6 +75,15 @@ class TradeTables:
         self.covered, self._files, self._watermark = top, paths, watermark
 
     @staticmethod
+    def define_views(con: duckdb.DuckDBPyConnection) -> None:
+        """The same names as plain views over `_events_wide` (no tables, nothing kept between queries)."""
+        types = ", ".join(f"'{t}'" for t in TRADE_EVENT_TYPES)
+        con.execute(f"CREATE OR REPLACE VIEW {EVENTS} AS SELECT {TRADE_EVENT_COLUMNS} FROM _events_wide "
+                    f"WHERE event_type IN ({types})")
+        for spec in SPECS:
+            con.execute(f"CREATE OR REPLACE VIEW {spec.table} AS {spec.sql(EVENTS, None)}")
+
+    @staticmethod
     def _apply(con: duckdb.DuckDBPyConnection, new: str) -> None:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _new_trade_events AS {new}")
         try:
