@@ -10,13 +10,15 @@ Not thread-safe by design (the engine loop is single-threaded); use one instance
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
 from observability.analytics.evidence import Fact, fact
 from observability.core import builders
-from observability.integration.sink import LogSink
+
+if TYPE_CHECKING:  # the engine hook imports this module: no import cycle through integration/
+    from observability.integration.sink import LogSink
 
 
 class MarketContextStats(BaseModel):
