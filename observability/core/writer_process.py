@@ -35,6 +35,7 @@ from typing import Any
 import orjson
 
 from observability.config.observability_config import ObservabilityConfig
+from observability.core import maintenance
 from observability.core.ingest import prepare_batch
 from observability.core.live_store import (
     HEALTH_COLUMNS,
@@ -43,7 +44,6 @@ from observability.core.live_store import (
     INSERT_HEALTH_SQL,
     open_live_db,
 )
-from observability.core.maintenance import Maintenance
 from observability.errors import ObservabilityError
 from observability.paths import DataLayout
 
@@ -236,11 +236,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     gc.disable()
     Writer.reply({"ready": True, "pid": os.getpid()})
     writer.start_committer()
-    upkeep = Maintenance(layout, config)
-    upkeep.start()
+    upkeep = maintenance.spawn(layout, config)
     writer.run(sys.stdin.fileno())
     writer.stop_committer()
-    upkeep.stop()
+    maintenance.stop(upkeep)
     conn.close()
     return 0
 
