@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import sqlite3
 import subprocess
@@ -168,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the writer decides when we stop (stdin EOF)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # Background work: on a box with few cores the engine's loop and the writer come first.
+    with contextlib.suppress(OSError):
+        os.nice(10)
     upkeep = Maintenance(DataLayout(Path(args.data_dir)), ObservabilityConfig.model_validate_json(args.config_json))
     upkeep.start()
     while sys.stdin.buffer.read(4096):
