@@ -17,8 +17,9 @@ from pydantic import BaseModel
 _DATETIME_NAMES = frozenset({"AwareDatetime", "NaiveDatetime", "PastDatetime", "FutureDatetime"})
 
 
-def _strip(annotation: Any) -> tuple[Any, bool]:
-    """Unwrap Annotated/Optional; return (inner type, nullable)."""
+def unwrap(annotation: Any) -> tuple[Any, bool]:
+    """Unwrap Annotated/Optional; return (inner type, nullable). The inner type is None for a union of
+    several types (it has no single column type). Shared by the SQL and the Arrow schema derivations."""
     nullable = False
     while True:
         origin = get_origin(annotation)
@@ -28,7 +29,7 @@ def _strip(annotation: Any) -> tuple[Any, bool]:
             args = [a for a in get_args(annotation) if a is not type(None)]
             nullable = nullable or len(args) < len(get_args(annotation))
             if len(args) != 1:
-                return str, nullable
+                return None, nullable
             annotation = args[0]
         else:
             return annotation, nullable
@@ -36,7 +37,7 @@ def _strip(annotation: Any) -> tuple[Any, bool]:
 
 def sql_type(annotation: Any) -> tuple[str, bool]:
     """SQLite column type for a Pydantic field annotation, and whether it is nullable."""
-    inner, nullable = _strip(annotation)
+    inner, nullable = unwrap(annotation)
     if get_origin(inner) is Literal:
         first = get_args(inner)[0]
         return ("INTEGER" if isinstance(first, int) and not isinstance(first, bool) else "TEXT"), nullable

@@ -14,8 +14,6 @@ colliding with an envelope column, is a schema bug and fails at import.
 
 from __future__ import annotations
 
-import types
-import typing
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -25,6 +23,7 @@ import pyarrow as pa
 from pydantic import BaseModel
 
 from observability.core.schemas import PAYLOAD_CLASSES
+from observability.core.sql_schema import unwrap
 
 EXCLUDED_FIELDS: Final = frozenset({"traceback"})
 """Large free text: kept in the payload JSON only, so it does not bloat every scan."""
@@ -40,22 +39,8 @@ class PayloadColumn:
     """(event_type, default) for payloads whose field has a non-None default: a missing key reads as it."""
 
 
-def _strip(annotation: Any) -> Any:
-    while True:
-        origin = get_origin(annotation)
-        if origin is typing.Annotated:
-            annotation = get_args(annotation)[0]
-        elif origin in (typing.Union, types.UnionType):
-            args = [a for a in get_args(annotation) if a is not type(None)]
-            if len(args) != 1:
-                return None
-            annotation = args[0]
-        else:
-            return annotation
-
-
 def _scalar(annotation: Any) -> tuple[pa.DataType, str] | None:
-    inner = _strip(annotation)
+    inner = unwrap(annotation)[0]
     if get_origin(inner) is Literal:
         first = get_args(inner)[0]
         return (pa.string(), "VARCHAR") if isinstance(first, str) else None
@@ -80,7 +65,7 @@ def _scalar(annotation: Any) -> tuple[pa.DataType, str] | None:
 
 
 def _model(annotation: Any) -> type[BaseModel] | None:
-    inner = _strip(annotation)
+    inner = unwrap(annotation)[0]
     return inner if isinstance(inner, type) and issubclass(inner, BaseModel) else None
 
 
