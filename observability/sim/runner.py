@@ -121,7 +121,12 @@ async def run_simulation(
         await log.start()
     registry = None
     sink = _CountingSink(log)
-    settings = SimSettings(seed=seed, events_per_second=rate / speed, symbols=tuple(symbols), start_ts=time.time())
+    # A bounded run faster than real time starts its simulated clock in the past so that it ends at
+    # about now: its events never carry future timestamps (windows like "last hour" then see them).
+    # An unbounded run at speed > 1 necessarily runs ahead of the wall clock.
+    head_start = duration * (speed - 1.0) if duration is not None and speed > 1.0 else 0.0
+    settings = SimSettings(seed=seed, events_per_second=rate / speed, symbols=tuple(symbols),
+                           start_ts=time.time() - head_start)
     report: CloseReport | None = None
     loop = asyncio.get_running_loop()
     started = loop.time()
