@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from observability.config.observability_config import ObservabilityConfig, QueueConfig, WriterConfig
@@ -20,3 +23,19 @@ def rows(data_dir: Path, sql: str) -> list[tuple]:
         return conn.execute(sql).fetchall()
     finally:
         conn.close()
+
+
+@contextmanager
+def fault_seam(data_dir: Path, *, active: bool = True) -> Iterator[Path]:
+    """Writers started inside the block watch `data_dir/fault`: while it exists, every commit fails as
+    on a full disk. `active` creates the file at once; delete it to clear the fault."""
+    from observability.core.writer_process import FAULT_FILE_ENV
+
+    fault = data_dir / "fault"
+    if active:
+        fault.touch()
+    os.environ[FAULT_FILE_ENV] = str(fault)
+    try:
+        yield fault
+    finally:
+        del os.environ[FAULT_FILE_ENV]

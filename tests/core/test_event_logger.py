@@ -11,12 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-from core_helpers import fast_config, rows
+from core_helpers import fast_config, fault_seam, rows
 
 from observability import EventLogger, SyncEventLogger
 from observability.core import builders
 from observability.core.live_store import open_live_db
-from observability.core.writer_process import FAULT_FILE_ENV
 from observability.errors import DataDirError, EventValidationError
 
 
@@ -106,14 +105,9 @@ async def test_log_durable_of_an_invalid_event_raises_with_the_writer_message(da
 
 async def test_kill_switch_calls_back_once_and_is_recorded(data_dir: Path) -> None:
     calls: list[dict] = []
-    fault = data_dir / "fault"
-    fault.touch()
-    os.environ[FAULT_FILE_ENV] = str(fault)
-    try:
+    with fault_seam(data_dir) as fault:
         logger = EventLogger(data_dir=data_dir, config=fast_config(maxsize=200), on_kill_switch=calls.append)
         await logger.start()
-    finally:
-        del os.environ[FAULT_FILE_ENV]
     accepted = [logger.log(gate(i, severity="ERROR")) for i in range(5000)]
     # keep logging until the stalled writer has stopped taking events: the queue then stays full
     await wait_for(lambda: logger.health().writer_error is not None)
@@ -139,13 +133,9 @@ async def test_kill_switch_calls_back_once_and_is_recorded(data_dir: Path) -> No
 
 
 async def test_disk_full_keeps_critical_events_and_writes_them_once_the_fault_clears(data_dir: Path) -> None:
-    fault = data_dir / "fault"
-    os.environ[FAULT_FILE_ENV] = str(fault)
-    try:
+    with fault_seam(data_dir, active=False) as fault:
         logger = EventLogger(data_dir=data_dir, config=fast_config(maxsize=500))
         await logger.start()
-    finally:
-        del os.environ[FAULT_FILE_ENV]
     async with logger:
         before = [gate(i) for i in range(100)]
         for ev in before:
@@ -184,14 +174,9 @@ async def test_disk_full_keeps_critical_events_and_writes_them_once_the_fault_cl
 
 
 async def test_aclose_is_bounded_and_keeps_unwritten_events_for_the_next_writer(data_dir: Path) -> None:
-    fault = data_dir / "fault"
-    fault.touch()
-    os.environ[FAULT_FILE_ENV] = str(fault)
-    try:
+    with fault_seam(data_dir) as fault:
         logger = EventLogger(data_dir=data_dir, config=fast_config())
         await logger.start()
-    finally:
-        del os.environ[FAULT_FILE_ENV]
     sent = [gate(i, severity="WARNING") for i in range(300)]
     for ev in sent:
         logger.log(ev)

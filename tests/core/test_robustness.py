@@ -4,18 +4,16 @@ abandoned durable waiters, bounded sync close, broken fallback files, non-databa
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from pathlib import Path
 
 import pytest
-from core_helpers import fast_config, rows
+from core_helpers import fast_config, fault_seam, rows
 
 from observability import EventLogger, SyncEventLogger
 from observability.core import builders
 from observability.core.event_logger import LoggerClosedError
 from observability.core.live_store import open_readonly
-from observability.core.writer_process import FAULT_FILE_ENV
 from observability.errors import DataDirError, EventValidationError
 
 
@@ -65,14 +63,9 @@ async def test_aclose_while_the_writer_is_down_keeps_everything_in_the_fallback(
 
 
 async def test_a_durable_caller_is_never_left_waiting_after_close(data_dir: Path) -> None:
-    fault = data_dir / "fault"
-    fault.touch()
-    os.environ[FAULT_FILE_ENV] = str(fault)
-    try:
+    with fault_seam(data_dir) as fault:
         logger = EventLogger(data_dir=data_dir, config=fast_config(maxsize=100))
         await logger.start()
-    finally:
-        del os.environ[FAULT_FILE_ENV]
     for i in range(20_000):  # fill the pipe and the queue so the durable event stays queued
         logger.log(err(str(i), severity="ERROR"))
         if i % 500 == 0:
@@ -86,14 +79,9 @@ async def test_a_durable_caller_is_never_left_waiting_after_close(data_dir: Path
 
 
 def test_sync_close_is_bounded_while_the_writer_is_stalled(data_dir: Path) -> None:
-    fault = data_dir / "fault"
-    fault.touch()
-    os.environ[FAULT_FILE_ENV] = str(fault)
-    try:
+    with fault_seam(data_dir) as fault:
         logger = SyncEventLogger(data_dir=data_dir, config=fast_config(maxsize=100_000))
         logger.start()
-    finally:
-        del os.environ[FAULT_FILE_ENV]
     for i in range(40_000):
         logger.log(err(str(i)))
     t = time.monotonic()
