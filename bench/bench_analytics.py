@@ -6,9 +6,14 @@ Figures (issue 6 targets: full 24 h metrics refresh over 10 M events <= 1 s; one
   (b) one trace timeline (live.db, with market context) vs baseline: the bare indexed
       `SELECT * FROM live_feed WHERE trace_id = ?` that any timeline needs
   (c) gate summaries + one counterfactual sweep, vs the same count(*) baseline
+  (d) warm refresh: new events land in live.db, then query layer refresh + the same full metrics refresh
+      (the TUI's steady state: only new rows are read), vs the same count(*) baseline and the cold figure
 Data: `observability.sim.generate_events` over ~23 simulated hours, ingested into live.db and
-exported to Parquet (the query layer then reads Parquet, as in production).
-Run: python bench/bench_analytics.py [--events 1000000] [--keep DIR]   (10 M events: --events 10000000)
+exported to Parquet (the query layer then reads Parquet, as in production). `--copies K` writes K-1 more
+copies of the exported Parquet with shifted seq/ids and timestamps moved back by k * 0.25 s, so every copy
+stays inside the 24 h window: generating 10 M events through the simulator takes most of an hour here.
+Run: python bench/bench_analytics.py [--events 1000000] [--copies 1] [--keep DIR]
+     (10 M events in the window: --events 1000000 --copies 10)
 """
 
 from __future__ import annotations
@@ -25,6 +30,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
 from observability.analytics.decision_trace import trace_timeline
 from observability.analytics.gate_counterfactuals import counterfactual_sweep
 from observability.analytics.gate_explainer import GateExplainer
@@ -32,7 +41,10 @@ from observability.analytics.metrics_computer import MetricsComputer
 from observability.analytics.windows import Window
 from observability.config.metrics_config import load_metrics_config
 from observability.core.ingest import ingest_events
+from observability.core.io.columns import FILE_SCHEMA
+from observability.core.io.dataset import file_name, list_files, open_target, partition_path
 from observability.core.io.exporter import export_once
+from observability.core.io.files import write_parquet
 from observability.core.io.query import QueryLayer
 from observability.core.live_store import open_live_db
 from observability.paths import DataLayout
@@ -74,9 +86,41 @@ def build(layout: DataLayout, n_events: int) -> tuple[int, float, list[dict[str,
     return total, time.perf_counter() - t0, list(held)
 
 
+def replicate(layout: DataLayout, copies: int) -> int:
+    """Write copies 1..copies-1 of the exported rows (seq + k * span, ids prefixed, timestamps k * 0.25 s
+    earlier), then move live.db's seq and export watermark above them; returns the rows now exported."""
+    target = open_target(layout)
+    files = list_files(target)
+    day = pa.concat_tables(pq.read_table(f.path, partitioning=None) for f in files).sort_by("seq")
+    span = int(day["seq"][-1].as_py())
+    for k in range(1, copies):
+        shifted = day.set_column(0, "seq", pc.add(day["seq"], k * span))
+        for name in ("ts_event", "ts_logged", "ts_stored"):
+            i = FILE_SCHEMA.get_field_index(name)
+            col = pc.subtract(shifted[name].cast(pa.int64()), k * 250_000).cast(FILE_SCHEMA.field(name).type)
+            shifted = shifted.set_column(i, name, col)
+        for name in ("event_id", "trace_id", "trade_id", "shadow_id", "signal_id"):
+            i = FILE_SCHEMA.get_field_index(name)
+            shifted = shifted.set_column(i, name, pc.binary_join_element_wise(f"{k:04d}", day[name], "-"))
+        keyed = shifted.append_column("date", pc.cast(shifted["ts_event"], pa.date32()))
+        for key in keyed.select(["date", "symbol"]).group_by(["date", "symbol"]).aggregate([]).to_pylist():
+            sym = pc.is_null(keyed["symbol"]) if key["symbol"] is None else pc.equal(keyed["symbol"], key["symbol"])
+            part = keyed.filter(pc.and_(pc.equal(keyed["date"], key["date"]), sym)).drop_columns(["date"])
+            lo, hi = int(part["seq"][0].as_py()), int(part["seq"][-1].as_py())
+            write_parquet(target, f"{partition_path(key['date'], key['symbol'])}/{file_name(lo, hi)}", part)
+    top = copies * span
+    conn = open_live_db(layout.live_db)
+    with conn:
+        conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'live_feed'", (top,))
+        conn.execute("UPDATE export_state SET exported_seq = ?", (top,))
+    conn.close()
+    return copies * day.num_rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--copies", type=int, default=1, help="replicate the exported data K times in the window")
     ap.add_argument("--keep", default=None, help="build (or reuse) the dataset in this directory")
     args = ap.parse_args()
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-analytics-"))
@@ -86,20 +130,25 @@ def main() -> None:
         if not layout.live_db.exists():
             n, secs, pending = build(layout, args.events)
             print(f"dataset: {n:,} events generated, ingested and exported in {secs:.1f} s ({root})")
+            if args.copies > 1:
+                t0 = time.perf_counter()
+                n = replicate(layout, args.copies)
+                print(f"replicated x{args.copies} inside the window: {n:,} events in Parquet "
+                      f"({time.perf_counter() - t0:.1f} s)")
         live = sqlite3.connect(f"file:{layout.live_db}?mode=ro", uri=True)
-        last_us, n = live.execute("SELECT max(ts_event), count(*) FROM live_feed").fetchone()
+        (last_us,) = live.execute("SELECT max(ts_event) FROM live_feed").fetchone()
         trace = live.execute("SELECT trace_id FROM live_feed WHERE event_type = 'trade_closed' "
                              "ORDER BY seq DESC LIMIT 1").fetchone()[0]
         until = max(datetime.now(UTC), datetime.fromtimestamp(last_us / 1e6, tz=UTC) + timedelta(seconds=1))
         window = Window(label="24h", since=until - timedelta(hours=24), until=until)
         since_sql, until_sql = window.sql_bounds()
-        print(f"events in store: {n:,}; window {window.since:%Y-%m-%d %H:%M} -> {window.until:%H:%M} UTC")
-
         q = QueryLayer(layout)
         t0 = time.perf_counter()
         con = q.connect()
         print(f"query layer connect (list Parquet, read live rows above the watermark): "
               f"{(time.perf_counter() - t0) * 1000:.0f} ms")
+        (n,) = con.execute(f"SELECT count(*) FROM events WHERE ts_event >= {since_sql}").fetchone()
+        print(f"events in the window: {n:,}; window {window.since:%Y-%m-%d %H:%M} -> {window.until:%H:%M} UTC")
         cfg = load_metrics_config()
         computer = MetricsComputer(con, cfg)
 

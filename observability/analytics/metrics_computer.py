@@ -1,9 +1,12 @@
 """Compute every metric of metrics.yaml per scope (all, scalp, runner) and window, with status.
 
-Why it is fast: each base view's window is materialised ONCE per refresh into a temp table
-(one scan of the query layer's views), then one aggregate query per (view, where, group_by)
-computes all the metrics sharing them, rolled up per mode and overall with GROUPING SETS.
-Evidence per value is the most recent row ids it was computed from (`evidence_ids` of them).
+Why it is fast: each base view's window is held in a temp table (window_cache: only new rows are
+added for a live window), then one aggregate query per (view, where, group_by) computes all the
+metrics sharing them, rolled up per mode and overall with GROUPING SETS. For a live window over an
+append-only view, the metrics that split into count/sum/avg/min/max are combined from per-minute
+partial aggregates (buckets.py) instead of re-reading every held row; the others (quantiles,
+window functions) still aggregate the rows. Evidence per value is the most recent row ids it was
+computed from (`evidence_ids` of them).
 """
 
 from __future__ import annotations
@@ -11,11 +14,12 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import duckdb
 from pydantic import BaseModel, ConfigDict, Field
 
+from observability.analytics.buckets import BucketCache
 from observability.analytics.evidence import Fact, fact
 from observability.analytics.views import ALL_SOURCES, DERIVED_SOURCES, group_query, needed_bases, needed_columns
 from observability.analytics.window_cache import WindowCache
@@ -132,6 +136,7 @@ class MetricsComputer:
         self.con = con
         self.config = config or load_metrics_config()
         self.cache = WindowCache(con)
+        self.buckets = BucketCache(con)
 
     def compute(self, window: Window, *, metrics: list[str] | None = None,
                 scopes: list[str] | None = None) -> MetricsReport:
@@ -143,20 +148,40 @@ class MetricsComputer:
             groups[(spec.view, spec.where, spec.group_by)].append(name)
         values: list[MetricValue] = []
         for (view, where, group_by), names in groups.items():
-            src = ALL_SOURCES[view]
-            rows = self.con.execute(group_query(src, [(f"m{i}", specs[n].expr) for i, n in enumerate(names)],
-                                                where, group_by, self.config.evidence_ids)).fetchall()
-            queries += 1
-            for row in rows:
-                scope, grp, n, ids = row[0], row[1], int(row[2]), row[3] or []
+            exprs = [(f"m{i}", specs[n].expr) for i, n in enumerate(names)]
+            results = self._group(window, view, where, group_by, exprs)
+            queries += len(results)
+            merged: dict[tuple[str, str | None], tuple[int, list[str], dict[str, object]]] = {}
+            for aliases, rows in results:
+                for row in rows:
+                    n, ids, vals = merged.setdefault((row[0], row[1]), (int(row[2]), row[3] or [], {}))
+                    vals.update(zip(aliases, row[4:], strict=True))
+            for (scope, grp), (n, ids, vals) in merged.items():
                 if scope is None or (scopes is not None and scope not in scopes and scope != "all"):
                     continue
                 for i, name in enumerate(names):
-                    values.append(self._value(name, specs[name], window, scope, grp, n, row[4 + i], ids))
+                    values.append(self._value(name, specs[name], window, scope, grp, n, vals.get(f"m{i}"), ids))
         values.sort(key=lambda v: (list(specs).index(v.name), v.scope != "all", v.scope, v.group or ""))
         return MetricsReport(window=window, computed_at=datetime.now(UTC), values=values,
                              alerts=self._alerts(values), queries=queries,
                              elapsed_ms=(time.perf_counter() - t0) * 1000)
+
+    def _group(self, window: Window, view: str, where: str | None, group_by: str | None,
+               exprs: list[tuple[str, str]]) -> list[tuple[list[str], list[tuple[Any, ...]]]]:
+        """(aliases, rows) of each query computing one metric group: from minute partials where the
+        view is held for a live window and the expression splits, over the rows otherwise."""
+        src = ALL_SOURCES[view]
+        held = self.cache.held(view)
+        ev = self.config.evidence_ids
+        splits = self.buckets.splits(src, exprs, where, group_by, held) if held is not None else {}
+        out: list[tuple[list[str], list[tuple[Any, ...]]]] = []
+        if splits and held is not None:
+            sql = self.buckets.query(src, splits, where, group_by, ev, held, window.since, window.until)
+            out.append((list(splits), self.con.execute(sql).fetchall()))
+        rest = [(a, e) for a, e in exprs if a not in splits]
+        if rest:
+            out.append(([a for a, _ in rest], self.con.execute(group_query(src, rest, where, group_by, ev)).fetchall()))
+        return out
 
     def _materialise(self, window: Window, specs: dict[str, MetricSpec]) -> int:
         """Windowed copies of each base view, with only the columns some metric may use."""
@@ -166,7 +191,9 @@ class MetricsComputer:
             texts = [t for s in specs.values() if view in (ALL_SOURCES[s.view].bases or (s.view,))
                      for t in (s.expr, s.where or "", s.group_by or "")]
             columns[view] = needed_columns(view, texts, sources)
-        return self.cache.prepare(window, columns, sources & DERIVED_SOURCES.keys())
+        readers = {(s.view, s.where, s.group_by) for s in specs.values() if s.view in DERIVED_SOURCES}
+        derived = {name: sum(1 for r in readers if r[0] == name) for name in sources & DERIVED_SOURCES.keys()}
+        return self.cache.prepare(window, columns, derived)
 
     @staticmethod
     def _value(name: str, spec: MetricSpec, window: Window, scope: str, grp: str | None, n: int,

@@ -215,16 +215,9 @@ def needed_bases(sources: set[str]) -> list[str]:
     return [v for v in VIEW_COLUMNS if v in need]
 
 
-def group_query(src: Source, exprs: list[tuple[str, str]], where: str | None, group_by: str | None,
-                evidence: int = 0) -> str:
-    """One aggregate query computing every `(alias, expr)` per scope (and per `group_by` value).
-
-    Output columns: scope, grp, _n (rows aggregated), _ids (the `evidence` most recent row ids, by
-    a streaming top-n aggregate), then one column per alias.
-    """
-    grp = f"CAST(({group_by}) AS VARCHAR)" if group_by else "CAST(NULL AS VARCHAR)"
-    inner = f"SELECT *, {grp} AS _grp FROM {window_table(src.name)}" + (f" WHERE ({where})" if where else "")
-    cols = ", ".join(f'({expr}) AS "{alias}"' for alias, expr in exprs)
+def grouping(src: Source, group_by: str | None) -> tuple[str, str, str]:
+    """(scope expression, group output expression, GROUP BY clause) of an aggregate over `src`'s rows
+    carrying `_grp` (and `mode` or `scope`): rolled up per mode and overall with GROUPING SETS."""
     # Without group_by the roll-up set is () so that an empty window still yields an 'all' row
     # (count 0, other aggregates NULL) instead of nothing.
     if src.scoping == "mode":
@@ -235,7 +228,20 @@ def group_query(src: Source, exprs: list[tuple[str, str]], where: str | None, gr
         scope, groups = "scope", " GROUP BY scope, _grp"
     else:
         scope, groups = "'all'", " GROUP BY _grp" if group_by else ""
-    grp_out = "_grp" if group_by else "CAST(NULL AS VARCHAR)"
+    return scope, "_grp" if group_by else "CAST(NULL AS VARCHAR)", groups
+
+
+def group_query(src: Source, exprs: list[tuple[str, str]], where: str | None, group_by: str | None,
+                evidence: int = 0) -> str:
+    """One aggregate query computing every `(alias, expr)` per scope (and per `group_by` value).
+
+    Output columns: scope, grp, _n (rows aggregated), _ids (the `evidence` most recent row ids, by
+    a streaming top-n aggregate), then one column per alias.
+    """
+    grp = f"CAST(({group_by}) AS VARCHAR)" if group_by else "CAST(NULL AS VARCHAR)"
+    inner = f"SELECT *, {grp} AS _grp FROM {window_table(src.name)}" + (f" WHERE ({where})" if where else "")
+    cols = ", ".join(f'({expr}) AS "{alias}"' for alias, expr in exprs)
+    scope, grp_out, groups = grouping(src, group_by)
     ids = (f"arg_max(CAST({src.id_col} AS VARCHAR), {src.ts}, {evidence})" if evidence > 0
            else "CAST(NULL AS VARCHAR[])")
     return f"SELECT {scope} AS scope, {grp_out} AS grp, count(*) AS _n, {ids} AS _ids, {cols} FROM ({inner}){groups}"

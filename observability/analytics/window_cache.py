@@ -3,10 +3,12 @@
 Why: a refresh every few seconds must not rescan a day of Parquet. For a LIVE window (ending
 within `LIVE_SLACK` of now) the append-only views (every view with a `seq`, and `health` by its
 `ts`) are held from `since` onwards and only rows with a key above the last one seen are added;
-rows that slid out of the window are deleted. `trades` and `shadow_trades` are rebuilt each time
-(a close updates an open trade's row). Historical windows are rebuilt each time, bounded on both
+rows that slid out of the window are deleted. `trades` and `shadow_trades` (a close updates an
+open trade's row) are read in place when the query layer keeps them as tables (it updates them
+incrementally), else copied each time. Historical windows are rebuilt each time, bounded on both
 sides. Each base view is copied with only the columns some metric may read.
 Metric queries read `_obs_w_<view>`: a view over the held table filtered to the exact window.
+Derived sources read by several metric groups are computed once per refresh into a temp table.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Final
 
 import duckdb
 
+from observability.analytics.buckets import HeldView
 from observability.analytics.views import BASE_SOURCES, DERIVED_SOURCES, derived_sql, window_table
 from observability.analytics.windows import Window
 
@@ -25,6 +28,8 @@ APPEND_KEYS: Final[dict[str, str]] = {
     "events": "seq", "signals": "seq", "gate_decisions": "seq", "model_updates": "seq",
     "config_changes": "seq", "market_context": "seq", "errors": "seq", "health": "ts",
 }
+IN_PLACE: Final[dict[str, str]] = {"trades": "_trades", "shadow_trades": "_shadow_trades"}
+"""Views the query layer may keep as tables (read in place then, not copied)."""
 
 
 def held_table(view: str) -> str:
@@ -36,6 +41,7 @@ class _Held:
     cols: str
     since: datetime
     max_key: object
+    generation: int
 
 
 class WindowCache:
@@ -44,17 +50,37 @@ class WindowCache:
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
         self._held: dict[str, _Held] = {}
+        self._generation = 0
+        self._derived: dict[str, str] = {}
         self.last: dict[str, str] = {}
-        """How each view was prepared by the last call: 'appended' or 'rebuilt' (for tests and benches)."""
+        """How each view was prepared by the last call: 'appended', 'rebuilt' or 'in_place' (for tests and
+        benches)."""
 
-    def prepare(self, window: Window, columns: dict[str, list[str]], derived: set[str]) -> int:
-        """Make `_obs_w_<view>` ready for every base view in `columns` and every derived source; returns
-        the number of statements that read the query layer."""
+    def held(self, view: str) -> HeldView | None:
+        """The held table of a view prepared incrementally (live window) by the last call, else None."""
+        h = self._held.get(view)
+        key = APPEND_KEYS.get(view)
+        if h is None or key is None or self.last.get(view) not in ("appended", "rebuilt"):
+            return None
+        return HeldView(held_table(view), key, h.generation, h.max_key)
+
+    def prepare(self, window: Window, columns: dict[str, list[str]], derived: dict[str, int]) -> int:
+        """Make `_obs_w_<view>` ready for every base view in `columns` and every derived source (with
+        the number of metric groups reading it); returns the number of statements that read the
+        query layer."""
         since, until = window.sql_bounds()
         live = window.until >= datetime.now(UTC) - LIVE_SLACK
         reads = 0
+        tables = {r[0] for r in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
         for view, cols_list in columns.items():
             ts = BASE_SOURCES[view].ts
+            if IN_PLACE.get(view) in tables:
+                self.last[view] = "in_place"
+                self._held.pop(view, None)
+                self.con.execute(f"DROP TABLE IF EXISTS {held_table(view)}")
+                self.con.execute(f"CREATE OR REPLACE TEMP VIEW {window_table(view)} AS SELECT * FROM {view} "
+                                 f"WHERE {ts} >= {since} AND {ts} < {until}")
+                continue
             key = APPEND_KEYS.get(view) if live else None
             cols = ", ".join(cols_list + ([key] if key is not None and key not in cols_list else []))
             held = self._held.get(view)
@@ -77,11 +103,18 @@ class WindowCache:
                 if key is not None:
                     row = self.con.execute(f"SELECT max({key}) FROM {table}").fetchone()
                     start = row[0] if row is not None and row[0] is not None else (0 if key == "seq" else window.since)
-                    self._held[view] = _Held(cols=cols, since=window.since, max_key=start)
+                    self._generation += 1
+                    self._held[view] = _Held(cols=cols, since=window.since, max_key=start,
+                                             generation=self._generation)
             reads += 1
             self.con.execute(f"CREATE OR REPLACE TEMP VIEW {window_table(view)} AS SELECT * FROM {table} "
                              f"WHERE {ts} >= {since} AND {ts} < {until}")
-        for name in derived:
-            self.con.execute(f"CREATE OR REPLACE TEMP VIEW {window_table(name)} AS "
+        for name, readers in derived.items():
+            kind = "TABLE" if readers > 1 else "VIEW"
+            before = self._derived.get(name)
+            if before is not None and before != kind:
+                self.con.execute(f"DROP {before} {window_table(name)}")
+            self._derived[name] = kind
+            self.con.execute(f"CREATE OR REPLACE TEMP {kind} {window_table(name)} AS "
                              f"{derived_sql(DERIVED_SOURCES[name], until, since)}")
         return reads

@@ -55,7 +55,7 @@ def test_incremental_refresh_matches_a_fresh_computation(layout: DataLayout, met
         fresh = MetricsComputer(fresh_q.connect(), metrics_config).compute(window, metrics=METRICS)
         fresh_q.close()
         assert table(incremental) == table(fresh)
-        assert live.cache.last["gate_decisions"] == "appended" and live.cache.last["trades"] == "rebuilt"
+        assert live.cache.last["gate_decisions"] == "appended" and live.cache.last["trades"] == "in_place"
     assert incremental.value("gate_decisions_total", group="spread") == 2  # only the last two in 120 s
     assert incremental.value("gate_pass_rate", group="spread") == 50.0
     q.close()

@@ -1,0 +1,164 @@
+"""Per-minute partial aggregates of a held (append-only) view, combined into a live window's metrics.
+
+Why: with 10 M events in a 24 h window, aggregating the held rows again at every refresh costs
+seconds; combining ~1440 minute buckets per (mode, group) costs milliseconds. Each metric group
+(view, where, group_by) keeps a table of partials per (minute, mode, group): row count, the most
+recent evidence ids, and the partial columns of `partials.split_expr`. A refresh adds the partials
+of the rows appended to the held table since the last one (late rows land in their own, older
+minute: buckets are summed, never replaced), then combines the buckets that lie wholly inside the
+window with the rows of the two partial minutes at its edges, read from the held table. A rebuilt
+held table (new window start before the held one, other columns) rebuilds the partials.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+import duckdb
+
+from observability.analytics.partials import Partial, Split, split_expr
+from observability.analytics.views import Source, grouping
+from observability.analytics.windows import EPOCH
+
+BUCKET_US: Final = 60_000_000
+COMPACT_EVERY: Final = 64
+"""Appends after which a partials table is re-summed to one row per (minute, mode, group)."""
+
+
+def _literal(us: int) -> str:
+    return f"TIMESTAMPTZ '{datetime.fromtimestamp(us / 1e6, UTC).isoformat()}'"
+
+
+def _us(ts: datetime) -> int:
+    return (ts - EPOCH) // timedelta(microseconds=1)
+
+
+@dataclass
+class _Parts:
+    table: str
+    generation: int
+    covered: object
+    appends: int = 0
+
+
+@dataclass(frozen=True)
+class HeldView:
+    """What the window cache tells about one held table: its name, key, rebuild generation, top key."""
+
+    table: str
+    key: str
+    generation: int
+    max_key: object
+
+
+@dataclass
+class BucketCache:
+    """Partials tables of the metric groups over held views, kept for one DuckDB connection."""
+
+    con: duckdb.DuckDBPyConnection
+    _parts: dict[tuple[str, ...], _Parts] = field(default_factory=dict)
+    _checked: dict[tuple[str, ...], bool] = field(default_factory=dict)
+
+    def splits(self, src: Source, exprs: list[tuple[str, str]], where: str | None, group_by: str | None,
+               held: HeldView) -> dict[str, Split]:
+        """The expressions (by alias) that combine exactly from partials; checked once against DuckDB."""
+        out: dict[str, Split] = {}
+        for alias, expr in exprs:
+            split = split_expr(expr, f"{alias}_p")
+            if split is not None and self._valid(src, split, where, group_by, held):
+                out[alias] = split
+        return out
+
+    def query(self, src: Source, splits: dict[str, Split], where: str | None, group_by: str | None,
+              evidence: int, held: HeldView, since: datetime, until: datetime) -> str:
+        """The aggregate query (same output columns as `views.group_query`) for the split expressions."""
+        partials = [p for s in splits.values() for p in s.partials]
+        table = self._update(src, partials, where, group_by, evidence, held)
+        lo_us, hi_us = _us(since), _us(until)
+        b0, b1 = -(-lo_us // BUCKET_US), hi_us // BUCKET_US
+        if b0 >= b1:
+            b0 = b1 = hi_us // BUCKET_US + 1  # no whole minute inside: every row is an edge row
+            edge = f"{src.ts} >= {_literal(lo_us)} AND {src.ts} < {_literal(hi_us)}"
+        else:
+            edge = (f"(({src.ts} >= {_literal(lo_us)} AND {src.ts} < {_literal(b0 * BUCKET_US)}) OR "
+                    f"({src.ts} >= {_literal(b1 * BUCKET_US)} AND {src.ts} < {_literal(hi_us)}))")
+        self.con.execute(f"DELETE FROM {table} WHERE b < {b0}")
+        keys = self._keys(src)
+        cols = ", ".join(["_n", "_ev", *(f'"{p.alias}"' for p in partials)])
+        edges = self._partial_select(src, partials, where, group_by, evidence, held.table, edge, bucketed=False)
+        inner = (f"SELECT {keys}, {cols} FROM {table} WHERE b >= {b0} AND b < {b1} "
+                 f"UNION ALL {edges}")
+        scope, grp_out, groups = grouping(src, group_by)
+        ids = (f"list_transform(list_slice(list_sort(flatten(list(_ev)), 'DESC'), 1, {evidence}), lambda x: x.id)"
+               if evidence > 0 else "CAST(NULL AS VARCHAR[])")
+        finals = ", ".join(f'({s.final}) AS "{alias}"' for alias, s in splits.items())
+        return (f"SELECT {scope} AS scope, {grp_out} AS grp, CAST(coalesce(sum(_n), 0) AS BIGINT) AS _n, "
+                f"{ids} AS _ids, {finals} FROM ({inner}){groups}")
+
+    # ------------------------------------------------------------------ internals
+
+    @staticmethod
+    def _keys(src: Source) -> str:
+        return "mode, _grp" if src.scoping == "mode" else "_grp"
+
+    def _partial_select(self, src: Source, partials: list[Partial], where: str | None, group_by: str | None,
+                        evidence: int, held_table: str, cond: str, *, bucketed: bool) -> str:
+        grp = f"CAST(({group_by}) AS VARCHAR)" if group_by else "CAST(NULL AS VARCHAR)"
+        bucket = f", epoch_us({src.ts}) // {BUCKET_US} AS b" if bucketed else ""
+        filt = f"({cond})" + (f" AND ({where})" if where else "")
+        ev = (f"arg_max({{'t': {src.ts}, 'id': CAST({src.id_col} AS VARCHAR)}}, {src.ts}, {evidence})"
+              if evidence > 0 else "CAST(NULL AS STRUCT(t TIMESTAMPTZ, id VARCHAR)[])")
+        parts = "".join(f', {p.expr} AS "{p.alias}"' for p in partials)
+        keys = self._keys(src)
+        out_keys = f"b, {keys}" if bucketed else keys
+        return (f"SELECT {out_keys}, count(*) AS _n, {ev} AS _ev{parts} "
+                f"FROM (SELECT *, {grp} AS _grp{bucket} FROM {held_table} WHERE {filt}) GROUP BY {out_keys}")
+
+    def _update(self, src: Source, partials: list[Partial], where: str | None, group_by: str | None,
+                evidence: int, held: HeldView) -> str:
+        sig = (src.name, where or "", group_by or "", str(evidence), *(f"{p.alias}={p.expr}" for p in partials))
+        parts = self._parts.get(sig)
+        if parts is not None and parts.generation == held.generation:
+            if held.max_key is not None and (parts.covered is None or held.max_key > parts.covered):  # type: ignore[operator]
+                cond = (f"{held.key} <= ?" if parts.covered is None else f"{held.key} > ? AND {held.key} <= ?")
+                args = [held.max_key] if parts.covered is None else [parts.covered, held.max_key]
+                sql = self._partial_select(src, partials, where, group_by, evidence, held.table, cond, bucketed=True)
+                self.con.execute(f"INSERT INTO {parts.table} {sql}", args)
+                parts.covered, parts.appends = held.max_key, parts.appends + 1
+                if parts.appends >= COMPACT_EVERY:
+                    self._compact(src, parts, partials, evidence)
+            return parts.table
+        table = parts.table if parts is not None else f"_obs_p_{len(self._parts)}"
+        cond = "true" if held.max_key is None else f"{held.key} <= ?"
+        sql = self._partial_select(src, partials, where, group_by, evidence, held.table, cond, bucketed=True)
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}",
+                         [] if held.max_key is None else [held.max_key])
+        self._parts[sig] = _Parts(table, held.generation, held.max_key)
+        return table
+
+    def _compact(self, src: Source, parts: _Parts, partials: list[Partial], evidence: int) -> None:
+        keys = f"b, {self._keys(src)}"
+        ev = (f"list_slice(list_sort(flatten(list(_ev)), 'DESC'), 1, {evidence})" if evidence > 0
+              else "CAST(NULL AS STRUCT(t TIMESTAMPTZ, id VARCHAR)[])")
+        cols = "".join(f', {p.combine}("{p.alias}") AS "{p.alias}"' for p in partials)
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {parts.table} AS SELECT {keys}, sum(_n) AS _n, {ev} AS _ev"
+                         f"{cols} FROM {parts.table} GROUP BY {keys}")
+        parts.appends = 0
+
+    def _valid(self, src: Source, split: Split, where: str | None, group_by: str | None, held: HeldView) -> bool:
+        """True when the partials aggregate the held rows and the residue holds no aggregate or window
+        function (DuckDB refuses those in WHERE): then `final` is exactly the metric."""
+        key = (src.name, where or "", group_by or "", split.residue, *(p.expr for p in split.partials))
+        if key not in self._checked:
+            cols = ", ".join(f'NULL::DOUBLE AS "{p.alias}"' for p in split.partials) or "1 AS _x"
+            try:
+                self.con.execute(f"SELECT 1 FROM (SELECT {cols}) WHERE ({split.residue}) IS NULL LIMIT 0")
+                if split.partials:
+                    self.con.execute(self._partial_select(src, list(split.partials), where, group_by, 0,
+                                                          held.table, "false", bucketed=True) + " LIMIT 0")
+                self._checked[key] = True
+            except duckdb.Error:
+                self._checked[key] = False
+        return self._checked[key]
