@@ -13,11 +13,13 @@ Pragmas, and why:
   progress and the WAL stays bounded while a reader polls 10x/s.
 - seq is INTEGER PRIMARY KEY AUTOINCREMENT: strictly increasing and never reused, even after the
   newest rows are pruned (sqlite_sequence remembers the high-water mark).
+- schema_meta.box_id names this box in a shared Parquet dataset (seq is only unique per box).
 """
 
 from __future__ import annotations
 
 import contextlib
+import secrets
 import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -116,6 +118,7 @@ def open_live_db(path: Path, *, synchronous: str = "NORMAL") -> sqlite3.Connecti
             "INSERT OR IGNORE INTO schema_meta(key, value) VALUES ('schema_version', ?)",
             (str(LIVE_SCHEMA_VERSION),),
         )
+        _ensure_box_id(conn)
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise DataDirError(f"{path}: cannot open as a live feed database ({exc}); "
@@ -168,6 +171,25 @@ def insert_events(conn: sqlite3.Connection, rows: Iterable[Sequence[Any]]) -> No
 def max_seq(conn: sqlite3.Connection) -> int:
     row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'live_feed'").fetchone()
     return int(row[0]) if row else 0
+
+
+def _ensure_box_id(conn: sqlite3.Connection) -> None:
+    """Give a new live.db a random box id; one that exported before box ids existed keeps "" (its files'
+    names carry no box), so its own earlier files stay its own."""
+    if conn.execute("SELECT 1 FROM schema_meta WHERE key = 'box_id'").fetchone():
+        return
+    exported_before = conn.execute("SELECT 1 FROM export_state LIMIT 1").fetchone() is not None
+    conn.execute("INSERT OR IGNORE INTO schema_meta(key, value) VALUES ('box_id', ?)",
+                 ("" if exported_before else secrets.token_hex(4),))
+
+
+def box_id(conn: sqlite3.Connection) -> str:
+    """This live.db's box id in shared datasets ("" for a live.db older than box ids)."""
+    try:
+        row = conn.execute("SELECT value FROM schema_meta WHERE key = 'box_id'").fetchone()
+    except sqlite3.OperationalError:
+        return ""
+    return str(row[0]) if row else ""
 
 
 def exported_seq(conn: sqlite3.Connection, target: str = "parquet") -> int:

@@ -6,7 +6,7 @@ from typing import Any
 
 from observability.core import builders
 from observability.core.ingest import ingest_events
-from observability.core.live_store import open_live_db
+from observability.core.live_store import box_id, open_live_db
 from observability.paths import DataLayout
 
 T0 = 1_764_115_200.0  # 2025-11-26 00:00:00 UTC
@@ -48,3 +48,12 @@ def trade_pair(trade_id: str, *, symbol: str, mode: str, side: str, entry: float
                               fees=fees, hold_seconds=30.0, exit_reason="take_profit", symbol=symbol,
                               trace_id=f"tr-{trade_id}", mode=mode, ts_event=ts + 30.0),
     ]
+
+
+def own_box(layout: DataLayout) -> str:
+    """This data directory's box id (it is part of every Parquet file name it exports)."""
+    conn = open_live_db(layout.live_db)
+    try:
+        return box_id(conn)
+    finally:
+        conn.close()

@@ -66,3 +66,15 @@ def test_s3_dataset_is_readable_by_plain_pyarrow_and_from_another_box(layout: Da
 def test_an_s3_uri_without_a_bucket_is_a_config_error(layout: DataLayout) -> None:
     with pytest.raises(ConfigError, match="name a bucket"):
         QueryLayer(layout, s3_uri="s3:///events")
+
+
+def test_two_boxes_share_one_s3_prefix_without_collisions(tmp_path_factory: pytest.TempPathFactory,
+                                                          s3_env: str) -> None:
+    uri = URI + "-shared"
+    boxes = [DataLayout(tmp_path_factory.mktemp(name)).ensure() for name in ("box-a", "box-b")]
+    for layout in boxes:
+        store(layout, gate_events(90))  # both boxes number their events 1..90
+        export_once(layout, uri=uri)
+    analyst = QueryLayer(DataLayout(tmp_path_factory.mktemp("analyst")), s3_uri=uri)
+    assert analyst.sql("SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM events").to_pylist() == [
+        {"n": 180, "d": 180}]

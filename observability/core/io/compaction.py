@@ -1,10 +1,11 @@
 """Merge runs of small Parquet files of a partition into large ones, never showing a half state.
 
-A merged file is named after the seq range of the run it replaces (`<first>-<last>.parquet`) and
+A merged file is named after the seq range and box of the run it replaces (`<first>-<last>.<box>.parquet`) and
 is written atomically before any source is removed. Readers and the exporter drop any file whose
 range lies inside another file's range of the same partition (`dataset.split_files`), so between
 "merged file visible" and "sources deleted" — even across a crash — nothing is counted twice.
 Only runs of consecutive files are merged, so a merged range never hides a file it did not absorb.
+A box compacts only its own files (in a shared dataset each box compacts what it exported).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from observability.core.io.columns import FILE_SCHEMA
 from observability.core.io.dataset import DataFile, Target, file_name, list_files, open_target, split_files
 from observability.core.io.exporter import dataset_lock, reconcile
 from observability.core.io.files import delete_files, write_parquet
-from observability.core.live_store import exported_seq, open_readonly
+from observability.core.live_store import box_id, exported_seq, open_readonly
 from observability.errors import DataDirError
 from observability.paths import DataLayout
 
@@ -38,7 +39,7 @@ class MergePlan:
 
     @property
     def name(self) -> str:
-        return file_name(self.sources[0].first_seq, self.sources[-1].last_seq)
+        return file_name(self.sources[0].first_seq, self.sources[-1].last_seq, self.sources[0].box)
 
 
 @dataclass(frozen=True)
@@ -61,10 +62,10 @@ def _rows(target: Target, f: DataFile) -> int:
 def plan_compaction(target: Target, visible: list[DataFile], *, target_rows: int = TARGET_ROWS) -> list[MergePlan]:
     """Runs of >= 2 consecutive small files per partition, each run up to ~target_rows."""
     plans: list[MergePlan] = []
-    by_partition: dict[str, list[DataFile]] = {}
+    by_partition: dict[tuple[str, str], list[DataFile]] = {}
     for f in visible:
-        by_partition.setdefault(f.partition, []).append(f)
-    for partition, files in by_partition.items():
+        by_partition.setdefault((f.partition, f.box), []).append(f)
+    for (partition, _box), files in by_partition.items():
         runs: list[list[tuple[DataFile, int]]] = [[]]
         for f in sorted(files, key=lambda x: x.first_seq):
             n = _rows(target, f)
@@ -102,13 +103,14 @@ def _merge(target: Target, plan: MergePlan) -> int:
     return size
 
 
-def _watermark(layout: DataLayout, target: Target) -> int | None:
+def _own_watermark(layout: DataLayout, target: Target) -> tuple[str, int | None]:
+    """(this box's id, its exported seq); ("", None) without a live.db (no box of ours exported here)."""
     try:
         conn = open_readonly(layout.live_db)
     except DataDirError:
-        return None
+        return "", None
     try:
-        return exported_seq(conn, target.state_key)
+        return box_id(conn), exported_seq(conn, target.state_key)
     finally:
         conn.close()
 
@@ -121,10 +123,10 @@ def compact(
     started = time.perf_counter()
     target = open_target(layout, uri)
     with dataset_lock(layout):
-        watermark = _watermark(layout, target)
+        box, watermark = _own_watermark(layout, target)
         if not dry_run:
-            reconcile(target, watermark)
-        visible, _, _ = split_files(list_files(target), watermark)
+            reconcile(target, box, watermark)
+        visible, _, _ = split_files([f for f in list_files(target) if f.box == box], {box: watermark})
         plans = plan_compaction(target, visible, target_rows=target_rows)
     if on_plans is not None:
         on_plans(plans)

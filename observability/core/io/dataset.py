@@ -1,29 +1,39 @@
 """Where the Parquet event dataset lives (local directory or s3://bucket/prefix) and which files count.
 
-Layout: `date=YYYY-MM-DD/symbol=SYMBOL/<first_seq>-<last_seq>.parquet`. The symbol is URL-encoded
+Layout: `date=YYYY-MM-DD/symbol=SYMBOL/<first_seq>-<last_seq>.<box>.parquet`. The symbol is URL-encoded
 (DuckDB, pyarrow, Spark and Trino all decode Hive values), so `BTC/USDT` round-trips exactly;
 events without a symbol go under Hive's `__HIVE_DEFAULT_PARTITION__`, which every one of those
 readers turns back into NULL.
 
+Several trading boxes may export into one dataset (one S3 prefix read by DuckDB, Spark or Trino).
+seq is numbered per box, so every file name carries its box id (`live_store.box_id`, random per
+live.db) and all seq reasoning below is per box: box A never names, merges or deletes a file of box B.
+Files named `<first>-<last>.parquet` belong to the box "" (data exported before box ids existed).
+
 Which files count (readers and the exporter agree on this, so a crash can never double count):
-- a file whose first seq is above the exported watermark belongs to an export that did not
-  finish; readers ignore it and the next export deletes it (its rows are still in live.db);
-- a file whose seq range lies inside another file's range in the same partition was merged by
+- a file whose first seq is above its box's exported watermark belongs to an export that did not
+  finish; readers ignore it and that box's next export deletes it (its rows are still in live.db).
+  A reader knows its own box's watermark from live.db and every other box's from the marker
+  `_boxes/<box>.json` that box publishes after each export (a box without a marker: all its files count);
+- a file whose seq range lies inside another file's range of the same partition and box was merged by
   compaction; the merged file is written before its sources are removed, so readers ignore the
   sources and compaction (or the next run) deletes them.
-Files being written carry a hidden `.tmp-` name, which no reader globs.
+Files being written carry a hidden `.tmp-` name, and markers live under `_boxes/`: no reader globs either.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Final
 from urllib.parse import quote, unquote, urlparse
 
+import orjson
 import pyarrow.fs as pafs
 
 from observability.errors import ConfigError
@@ -31,7 +41,10 @@ from observability.paths import DataLayout
 
 NULL_PARTITION: Final = "__HIVE_DEFAULT_PARTITION__"
 TMP_PREFIX: Final = ".tmp-"
-_NAME = re.compile(r"^(\d+)-(\d+)\.parquet$")
+_NAME = re.compile(r"^(\d+)-(\d+)(?:\.([a-z0-9]{1,32}))?\.parquet$")
+BOX_ID = re.compile(r"^[a-z0-9]{0,32}$")
+MARKER_DIR: Final = "_boxes"
+"""Per-box export markers; a leading underscore hides the directory from pyarrow, Spark and Trino."""
 _DATE = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 
 ENV_S3_ENDPOINT: Final = "HURACAN_S3_ENDPOINT"
@@ -106,8 +119,8 @@ def partition_path(day: date, symbol: str | None) -> str:
     return f"date={day.isoformat()}/symbol={encode_symbol(symbol)}"
 
 
-def file_name(first_seq: int, last_seq: int) -> str:
-    return f"{first_seq}-{last_seq}.parquet"
+def file_name(first_seq: int, last_seq: int, box: str = "") -> str:
+    return f"{first_seq}-{last_seq}.{box}.parquet" if box else f"{first_seq}-{last_seq}.parquet"
 
 
 @dataclass(frozen=True)
@@ -119,6 +132,7 @@ class DataFile:
     first_seq: int
     last_seq: int
     size: int
+    box: str = ""
 
 
 def _parse(target: Target, info: pafs.FileInfo) -> DataFile | None:
@@ -132,7 +146,7 @@ def _parse(target: Target, info: pafs.FileInfo) -> DataFile | None:
     raw_symbol = parts[1][len("symbol="):]
     symbol = None if raw_symbol == NULL_PARTITION else unquote(raw_symbol)
     return DataFile(info.path, f"{parts[0]}/{parts[1]}", date.fromisoformat(m_date.group(1)), symbol,
-                    int(m_name.group(1)), int(m_name.group(2)), int(info.size or 0))
+                    int(m_name.group(1)), int(m_name.group(2)), int(info.size or 0), m_name.group(3) or "")
 
 
 def list_files(target: Target) -> list[DataFile]:
@@ -147,20 +161,23 @@ def list_files(target: Target) -> list[DataFile]:
 
 
 def split_files(
-    files: list[DataFile], watermark: int | None
+    files: list[DataFile], watermarks: Mapping[str, int | None]
 ) -> tuple[list[DataFile], list[DataFile], list[DataFile]]:
-    """(visible, orphans above the watermark, sources covered by a merged file).
+    """(visible, orphans above their box's watermark, sources covered by a merged file of their box).
 
-    With no watermark (a reader without this dataset's live.db, e.g. another box's S3 data) no
-    file can be called an orphan.
+    `watermarks` maps box id -> exported seq; a box missing from it (or mapped to None) has no
+    orphans (e.g. a box that never published a marker).
     """
-    orphans = [] if watermark is None else [f for f in files if f.first_seq > watermark]
-    rest = files if watermark is None else [f for f in files if f.first_seq <= watermark]
+    orphans: list[DataFile] = []
+    rest: list[DataFile] = []
+    for f in files:
+        mark = watermarks.get(f.box)
+        (orphans if mark is not None and f.first_seq > mark else rest).append(f)
     covered: list[DataFile] = []
     visible: list[DataFile] = []
-    by_partition: dict[str, list[DataFile]] = {}
+    by_partition: dict[tuple[str, str], list[DataFile]] = {}
     for f in rest:
-        by_partition.setdefault(f.partition, []).append(f)
+        by_partition.setdefault((f.partition, f.box), []).append(f)
     for group in by_partition.values():
         # sorted by first_seq asc, last_seq desc: a file is covered iff an earlier one reaches past its end
         reach = -1
@@ -171,3 +188,41 @@ def split_files(
                 visible.append(f)
                 reach = f.last_seq
     return visible, orphans, covered
+
+
+def _marker_path(target: Target, box: str) -> str:
+    return target.join(MARKER_DIR, f"{box or 'default'}.json")
+
+
+def publish_watermark(target: Target, box: str, seq: int) -> None:
+    """Tell readers on other machines how far this box's export is complete (atomic replace)."""
+    body = orjson.dumps({"box": box, "exported_seq": seq})
+    path = _marker_path(target, box)
+    if not target.local:
+        with target.fs.open_output_stream(path) as out:
+            out.write(body)
+        return
+    final = Path(path)
+    final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = final.parent / f"{TMP_PREFIX}{final.name}-{secrets.token_hex(4)}"
+    tmp.write_bytes(body)
+    os.replace(tmp, final)
+
+
+def published_watermarks(target: Target) -> dict[str, int]:
+    """Every box's published exported seq (unreadable markers are skipped: all that box's files count)."""
+    try:
+        infos = target.fs.get_file_info(pafs.FileSelector(target.join(MARKER_DIR), allow_not_found=True))
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    out: dict[str, int] = {}
+    for info in infos:
+        if info.type != pafs.FileType.File or not info.base_name.endswith(".json"):
+            continue
+        try:
+            with target.fs.open_input_stream(info.path) as fh:
+                doc = orjson.loads(fh.read())
+            out[str(doc["box"])] = int(doc["exported_seq"])
+        except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            continue
+    return out

@@ -1,12 +1,15 @@
 """live_feed -> Parquet by seq watermark: exactly once, whatever crashes when.
 
 One export step: read rows with seq in (W, W+chunk] (W = `export_state.exported_seq`), write one
-file per (date, symbol) partition named `<first_seq>-<last_seq>.parquet` atomically and durably,
-and only then advance W in the same live.db. Every crash point is safe:
+file per (date, symbol) partition named `<first_seq>-<last_seq>.<box>.parquet` atomically and durably,
+then advance W in the same live.db, then publish W in the dataset's marker for this box (readers on
+other machines use it as they use W). Every crash point is safe:
 - before a rename: only a hidden temp file exists; the next run deletes it;
 - after some renames, before W moves: those files start above W, so readers ignore them and the
   next run deletes them (their rows are still in live.db: pruning never passes W);
-- after W moves: done.
+- after W moves, before the marker: other machines ignore those files a little longer; the next run publishes;
+- after the marker: done.
+Only this box's files are ever deleted here: other boxes' seq ranges mean nothing to this live.db.
 Rows for a chunk are deterministic, so a re-export after such a crash writes the same files again.
 A file lock serialises the exporter, compaction and pruning of one data directory.
 """
@@ -27,7 +30,15 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from observability.core.io.dataset import Target, file_name, list_files, open_target, partition_path, split_files
+from observability.core.io.dataset import (
+    Target,
+    file_name,
+    list_files,
+    open_target,
+    partition_path,
+    publish_watermark,
+    split_files,
+)
 from observability.core.io.files import delete_files, remove_temp_files, write_parquet
 from observability.core.io.live_rows import (
     arrow_reader,
@@ -37,7 +48,7 @@ from observability.core.io.live_rows import (
     sort_for_partitions,
     widen,
 )
-from observability.core.live_store import exported_seq, open_live_db
+from observability.core.live_store import box_id, exported_seq, open_live_db
 from observability.errors import DataDirError
 from observability.paths import DataLayout
 
@@ -92,9 +103,9 @@ def set_watermark(conn: sqlite3.Connection, key: str, seq: int) -> None:
     )
 
 
-def reconcile(target: Target, watermark: int | None) -> int:
-    """Remove what an interrupted export or compaction left behind; return how many files."""
-    _, orphans, covered = split_files(list_files(target), watermark)
+def reconcile(target: Target, box: str, watermark: int | None) -> int:
+    """Remove what an interrupted export or compaction of this box left behind; return how many files."""
+    _, orphans, covered = split_files([f for f in list_files(target) if f.box == box], {box: watermark})
     delete_files(target, [f.path for f in orphans + covered])
     return len(orphans) + len(covered) + remove_temp_files(target)
 
@@ -111,13 +122,13 @@ def _partitions(wide: pa.Table) -> Iterator[pa.Table]:
         yield wide.slice(lo, hi - lo)
 
 
-def _write_part(target: Target, part: pa.Table) -> int:
+def _write_part(target: Target, box: str, part: pa.Table) -> int:
     lo, hi = int(part["seq"][0].as_py()), int(part["seq"][-1].as_py())
     day, symbol = part["date"][0].as_py(), part["symbol"][0].as_py()
-    return write_parquet(target, f"{partition_path(day, symbol)}/{file_name(lo, hi)}", file_table(part))
+    return write_parquet(target, f"{partition_path(day, symbol)}/{file_name(lo, hi, box)}", file_table(part))
 
 
-def _write_chunk(target: Target, duck: duckdb.DuckDBPyConnection, raw: pa.Table) -> tuple[int, int]:
+def _write_chunk(target: Target, box: str, duck: duckdb.DuckDBPyConnection, raw: pa.Table) -> tuple[int, int]:
     """Write one chunk's files (one per partition), WRITE_THREADS at a time; return (files, bytes).
 
     Encoding and compressing a file is C++ that releases the GIL, so partitions written side by
@@ -125,7 +136,7 @@ def _write_chunk(target: Target, duck: duckdb.DuckDBPyConnection, raw: pa.Table)
     """
     parts = list(_partitions(widen(duck, sort_for_partitions(raw))))
     with ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="export-write") as pool:
-        sizes = list(pool.map(lambda part: _write_part(target, part), parts))
+        sizes = list(pool.map(lambda part: _write_part(target, box, part), parts))
     return len(parts), sum(sizes)
 
 
@@ -155,10 +166,11 @@ def export_once(
         with (dataset_lock(layout, wait=wait) as locked, ThreadPoolExecutor(1, thread_name_prefix="export") as pool,
               arrow_reader(layout.live_db) as reader):
             watermark = exported_seq(conn, target.state_key)
+            box = box_id(conn)
             if not locked:
                 return ExportResult(rows=0, files=0, bytes=0, first_seq=None, last_seq=None, watermark=watermark,
                                     reconciled_files=0, seconds=time.perf_counter() - started, skipped=True)
-            reconciled = reconcile(target, watermark)
+            reconciled = reconcile(target, box, watermark)
             after = watermark
             pending: tuple[Future[tuple[int, int]], int, int] | None = None
             while True:
@@ -170,6 +182,7 @@ def export_once(
                     future, last, n = pending
                     n_files, n_bytes = future.result()
                     set_watermark(conn, target.state_key, last)
+                    publish_watermark(target, box, last)
                     watermark, rows, files, size = last, rows + n, files + n_files, size + n_bytes
                     pending = None
                 if raw is None or raw.num_rows == 0:
@@ -177,7 +190,7 @@ def export_once(
                 first = first if first is not None else int(raw["seq"][0].as_py())
                 after = int(raw["seq"][-1].as_py())
                 fetched += raw.num_rows
-                pending = (pool.submit(_write_chunk, target, duck, raw), after, raw.num_rows)
+                pending = (pool.submit(_write_chunk, target, box, duck, raw), after, raw.num_rows)
     finally:
         duck.close()
         conn.close()

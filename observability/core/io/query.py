@@ -5,7 +5,9 @@ others, see DESIGN.md). Live rows are read with sqlite3 (mode=ro) into Arrow bec
 sqlite extension cannot be downloaded here.
 
 Exactly once: in one SQLite read transaction we take the exported watermark W and the live rows
-with seq > W; Parquet contributes only seq <= W, from the files that count (`dataset.split_files`).
+with seq > W; Parquet contributes the files that count (`dataset.split_files`), listed after that
+transaction: this box's files all end at or below W (a file above W is an unfinished export and
+does not count), and other boxes' files count up to the watermark each one published.
 Rows are cached between refreshes, so `refresh()` reads only what is new. `trades` and
 `shadow_trades` are tables kept up to date at each refresh (trade_tables.py): connect() pays one
 scan of the trade events; every query after it is a scan of a small table instead of a join over
@@ -28,13 +30,21 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from observability.core.io.columns import FILE_SCHEMA, WIDE_SCHEMA
-from observability.core.io.dataset import NULL_PARTITION, DataFile, Target, list_files, open_target, split_files
+from observability.core.io.dataset import (
+    NULL_PARTITION,
+    DataFile,
+    Target,
+    list_files,
+    open_target,
+    published_watermarks,
+    split_files,
+)
 from observability.core.io.health_rows import HEALTH_SCHEMA, fetch_health
 from observability.core.io.live_rows import fetch_raw, new_duck, widen
 from observability.core.io.payload_sql import PAYLOAD_SQL
 from observability.core.io.trade_tables import TradeTables
 from observability.core.io.views import VIEWS
-from observability.core.live_store import open_readonly
+from observability.core.live_store import box_id, open_readonly
 from observability.errors import DataDirError, ObservabilityError
 from observability.paths import DataLayout
 
@@ -42,6 +52,10 @@ _ALLOWED: Final = frozenset({duckdb.StatementType.SELECT})
 _EXPLAIN = re.compile(r"^\s*explain\s+(analyze\s+)?", re.IGNORECASE)
 _WIDE_COLUMNS: Final = ", ".join(f'"{n}"' for n in WIDE_SCHEMA.names)
 _PARQUET_COLUMNS: Final = ", ".join(f'"{n}"' for n in FILE_SCHEMA.names) + f", {PAYLOAD_SQL} AS payload, date"
+_PARTITIONING: Final = ds.HivePartitioning(
+    pa.schema([("date", pa.date32()), ("symbol", pa.string())]),
+    null_fallback=NULL_PARTITION, segment_encoding="uri",
+)
 
 
 class QueryError(ObservabilityError):
@@ -99,6 +113,8 @@ class QueryLayer:
         self._trades = TradeTables()
         self.watermark: int | None = None
         """Exported seq taken with the live rows; None when this dataset was never exported from here."""
+        self.box: str | None = None
+        """This data directory's box id in the dataset; None without a live.db (a reader of others' data)."""
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """The in-memory connection with every view registered (created and refreshed on first call)."""
@@ -106,6 +122,7 @@ class QueryLayer:
             con = new_duck()
             con.execute("SET parquet_metadata_cache = true")  # files are immutable: footers parse once
             con.register("_pq_empty", WIDE_SCHEMA.empty_table())
+            con.execute("CREATE OR REPLACE VIEW _pq_none AS SELECT *, TRUE AS _own FROM _pq_empty")
             self._con = con
             self.refresh()
             for name, body in VIEWS.items():
@@ -120,16 +137,16 @@ class QueryLayer:
         files = self._define_parquet(con)
         con.register("_live", self._live)
         con.register("_health", self._health)
-        bound = "" if self.watermark is None else f" WHERE seq <= {self.watermark}"
         con.execute(
-            f"CREATE OR REPLACE VIEW _events_wide AS SELECT {_WIDE_COLUMNS} FROM _pq{bound} "
-            f"UNION ALL SELECT {_WIDE_COLUMNS} FROM _live"
+            f"CREATE OR REPLACE VIEW _events_wide AS SELECT {_WIDE_COLUMNS}, _own FROM _pq "
+            f"UNION ALL SELECT {_WIDE_COLUMNS}, TRUE AS _own FROM _live"
         )
         if not self.materialize_trades:
             self._trades.define_views(con)
             return
-        tops = [f.last_seq if self.watermark is None else min(f.last_seq, self.watermark) for f in files]
-        self._trades.update(con, files, self.watermark, max([*tops, self._live_top()]))
+        own = [f for f in files if f.box == self.box]
+        foreign = [f.path for f in files if f.box != self.box]
+        self._trades.update(con, own, foreign, self.watermark, max([*(f.last_seq for f in own), self._live_top()]))
 
     def sql(self, query: str, params: Any = None) -> pa.Table:
         """Run one read-only query and return Arrow; writes and DuckDB errors raise QueryError."""
@@ -169,6 +186,7 @@ class QueryLayer:
         try:
             conn.execute("BEGIN")
             watermark = _watermark(conn, self._target.state_key)
+            self.box = box_id(conn)
             raw = fetch_raw(conn, after_seq=max(watermark or 0, self._live_max))
             health, self._health_max_id = fetch_health(conn, after_id=self._health_max_id)
             conn.execute("COMMIT")
@@ -186,28 +204,28 @@ class QueryLayer:
             self._health = pa.concat_tables([self._health, health])
 
     def _define_parquet(self, con: duckdb.DuckDBPyConnection) -> list[DataFile]:
-        """Point `_pq` at the files that count now; return them."""
-        visible, _, _ = split_files(list_files(self._target), self.watermark)
-        if not visible:
-            con.execute("CREATE OR REPLACE VIEW _pq AS SELECT * FROM _pq_empty")
-            return visible
-        if self._target.local:
-            paths = ", ".join(_sql_str(f.path) for f in visible)
-            con.execute(
-                f"CREATE OR REPLACE VIEW _pq AS SELECT {_PARQUET_COLUMNS} FROM read_parquet([{paths}], "
-                "hive_partitioning = true, union_by_name = true, "
-                "hive_types = {'date': DATE, 'symbol': VARCHAR})"
-            )
-            return visible
-        partitioning = ds.HivePartitioning(
-            pa.schema([("date", pa.date32()), ("symbol", pa.string())]),
-            null_fallback=NULL_PARTITION, segment_encoding="uri",
-        )
-        dataset = ds.dataset(
-            [f.path for f in visible], schema=FILE_SCHEMA.append(pa.field("date", pa.date32())), format="parquet",
-            filesystem=self._target.fs,
-            partitioning=partitioning, partition_base_dir=self._target.base,
-        )
-        con.register("_pq_dataset", dataset)
-        con.execute(f"CREATE OR REPLACE VIEW _pq AS SELECT {_PARQUET_COLUMNS} FROM _pq_dataset")
+        """Point `_pq` at the files that count now (with `_own`: written by this box); return them."""
+        marks: dict[str, int | None] = dict(published_watermarks(self._target))
+        if self.box is not None:
+            marks[self.box] = self.watermark
+        visible, _, _ = split_files(list_files(self._target), marks)
+        groups = [(own, [f for f in visible if (f.box == self.box) is own]) for own in (True, False)]
+        parts = [self._parquet_source(con, files, own) for own, files in groups if files]
+        con.execute(f"CREATE OR REPLACE VIEW _pq AS {' UNION ALL '.join(parts) or 'SELECT * FROM _pq_none'}")
         return visible
+
+    def _parquet_source(self, con: duckdb.DuckDBPyConnection, files: list[DataFile], own: bool) -> str:
+        """SELECT of the wide columns (and `_own`) over these files."""
+        flag = "TRUE" if own else "FALSE"
+        if self._target.local:
+            paths = ", ".join(_sql_str(f.path) for f in files)
+            return (f"SELECT {_PARQUET_COLUMNS}, {flag} AS _own FROM read_parquet([{paths}], "
+                    "hive_partitioning = true, union_by_name = true, "
+                    "hive_types = {'date': DATE, 'symbol': VARCHAR})")
+        dataset = ds.dataset(
+            [f.path for f in files], schema=FILE_SCHEMA.append(pa.field("date", pa.date32())), format="parquet",
+            filesystem=self._target.fs, partitioning=_PARTITIONING, partition_base_dir=self._target.base,
+        )
+        name = "_pq_dataset_own" if own else "_pq_dataset_other"
+        con.register(name, dataset)
+        return f"SELECT {_PARQUET_COLUMNS}, {flag} AS _own FROM {name}"

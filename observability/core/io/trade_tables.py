@@ -7,10 +7,11 @@ events), and the joined table is updated only for the trade ids that got new eve
 row depends only on the events with its id (views.trades_sql), so delete-and-reinsert of those ids
 gives exactly what the view would.
 
-Incremental by seq: events with seq <= `covered` are in the tables. That holds while the union
-only grows above it: a new export file holds rows above the previous watermark (seen before as
-live rows, with the same seq). Anything else — a file gone, or a new file starting at or below
-that bound (compaction merged files; another box's data) — rebuilds from scratch.
+Incremental by seq over this box's rows (`_own`): its events with seq <= `covered` are in the
+tables. That holds while its part of the union only grows above it: a new export file holds rows
+above the previous watermark (seen before as live rows, with the same seq). Anything else — a file
+gone, a new file starting at or below that bound (compaction merged files), or any change in the
+files of other boxes (whose seq says nothing here) — rebuilds from scratch.
 """
 
 from __future__ import annotations
@@ -45,34 +46,37 @@ class TradeTables:
         self.covered = -1
         """Events with seq <= covered are in the tables; -1: not built yet."""
         self._files: dict[str, int] = {}
+        self._foreign: frozenset[str] = frozenset()
         self._watermark: int | None = None
 
     def update(
-        self, con: duckdb.DuckDBPyConnection, files: list[DataFile], watermark: int | None, top: int
+        self, con: duckdb.DuckDBPyConnection, files: list[DataFile], foreign: list[str], watermark: int | None,
+        top: int,
     ) -> None:
-        """Bring the tables up to date with `_events_wide`, just redefined over `files` and live rows.
+        """Bring the tables up to date with `_events_wide`, just redefined over the files and live rows.
 
-        `top`: the highest seq in `_events_wide` (-1 when empty), known from file names and live rows.
+        `files`: this box's files; `foreign`: paths of other boxes' files; `top`: the highest seq of
+        this box's rows in `_events_wide` (-1 when none), known from file names and live rows.
         """
         paths = {f.path: f.first_seq for f in files}
         bound = self._watermark if self._watermark is not None else self.covered
         rebuild = (
             self.covered < 0
             or (watermark or 0) < (self._watermark or 0)
+            or frozenset(foreign) != self._foreign
             or any(p not in paths for p in self._files)
             or any(first <= bound for p, first in paths.items() if p not in self._files)
         )
-        after = -1 if rebuild else self.covered
         types = ", ".join(f"'{t}'" for t in TRADE_EVENT_TYPES)
-        new = (f"SELECT {TRADE_EVENT_COLUMNS} FROM _events_wide WHERE seq > {after} AND seq <= {top} "
-               f"AND event_type IN ({types})")
         if rebuild:
-            con.execute(f"CREATE OR REPLACE TABLE {EVENTS} AS {new}")
+            con.execute(f"CREATE OR REPLACE TABLE {EVENTS} AS SELECT {TRADE_EVENT_COLUMNS} FROM _events_wide "
+                        f"WHERE event_type IN ({types}) AND (NOT _own OR seq <= {top})")
             for spec in SPECS:
                 con.execute(f"CREATE OR REPLACE TABLE {spec.table} AS {spec.sql(EVENTS, None)}")
-        elif top > after:
-            self._apply(con, new)
-        self.covered, self._files, self._watermark = top, paths, watermark
+        elif top > self.covered:
+            self._apply(con, f"SELECT {TRADE_EVENT_COLUMNS} FROM _events_wide WHERE _own AND seq > {self.covered} "
+                             f"AND seq <= {top} AND event_type IN ({types})")
+        self.covered, self._files, self._foreign, self._watermark = top, paths, frozenset(foreign), watermark
 
     @staticmethod
     def define_views(con: duckdb.DuckDBPyConnection) -> None:
