@@ -22,12 +22,16 @@ import duckdb
 from observability.analytics.buckets import HeldView
 from observability.analytics.views import BASE_SOURCES, DERIVED_SOURCES, derived_sql, window_table
 from observability.analytics.windows import Window
+from observability.core.io.views import VIEWS
 
 LIVE_SLACK: Final = timedelta(seconds=120)
 APPEND_KEYS: Final[dict[str, str]] = {
     "events": "seq", "signals": "seq", "gate_decisions": "seq", "model_updates": "seq",
     "config_changes": "seq", "market_context": "seq", "errors": "seq", "health": "ts",
 }
+WIDE: Final = "_events_wide"
+"""The query layer's union of Parquet and live rows that its views select from (core/io/views.py)."""
+NEW_ROWS: Final = "_obs_new_rows"
 IN_PLACE: Final[dict[str, str]] = {"trades": "_trades", "shadow_trades": "_shadow_trades"}
 """Views the query layer may keep as tables (read in place then, not copied)."""
 
@@ -64,6 +68,23 @@ class WindowCache:
             return None
         return HeldView(held_table(view), key, h.generation, h.max_key)
 
+    def _appendable(self, view: str, cols_list: list[str], window: Window, live: bool) -> bool:
+        key = APPEND_KEYS.get(view) if live else None
+        held = self._held.get(view)
+        cols = ", ".join(cols_list + ([key] if key is not None and key not in cols_list else []))
+        return key is not None and held is not None and held.cols == cols and window.since >= held.since
+
+    def _stage_new_rows(self, window: Window, columns: dict[str, list[str]], live: bool) -> bool:
+        """Copy the query layer's rows above the lowest held seq once, so that each held view appends
+        from that small table instead of scanning the whole dataset again (one scan, not one per view)."""
+        keys = [int(str(self._held[v].max_key)) for v, c in columns.items()
+                if APPEND_KEYS.get(v) == "seq" and v in VIEWS and self._appendable(v, c, window, live)]
+        if not keys:
+            return False
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {NEW_ROWS} AS SELECT * FROM {WIDE} WHERE seq > ?",
+                         [min(keys)])
+        return True
+
     def prepare(self, window: Window, columns: dict[str, list[str]], derived: dict[str, int]) -> int:
         """Make `_obs_w_<view>` ready for every base view in `columns` and every derived source (with
         the number of metric groups reading it); returns the number of statements that read the
@@ -72,6 +93,7 @@ class WindowCache:
         live = window.until >= datetime.now(UTC) - LIVE_SLACK
         reads = 0
         tables = {r[0] for r in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        new_rows = self._stage_new_rows(window, columns, live)
         for view, cols_list in columns.items():
             ts = BASE_SOURCES[view].ts
             if IN_PLACE.get(view) in tables:
@@ -87,7 +109,8 @@ class WindowCache:
             table = held_table(view)
             if key is not None and held is not None and held.cols == cols and window.since >= held.since:
                 self.con.execute(f"DELETE FROM {table} WHERE {ts} < {since}")
-                self.con.execute(f"INSERT INTO {table} SELECT {cols} FROM {view} WHERE {key} > ? AND {ts} >= {since}",
+                body = f"({VIEWS[view].replace(WIDE, NEW_ROWS)})" if key == "seq" and new_rows else view
+                self.con.execute(f"INSERT INTO {table} SELECT {cols} FROM {body} WHERE {key} > ? AND {ts} >= {since}",
                                  [held.max_key])
                 row = self.con.execute(f"SELECT max({key}) FROM {table}").fetchone()
                 if row is not None and row[0] is not None:
@@ -109,6 +132,8 @@ class WindowCache:
             reads += 1
             self.con.execute(f"CREATE OR REPLACE TEMP VIEW {window_table(view)} AS SELECT * FROM {table} "
                              f"WHERE {ts} >= {since} AND {ts} < {until}")
+        if new_rows:
+            self.con.execute(f"DROP TABLE {NEW_ROWS}")
         for name, readers in derived.items():
             kind = "TABLE" if readers > 1 else "VIEW"
             before = self._derived.get(name)
