@@ -20,6 +20,7 @@ from storage_helpers import T0, gate_events, own_box, store, trade_pair
 from observability.core import builders
 from observability.core.io.columns import FILE_SCHEMA, PAYLOAD_COLUMNS
 from observability.core.io.exporter import dataset_lock, export_once
+from observability.core.io.live_rows import WIDEN_BATCH_ROWS
 from observability.core.io.query import QueryLayer
 from observability.core.schemas import PAYLOAD_CLASSES
 from observability.errors import DataDirError
@@ -108,6 +109,16 @@ def test_dataset_is_readable_by_pyarrow_and_duckdb_with_the_view_row_count(layou
     assert n == (view,)
 
 
+def test_a_chunk_typed_in_parallel_slices_keeps_every_row_in_seq_order(layout: DataLayout) -> None:
+    store(layout, gate_events(3 * WIDEN_BATCH_ROWS, day_seconds=0.5))  # several slices per partition
+    assert export_once(layout).rows == 3 * WIDEN_BATCH_ROWS
+    for path in parquet_files(layout):
+        table = pq.read_table(path, partitioning=None, columns=["seq", "value"])
+        seqs = table["seq"].to_pylist()
+        assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+        assert table["value"].to_pylist() == [float((s - 1) % 10) for s in seqs]  # parsed from its own row
+
+
 def test_orphan_files_above_the_watermark_are_ignored_then_replaced_without_duplicates(layout: DataLayout) -> None:
     store(layout, gate_events(90))
     export_once(layout, max_rows=30)
@@ -139,6 +150,7 @@ EXPORT_LOOP = """
 import random, sys
 from pathlib import Path
 from observability.core.io.exporter import dataset_lock, export_once
+from observability.core.io.live_rows import WIDEN_BATCH_ROWS
 from observability.paths import DataLayout
 layout = DataLayout(Path(sys.argv[1])); rng = random.Random(int(sys.argv[2]))
 while export_once(layout, max_rows=rng.randint(50, 400)).rows:

@@ -135,6 +135,11 @@ def sort_for_partitions(raw: pa.Table) -> pa.Table:
     return raw.take(pc.sort_indices(key))
 
 
+WIDEN_BATCH_ROWS: Final = 32_768
+"""DuckDB scans an Arrow table in parallel by record batch: a chunk read as one 200k-row batch parsed
+its JSON on one core; cut into zero-copy slices it uses all of them (2.3x faster on 2 cores)."""
+
+
 def widen(con: duckdb.DuckDBPyConnection, raw: pa.Table) -> pa.Table:
     """Envelope table -> the wide table (typed payload columns, payload_rest, `date`), schema WIDE_SCHEMA.
 
@@ -142,6 +147,7 @@ def widen(con: duckdb.DuckDBPyConnection, raw: pa.Table) -> pa.Table:
     """
     if raw.num_rows == 0:
         return WIDE_SCHEMA.empty_table()
+    raw = pa.Table.from_batches(raw.to_batches(max_chunksize=WIDEN_BATCH_ROWS), schema=raw.schema)
     con.register("__raw", raw)
     try:
         out = con.sql(WIDEN_SQL).to_arrow_table()

@@ -115,6 +115,9 @@ class QueryLayer:
         """Exported seq taken with the live rows; None when this dataset was never exported from here."""
         self.box: str | None = None
         """This data directory's box id in the dataset; None without a live.db (a reader of others' data)."""
+        self.other_boxes = False
+        """True when files of other boxes count: seq is then no order over all rows (incremental readers
+        keyed on seq must rebuild instead)."""
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """The in-memory connection with every view registered (created and refreshed on first call)."""
@@ -209,6 +212,7 @@ class QueryLayer:
         if self.box is not None:
             marks[self.box] = self.watermark
         visible, _, _ = split_files(list_files(self._target), marks)
+        self.other_boxes = any(f.box != self.box for f in visible)
         groups = [(own, [f for f in visible if (f.box == self.box) is own]) for own in (True, False)]
         parts = [self._parquet_source(con, files, own) for own, files in groups if files]
         con.execute(f"CREATE OR REPLACE VIEW _pq AS {' UNION ALL '.join(parts) or 'SELECT * FROM _pq_none'}")
