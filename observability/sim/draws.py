@@ -25,31 +25,44 @@ class Draws:
         self._normals: Iterator[float] = iter(())
         self._uniforms: Iterator[float] = iter(())
 
-    def _normal(self) -> float:
-        for value in self._normals:
-            return value
+    # Each draw reads its block inline (no helper call): a signal makes a dozen draws, and on the
+    # simulator's hot path a Python call costs as much as the draw itself.
+
+    def _refill_normals(self) -> Iterator[float]:
         self._normals = iter(self._gen.standard_normal(_BLOCK).tolist())
-        return next(self._normals)
+        return self._normals
+
+    def _refill_uniforms(self) -> Iterator[float]:
+        self._uniforms = iter(self._gen.random(_BLOCK).tolist())
+        return self._uniforms
 
     def random(self) -> float:
         """Uniform in [0, 1)."""
         for value in self._uniforms:
             return value
-        self._uniforms = iter(self._gen.random(_BLOCK).tolist())
-        return next(self._uniforms)
+        return next(self._refill_uniforms())
 
     def gauss(self, mu: float, sigma: float) -> float:
-        return mu + sigma * self._normal()
+        for value in self._normals:
+            return mu + sigma * value
+        return mu + sigma * next(self._refill_normals())
 
     def uniform(self, a: float, b: float) -> float:
-        return a + (b - a) * self.random()
+        for value in self._uniforms:
+            return a + (b - a) * value
+        return a + (b - a) * next(self._refill_uniforms())
 
     def randrange(self, n: int) -> int:
-        return min(n - 1, int(self.random() * n))
+        for value in self._uniforms:
+            return min(n - 1, int(value * n))
+        return min(n - 1, int(next(self._refill_uniforms()) * n))
 
     def randint(self, a: int, b: int) -> int:
         """Integer in [a, b], both included."""
-        return a + self.randrange(b - a + 1)
+        n = b - a + 1
+        for value in self._uniforms:
+            return a + min(n - 1, int(value * n))
+        return a + min(n - 1, int(next(self._refill_uniforms()) * n))
 
     def expovariate(self, rate: float) -> float:
         return -math.log(1.0 - self.random()) / rate

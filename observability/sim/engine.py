@@ -23,7 +23,7 @@ from observability.integration.registry_protocol import ConfigRegistry, ModelReg
 from observability.integration.sink import LogSink
 from observability.sim.draws import Draws
 from observability.sim.learning import SimHamilton, SimMechanic
-from observability.sim.market import HIGH_VOL, REGIMES, TREND, ExitRule, PlannedExit, SymbolMarket
+from observability.sim.market import HIGH_VOL, REGIMES, ExitRule, PlannedExit, SymbolMarket
 
 DEFAULT_SYMBOLS: Final = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
 EVENTS_PER_SIGNAL: Final = 9.0
@@ -42,6 +42,9 @@ ERRORS: Final = (
     ("risk", "PositionMismatch", "exchange position differs from the book by one lot; resynced", "ERROR"),
 )
 _CLOSE, _SHADOW_CLOSE = 0, 1
+_STRESS: Final = (-0.05, 0.0, 0.35)
+"""Market stress by regime (TREND, CHOP, HIGH_VOL): wider spreads and more volatility, less depth."""
+_MODELLED_GATES: Final = frozenset(("spread", "volatility", "liquidity", "model_confidence", "regime", "risk_budget"))
 DEFAULT_START_TS: Final = 1_767_225_600.0
 """2026-01-01 00:00:00 UTC: fixed so a seed gives the same timestamps."""
 _Scheduled = tuple[float, int, int, str, float, float, PlannedExit]
@@ -49,15 +52,23 @@ _Scheduled = tuple[float, int, int, str, float, float, PlannedExit]
 
 
 class _Counting:
-    """Counts what the simulation logs (for `_boost`), forwarding every event unchanged."""
+    """Counts what the simulation logs (for `_boost` and progress lines), forwarding every event unchanged.
+
+    The one wrapper between the hooks and the logger: each layer is a Python call per event.
+    """
 
     def __init__(self, sink: LogSink) -> None:
         self._log = sink.log
         self.count = 0
+        self.dropped = 0
+        """Events the sink refused (a logger returns False when its queue tier is full)."""
 
     def log(self, event: dict[str, Any]) -> bool:
         self.count += 1
-        return self._log(event)
+        if self._log(event):
+            return True
+        self.dropped += 1
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +99,14 @@ class Simulator:
         self._hamilton = SimHamilton(sink, registry, random.Random(settings.seed + 1), settings.seed, s.start_ts)
         self._mechanic = SimMechanic(sink, config_registry, gates, random.Random(settings.seed + 2), s.start_ts)
         self._base = gates.thresholds()
+        base = self._base
+        self._scales = {m.symbol: (base.get("spread", 8.0) * m.profile.spread_mult,
+                                   base.get("volatility", 45.0) * m.profile.vol_mult ** 0.3,
+                                   base.get("liquidity", 250_000.0) * m.profile.liquidity_mult ** 0.5)
+                        for m in self._markets}
+        """Per symbol, the constant factors of spread, volatility and depth (see `_market_values`)."""
+        self._gate_names: list[str] = []
+        self._all_modelled = False
         n_sym = len(settings.symbols)
         self._context_every = max(5.0, n_sym / (0.15 * max(settings.events_per_second, 1e-6)))
         background = n_sym / self._context_every + (1.0 / settings.error_every if settings.error_every > 0 else 0.0)
@@ -111,10 +130,39 @@ class Simulator:
     def open_positions(self) -> int:
         return len(self._heap)
 
+    @property
+    def events_logged(self) -> int:
+        """Events handed to the sink so far, accepted or not."""
+        return self._sink.count
+
+    @property
+    def events_dropped(self) -> int:
+        """Events the sink refused so far."""
+        return self._sink.dropped
+
     def advance(self, until: float) -> None:
         """Process every happening strictly before sim time `until` (seconds since start), in time order."""
         heap = self._heap
+        pop = heapq.heappop
+        expovariate = self._rng.expovariate
         while True:
+            # Signals and closes are nearly all happenings: a tight loop runs them up to the next
+            # other happening; that one, and any tie with it, goes through the full dispatch below.
+            limit = min(self._next_context, self._next_retrain, self._next_tune, self._next_error, until)
+            while True:
+                t = self._next_signal
+                if heap and heap[0][0] <= t:
+                    t = heap[0][0]
+                    if t >= limit:
+                        break
+                    self.now = t
+                    self._close(pop(heap))
+                else:
+                    if t >= limit:
+                        break
+                    self.now = t
+                    self._signal(t)
+                    self._next_signal = t + expovariate(self._signal_rate * self._boost(t))
             t = min(self._next_signal, self._next_context, self._next_retrain, self._next_tune, self._next_error,
                     heap[0][0] if heap else math.inf)
             if t >= until:
@@ -164,13 +212,11 @@ class Simulator:
     def _market_values(self, market: SymbolMarket, regime: int) -> tuple[float, float, float]:
         """Spread (bps), 1-minute volatility (bps) and depth (USD), scattered around the base thresholds."""
         g = self._rng.gauss
-        stress = 0.35 if regime == HIGH_VOL else (-0.05 if regime == TREND else 0.0)
-        p = market.profile
-        spread = self._base.get("spread", 8.0) * p.spread_mult * math.exp(-0.45 + stress + 0.3 * g(0, 1))
-        vol = self._base.get("volatility", 45.0) * p.vol_mult ** 0.3 * math.exp(-0.5 + stress + 0.28 * g(0, 1))
-        depth = self._base.get("liquidity", 250_000.0) * p.liquidity_mult ** 0.5 * math.exp(
-            0.45 - stress + 0.3 * g(0, 1))
-        return spread, vol, depth
+        exp = math.exp
+        stress = _STRESS[regime]
+        spread_k, vol_k, depth_k = self._scales[market.symbol]
+        return (spread_k * exp(-0.45 + stress + 0.3 * g(0, 1)), vol_k * exp(-0.5 + stress + 0.28 * g(0, 1)),
+                depth_k * exp(0.45 - stress + 0.3 * g(0, 1)))
 
     def _contexts(self, t: float) -> None:
         ts = self.settings.start_ts + t
@@ -214,10 +260,15 @@ class Simulator:
             mode=mode, features={"ret_60s_bps": market.future_return_bps(max(0, idx - 60), min(idx, 60)),
                                  "regime": float(regime)},
             feature_ts={"ret_60s_bps": ts - 0.2, "regime": ts - 1.0}, ts=ts)
-        used = max(0.0, 0.55 * self.open_positions / (2.0 * self._expected_open) + rng.gauss(0.35, 0.15))
+        used = max(0.0, 0.55 * len(self._heap) / (2.0 * self._expected_open) + rng.gauss(0.35, 0.15))
         values = {"spread": spread, "volatility": vol, "liquidity": depth, "model_confidence": confidence,
                   "regime": regime_score, "risk_budget": used}
-        gate_values = {g: values[g] if g in values else self._generic_value(g) for g in self.engine.gate_names}
+        names = self.engine.gate_names
+        if names is not self._gate_names:  # a new gates config: are its gates exactly the modelled six?
+            self._gate_names = names
+            self._all_modelled = set(names) == _MODELLED_GATES
+        gate_values = values if self._all_modelled else {
+            g: values[g] if g in values else self._generic_value(g) for g in names}
         verdict = self.engine.on_gate_decisions(trace, gate_values, ts=ts + 0.0005)
         self._mechanic.count(verdict.blocked_by)
         sign = 1.0 if side == "long" else -1.0

@@ -2,9 +2,11 @@
 
 `run_simulation` paces the simulated clock against the event loop's clock: sim time advances
 `speed` simulated seconds per real second and the event density is `rate / speed` per simulated
-second, so the logger receives ~`rate` events per real second. Work is done in small slices with
-a yield to the loop between them, so the logger's writer feed keeps running; if the generator
-cannot keep up, the simulated clock falls behind rather than bursting into the queue.
+second, so the logger receives ~`rate` events per real second. Work is done in slices of about
+one logger chunk (`writer.chunk_events`) with a yield to the loop between them: each loop turn
+then generates about what one drain callback hands to the writer, so the queue stays short
+instead of filling in bursts. If the pipeline cannot keep up, the simulated clock falls behind
+(and the achieved rate says so) rather than flooding the queue into drops.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from observability.config.gates_config import GatesConfig
 from observability.config.observability_config import ObservabilityConfig
@@ -25,10 +26,11 @@ from observability.core.event_logger import CloseReport, EventLogger
 from observability.errors import ObservabilityError
 from observability.sim.engine import DEFAULT_SYMBOLS, SimSettings, Simulator
 
-_TICK_S = 0.02
 _MAX_SLICE_S = 0.02
+"""Longest slice of real time simulated without yielding (low rates: one slice per 20 ms)."""
 _BACKPRESSURE_FILL = 0.5
 """Above this queue fill the simulator waits: a demo shows what the pipeline sustains, not a flood of drops."""
+_BACKPRESSURE_WAIT_S = 0.002
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,30 +56,10 @@ class SimSummary:
     close_report: CloseReport | None
 
 
-class _CountingSink:
-    """Forwards to the logger and counts what it accepted and dropped (for the progress line)."""
-
-    def __init__(self, logger: EventLogger) -> None:
-        self._log = logger.log
-        self.accepted = 0
-        self.dropped = 0
-
-    @property
-    def total(self) -> int:
-        return self.accepted + self.dropped
-
-    def log(self, event: dict[str, Any]) -> bool:
-        if self._log(event):
-            self.accepted += 1
-            return True
-        self.dropped += 1
-        return False
-
-
-def _progress(log: EventLogger, sink: _CountingSink, sim: Simulator, elapsed: float, rate: float) -> SimProgress:
+def _progress(log: EventLogger, sim: Simulator, elapsed: float, rate: float) -> SimProgress:
     health = log.health()
-    return SimProgress(sink.total, sink.dropped, elapsed, rate, sim.now, sim.open_positions, health.queue_depth,
-                       health.fill_ratio, health.writer_alive)
+    return SimProgress(sim.events_logged, sim.events_dropped, elapsed, rate, sim.now, sim.open_positions,
+                       health.queue_depth, health.fill_ratio, health.writer_alive)
 
 
 def check_sim_arguments(rate: float, speed: float, duration: float | None, symbols: Sequence[str]) -> None:
@@ -120,7 +102,6 @@ async def run_simulation(
     if own:
         await log.start()
     registry = None
-    sink = _CountingSink(log)
     # A bounded run faster than real time starts its simulated clock in the past so that it ends at
     # about now: its events never carry future timestamps (windows like "last hour" then see them).
     # An unbounded run at speed > 1 necessarily runs ahead of the wall clock.
@@ -131,41 +112,42 @@ async def run_simulation(
     loop = asyncio.get_running_loop()
     started = loop.time()
     sim_done = 0.0
+    sim: Simulator | None = None
     try:
         if use_registry:
             from observability.core.registry import Registry
 
             registry = Registry(log.layout)
-        sim = Simulator(sink, settings, gates, registry=registry, config_registry=registry)
+        sim = Simulator(log, settings, gates, registry=registry, config_registry=registry)
         last_t, last_n = started, 0
+        slice_s = min(_MAX_SLICE_S, log.config.writer.chunk_events / rate)  # 5 ms at 50,000 events/s
 
-        def running() -> bool:
-            in_time = duration is None or loop.time() - started < duration
-            return in_time and (stop is None or not stop.is_set())
-
-        while running():
-            target = (loop.time() - started) * speed
-            while sim.now < target and running():
-                if log.health().fill_ratio > _BACKPRESSURE_FILL:
-                    await asyncio.sleep(_TICK_S / 4)  # let the writer catch up: fall behind, do not flood
-                    continue
-                sim.advance(min(target, sim.now + _MAX_SLICE_S * speed))
-                await asyncio.sleep(0)
-            sim_done = sim.now
+        while True:
             now = loop.time()
+            if (duration is not None and now - started >= duration) or (stop is not None and stop.is_set()):
+                break
             if on_progress is not None and now - last_t >= progress_every:
-                on_progress(_progress(log, sink, sim, now - started, (sink.total - last_n) / (now - last_t)))
-                last_t, last_n = now, sink.total
-            await asyncio.sleep(_TICK_S)
+                on_progress(_progress(log, sim, now - started, (sim.events_logged - last_n) / (now - last_t)))
+                last_t, last_n = now, sim.events_logged
+            target = (now - started) * speed
+            if sim.now >= target:
+                await asyncio.sleep(slice_s)  # ahead of the clock
+            elif log.health().fill_ratio > _BACKPRESSURE_FILL:
+                await asyncio.sleep(_BACKPRESSURE_WAIT_S)  # let the writer catch up: fall behind, do not flood
+            else:
+                sim.advance(min(target, sim.now + slice_s * speed))
+                sim_done = sim.now
+                await asyncio.sleep(0)
         if on_progress is not None:  # the final line shows the average over the whole run
             elapsed = loop.time() - started
-            on_progress(_progress(log, sink, sim, elapsed, sink.total / max(elapsed, 1e-9)))
+            on_progress(_progress(log, sim, elapsed, sim.events_logged / max(elapsed, 1e-9)))
     finally:
         if own:
             report = await asyncio.shield(log.aclose())
         if registry is not None:
             registry.close()
-    return SimSummary(sink.total, sink.dropped, loop.time() - started, sim_done, report)
+    events, dropped = (sim.events_logged, sim.events_dropped) if sim is not None else (0, 0)
+    return SimSummary(events, dropped, loop.time() - started, sim_done, report)
 
 
 def install_stop_handlers(stop: asyncio.Event) -> None:
