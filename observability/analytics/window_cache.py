@@ -20,6 +20,7 @@ from typing import Final
 import duckdb
 
 from observability.analytics.buckets import HeldView
+from observability.analytics.trace_latency import TraceLatencyCache
 from observability.analytics.views import BASE_SOURCES, DERIVED_SOURCES, derived_sql, window_table
 from observability.analytics.windows import Window
 from observability.core.io.views import VIEWS
@@ -56,6 +57,7 @@ class WindowCache:
         self._held: dict[str, _Held] = {}
         self._generation = 0
         self._derived: dict[str, str] = {}
+        self.trace_latency = TraceLatencyCache(con)
         self.last: dict[str, str] = {}
         """How each view was prepared by the last call: 'appended', 'rebuilt' or 'in_place' (for tests and
         benches)."""
@@ -135,11 +137,17 @@ class WindowCache:
         if new_rows:
             self.con.execute(f"DROP TABLE {NEW_ROWS}")
         for name, readers in derived.items():
-            kind = "TABLE" if readers > 1 else "VIEW"
+            incremental: str | None = None
+            if name == "trace_latency":
+                signals, gates = self.held("signals"), self.held("gate_decisions")
+                incremental = self.trace_latency.view_sql(signals, gates, since, until)
+                self.last[name] = "derived" if incremental is None else "incremental"
+            # Several readers of a source computed from scratch: compute it once, into a table.
+            kind = "TABLE" if readers > 1 and incremental is None else "VIEW"
             before = self._derived.get(name)
             if before is not None and before != kind:
                 self.con.execute(f"DROP {before} {window_table(name)}")
             self._derived[name] = kind
             self.con.execute(f"CREATE OR REPLACE TEMP {kind} {window_table(name)} AS "
-                             f"{derived_sql(DERIVED_SOURCES[name], until, since)}")
+                             f"{incremental or derived_sql(DERIVED_SOURCES[name], until, since)}")
         return reads

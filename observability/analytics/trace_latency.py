@@ -1,0 +1,116 @@
+"""`trace_latency` for a live window, kept up to date per trace instead of recomputed each refresh.
+
+Why: the derived source joins every signal of the window with the last gate decision of its trace
+(an aggregate over millions of gate rows) and with its trade; at 10 M events that is most of a
+second per refresh. Here one row per (signal, trade) is kept in `_obs_tl`, and each refresh
+recomputes only the traces touched since the last one: new signals, new gate decisions, new trade
+events (the query layer's `_trade_events`, by seq). The last gate time per trace is kept in
+`_obs_lastgate` (max over the held gate rows, merged with each batch of new ones).
+
+The window view then gives exactly `views.DERIVED_SOURCES["trace_latency"]`: a last gate before
+the window start means no gate in the window (every held gate row of that trace is older), and
+signals outside the window are filtered out. Two cases it cannot decide from what it keeps — a
+gate row at or after the window end, a trade opened before the window start — fall back to the
+full derived SQL for that refresh.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import duckdb
+
+from observability.analytics.buckets import HeldView
+
+TRADE_EVENTS: Final = "_trade_events"
+"""The query layer's table of (shadow) trade events, by seq (core/io/trade_tables.py)."""
+ROWS: Final = "_obs_tl"
+LAST_GATE: Final = "_obs_lastgate"
+_TOUCHED: Final = "_obs_tl_touched"
+
+_JOIN: Final = (
+    "SELECT s.trace_id, s.mode, s.symbol, s.ts_event, g.last_gate_at, t.trade_id, t.opened_at, t.entry_latency_ms"
+    " FROM {signals} s LEFT JOIN " + LAST_GATE + " g ON g.trace_id = s.trace_id"
+    " LEFT JOIN (SELECT trace_id, trade_id, opened_at, entry_latency_ms FROM trades) t ON t.trace_id = s.trace_id"
+)
+
+
+@dataclass
+class _State:
+    signals_gen: int
+    gates_gen: int
+    signals_key: int
+    gates_key: int
+    trades_key: int
+
+
+class TraceLatencyCache:
+    """Maintains `_obs_tl` / `_obs_lastgate` for one DuckDB connection."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self._state: _State | None = None
+
+    def view_sql(self, signals: HeldView | None, gates: HeldView | None, since: str, until: str) -> str | None:
+        """SELECT giving the window's trace_latency rows, or None when only the full SQL is exact."""
+        if signals is None or gates is None or not self._has_trade_events():
+            self._state = None
+            return None
+        self._update(signals, gates)
+        (late_gate,) = self._one(f"SELECT max(ts_event) >= {until} FROM {gates.table}")
+        (early_trade,) = self._one(f"SELECT count(*) > 0 FROM {ROWS} WHERE ts_event >= {since} "
+                                   f"AND ts_event < {until} AND opened_at < {since}")
+        if late_gate or early_trade:
+            return None
+        gate = f"CASE WHEN last_gate_at >= {since} THEN last_gate_at END"
+        return (f"SELECT trace_id, mode, symbol, ts_event, last_gate_at, opened_at, entry_latency_ms,"
+                f"  (epoch_us(last_gate_at) - epoch_us(ts_event)) / 1000.0 AS signal_to_decision_ms,"
+                f"  (epoch_us(opened_at) - epoch_us(last_gate_at)) / 1000.0 AS decision_to_fill_ms,"
+                f"  (epoch_us(opened_at) - epoch_us(ts_event)) / 1000.0 AS signal_to_fill_ms,"
+                f"  trade_id IS NOT NULL AS taken"
+                f" FROM (SELECT * REPLACE ({gate} AS last_gate_at) FROM {ROWS}"
+                f" WHERE ts_event >= {since} AND ts_event < {until})")
+
+    def _one(self, sql: str) -> tuple[object, ...]:
+        row = self.con.execute(sql).fetchone()
+        assert row is not None  # an aggregate without GROUP BY always returns one row
+        return tuple(row)
+
+    def _has_trade_events(self) -> bool:
+        rows = self.con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = ?", [TRADE_EVENTS]).fetchall()
+        return bool(rows)
+
+    def _update(self, signals: HeldView, gates: HeldView) -> None:
+        (trades_key,) = self._one(f"SELECT coalesce(max(seq), 0) FROM {TRADE_EVENTS}")
+        top = _State(signals.generation, gates.generation, int(str(signals.max_key)), int(str(gates.max_key)),
+                     int(str(trades_key)))
+        old = self._state
+        if old is None or (old.signals_gen, old.gates_gen) != (top.signals_gen, top.gates_gen):
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {LAST_GATE} AS SELECT trace_id, max(ts_event) AS "
+                             f"last_gate_at FROM {gates.table} GROUP BY trace_id")
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {ROWS} AS {_JOIN.format(signals=signals.table)}")
+            self._state = top
+            return
+        if (top.signals_key, top.gates_key, top.trades_key) == (old.signals_key, old.gates_key, old.trades_key):
+            return
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {_TOUCHED} AS SELECT DISTINCT trace_id FROM ("
+            f" SELECT trace_id FROM {signals.table} WHERE seq > {old.signals_key}"
+            f" UNION ALL SELECT trace_id FROM {gates.table} WHERE seq > {old.gates_key}"
+            f" UNION ALL SELECT trace_id FROM {TRADE_EVENTS} WHERE seq > {old.trades_key}) WHERE trace_id IS NOT NULL")
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE _obs_new_gates AS SELECT trace_id, max(ts_event) AS "
+                         f"last_gate_at FROM {gates.table} WHERE seq > {old.gates_key} GROUP BY trace_id")
+        self.con.execute(f"UPDATE {LAST_GATE} SET last_gate_at = greatest({LAST_GATE}.last_gate_at, n.last_gate_at) "
+                         f"FROM _obs_new_gates n WHERE {LAST_GATE}.trace_id = n.trace_id")
+        self.con.execute(f"INSERT INTO {LAST_GATE} SELECT * FROM _obs_new_gates n "
+                         f"ANTI JOIN {LAST_GATE} g ON g.trace_id = n.trace_id")
+        self.con.execute(f"DELETE FROM {ROWS} WHERE trace_id IN (SELECT trace_id FROM {_TOUCHED}) "
+                         f"OR ts_event < (SELECT min(ts_event) FROM {signals.table})")
+        # A signal without a trace id joins nothing: only new ones are added.
+        self.con.execute(f"INSERT INTO {ROWS} {_JOIN.format(signals=signals.table)} "
+                         f"WHERE s.trace_id IN (SELECT trace_id FROM {_TOUCHED}) "
+                         f"OR (s.trace_id IS NULL AND s.seq > {old.signals_key})")
+        self.con.execute(f"DROP TABLE {_TOUCHED}")
+        self.con.execute("DROP TABLE _obs_new_gates")
+        self._state = top
