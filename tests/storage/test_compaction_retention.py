@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
-from storage_helpers import T0, gate_events, own_box, store
+from storage_helpers import T0, gate_events, store
 
 from observability.cli.main import main
 from observability.core.io.compaction import compact, conform, plan_compaction
@@ -49,8 +49,7 @@ def test_compaction_merges_each_partition_into_one_file_with_large_row_groups(la
     result = compact(layout)
     assert (result.plans, result.files_merged) == (3, 15)
     after = sorted(layout.parquet_events.rglob("*.parquet"))
-    box = own_box(layout)
-    assert [p.name for p in after] == [f"1-298.{box}.parquet", f"2-299.{box}.parquet", f"3-300.{box}.parquet"]
+    assert [p.name for p in after] == ["1-298.parquet", "2-299.parquet", "3-300.parquet"]
     for path in after:
         meta = pq.read_metadata(path)
         assert (meta.num_rows, meta.num_row_groups) == (100, 1)
@@ -62,7 +61,7 @@ def test_compaction_merges_each_partition_into_one_file_with_large_row_groups(la
 def test_a_merged_file_next_to_its_sources_is_counted_once_and_the_sources_go_next_run(layout: DataLayout) -> None:
     exported_in_small_files(layout, 120, per_file=40)
     target = open_target(layout)
-    visible, _, _ = split_files(list_files(target), {own_box(layout): 120})
+    visible, _, _ = split_files(list_files(target), {"": 120})
     plan = plan_compaction(target, visible)[0]
     merged = pa.concat_tables([conform(pq.read_table(f.path, partitioning=None)) for f in plan.sources])
     write_parquet(target, f"{plan.partition}/{plan.name}", merged)  # crash here: sources not yet removed
@@ -77,7 +76,7 @@ def test_compaction_never_merges_across_a_large_file(layout: DataLayout) -> None
     for size in (6, 90, 6, 6):  # per symbol: small, large, small, small
         export_once(layout, max_rows=size)
     target = open_target(layout)
-    visible, _, _ = split_files(list_files(target), {own_box(layout): 200})
+    visible, _, _ = split_files(list_files(target), {"": 200})
     plans = plan_compaction(target, visible, target_rows=20)
     assert {len(p.sources) for p in plans} == {2}
     assert all(p.sources[0].first_seq > 96 for p in plans)  # only the two small files after the large one

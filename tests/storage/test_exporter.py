@@ -15,7 +15,7 @@ import duckdb
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
-from storage_helpers import T0, gate_events, own_box, store, trade_pair
+from storage_helpers import T0, gate_events, store, trade_pair
 
 from observability.core import builders
 from observability.core.io.columns import FILE_SCHEMA, PAYLOAD_COLUMNS
@@ -61,11 +61,10 @@ def test_files_are_hive_partitioned_typed_zstd_and_sorted(layout: DataLayout) ->
     result = export_once(layout)
     assert (result.rows, result.watermark, result.first_seq, result.last_seq) == (11, 11, 1, 11)
     rel = sorted(str(p.relative_to(layout.parquet_events)) for p in parquet_files(layout))
-    box = own_box(layout)
     assert rel == [
-        f"date=2025-11-26/symbol=BTC%2FUSDT/1-11.{box}.parquet",
-        f"date=2025-11-26/symbol=ETH-USDT/2-8.{box}.parquet",
-        f"date=2025-11-26/symbol=__HIVE_DEFAULT_PARTITION__/3-9.{box}.parquet",
+        "date=2025-11-26/symbol=BTC%2FUSDT/1-11.parquet",
+        "date=2025-11-26/symbol=ETH-USDT/2-8.parquet",
+        "date=2025-11-26/symbol=__HIVE_DEFAULT_PARTITION__/3-9.parquet",
     ]
     f = pq.ParquetFile(layout.parquet_events / rel[0])
     assert f.schema_arrow == FILE_SCHEMA

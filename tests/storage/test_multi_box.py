@@ -100,15 +100,23 @@ def test_trades_of_every_box_stay_exact_as_either_box_exports_more(tmp_path: Pat
     assert pnl() == {"A1": 1.0, "B1": 3.0, "A2": -1.0, "B2": 2.0}
 
 
-def test_a_live_db_that_exported_before_box_ids_keeps_its_unsuffixed_file_names(layout: DataLayout) -> None:
+def test_a_box_that_exported_before_box_ids_keeps_its_unsuffixed_file_names(tmp_path: Path) -> None:
+    layout, _, uri = _boxes(tmp_path)
     store(layout, gate_events(30))
     with sqlite3.connect(layout.live_db) as conn:  # as an older version left it: exported, no box id
         conn.execute("DELETE FROM schema_meta WHERE key = 'box_id'")
-        conn.execute("INSERT INTO export_state VALUES ('parquet', 0, 0)")
+        conn.execute("INSERT INTO export_state VALUES (?, 0, 0)", (open_target(layout, uri).state_key,))
     conn2 = open_live_db(layout.live_db)
     assert box_id(conn2) == ""
     conn2.close()
+    export_once(layout, uri=uri)
+    assert sorted(f.path.rsplit("/", 1)[1] for f in list_files(open_target(layout, uri))) == [
+        "1-28.parquet", "2-29.parquet", "3-30.parquet"]
+    assert _count(QueryLayer(layout, s3_uri=uri)) == (30, 30)
+
+
+def test_a_data_directorys_own_dataset_keeps_the_plain_contract_names(layout: DataLayout) -> None:
+    store(layout, gate_events(3))
     export_once(layout)
-    assert sorted(p.name for p in layout.parquet_events.rglob("*.parquet")) == ["1-28.parquet", "2-29.parquet",
-                                                                                "3-30.parquet"]
-    assert _count(QueryLayer(layout)) == (30, 30)
+    assert sorted(p.name for p in layout.parquet_events.rglob("*.parquet")) == ["1-1.parquet", "2-2.parquet",
+                                                                                "3-3.parquet"]

@@ -1,6 +1,6 @@
 """Merge runs of small Parquet files of a partition into large ones, never showing a half state.
 
-A merged file is named after the seq range and box of the run it replaces (`<first>-<last>.<box>.parquet`) and
+A merged file is named after the seq range and box of the run it replaces (`<first>-<last>[.<box>].parquet`) and
 is written atomically before any source is removed. Readers and the exporter drop any file whose
 range lies inside another file's range of the same partition (`dataset.split_files`), so between
 "merged file visible" and "sources deleted" — even across a crash — nothing is counted twice.
@@ -110,7 +110,7 @@ def _own_watermark(layout: DataLayout, target: Target) -> tuple[str, int | None]
     except DataDirError:
         return "", None
     try:
-        return box_id(conn), exported_seq(conn, target.state_key)
+        return target.box(box_id(conn)), exported_seq(conn, target.state_key)
     finally:
         conn.close()
 

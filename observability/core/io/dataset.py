@@ -5,10 +5,11 @@ Layout: `date=YYYY-MM-DD/symbol=SYMBOL/<first_seq>-<last_seq>.<box>.parquet`. Th
 events without a symbol go under Hive's `__HIVE_DEFAULT_PARTITION__`, which every one of those
 readers turns back into NULL.
 
-Several trading boxes may export into one dataset (one S3 prefix read by DuckDB, Spark or Trino).
-seq is numbered per box, so every file name carries its box id (`live_store.box_id`, random per
-live.db) and all seq reasoning below is per box: box A never names, merges or deletes a file of box B.
-Files named `<first>-<last>.parquet` belong to the box "" (data exported before box ids existed).
+Several trading boxes may export into one dataset (an `export.uri` such as one S3 prefix read by
+DuckDB, Spark or Trino). seq is numbered per box, so there every file name carries its box id
+(`<first_seq>-<last_seq>.<box>.parquet`, `live_store.box_id`, random per live.db) and all seq
+reasoning below is per box: box A never names, merges or deletes a file of box B. A data directory's
+own dataset belongs to its one box and keeps the plain contract name (box "").
 
 Which files count (readers and the exporter agree on this, so a crash can never double count):
 - a file whose first seq is above its box's exported watermark belongs to an export that did not
@@ -61,6 +62,10 @@ class Target:
     @property
     def local(self) -> bool:
         return isinstance(self.fs, pafs.LocalFileSystem)
+
+    def box(self, box_id: str) -> str:
+        """The box id this box's files carry here: its own in a shared dataset, "" in its data directory."""
+        return "" if self.uri is None else box_id
 
     @property
     def state_key(self) -> str:

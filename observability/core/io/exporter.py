@@ -1,7 +1,7 @@
 """live_feed -> Parquet by seq watermark: exactly once, whatever crashes when.
 
 One export step: read rows with seq in (W, W+chunk] (W = `export_state.exported_seq`), write one
-file per (date, symbol) partition named `<first_seq>-<last_seq>.<box>.parquet` atomically and durably,
+file per (date, symbol) partition named `<first_seq>-<last_seq>[.<box>].parquet` atomically and durably,
 then advance W in the same live.db, then publish W in the dataset's marker for this box (readers on
 other machines use it as they use W). Every crash point is safe:
 - before a rename: only a hidden temp file exists; the next run deletes it;
@@ -166,7 +166,7 @@ def export_once(
         with (dataset_lock(layout, wait=wait) as locked, ThreadPoolExecutor(1, thread_name_prefix="export") as pool,
               arrow_reader(layout.live_db) as reader):
             watermark = exported_seq(conn, target.state_key)
-            box = box_id(conn)
+            box = target.box(box_id(conn))
             if not locked:
                 return ExportResult(rows=0, files=0, bytes=0, first_seq=None, last_seq=None, watermark=watermark,
                                     reconciled_files=0, seconds=time.perf_counter() - started, skipped=True)

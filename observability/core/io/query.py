@@ -189,7 +189,7 @@ class QueryLayer:
         try:
             conn.execute("BEGIN")
             watermark = _watermark(conn, self._target.state_key)
-            self.box = box_id(conn)
+            self.box = self._target.box(box_id(conn))
             raw = fetch_raw(conn, after_seq=max(watermark or 0, self._live_max))
             health, self._health_max_id = fetch_health(conn, after_id=self._health_max_id)
             conn.execute("COMMIT")
