@@ -49,10 +49,20 @@ def _non_negative(name: str, value: Any) -> float:
     return v
 
 
+# The hot builders test the common case inline (`x if type(x) is float and 0.0 < x < _INF else
+# _positive(...)`) and call these helpers only for anything else, which they convert or refuse:
+# a Python call per field was a third of a builder's cost.
+_INF = math.inf
+
+
 def _choice(name: str, value: Any, allowed: frozenset[str]) -> str:
     if value not in allowed:
         raise EventValidationError(f"{name} must be one of {sorted(allowed)}, got {value!r}")
     return str(value)
+
+
+def _side_sign(side: Any) -> float:
+    return 1.0 if _choice("side", side, _SIDES) == "long" else -1.0
 
 
 def _finite_map(name: str, values: Mapping[str, Any]) -> dict[str, float]:
@@ -91,6 +101,14 @@ def envelope(
     event_id: str | None = None,
 ) -> dict[str, Any]:
     """The wire form of an event: envelope fields plus `payload`; ts are unix seconds (UTC)."""
+    return _event(event_type, payload, symbol, mode, trace_id, ts_event, severity, source, event_id)
+
+
+def _event(
+    event_type: str, payload: dict[str, Any], symbol: str | None, mode: str, trace_id: str | None,
+    ts_event: float | None, severity: str = "INFO", source: str = "engine", event_id: str | None = None,
+) -> dict[str, Any]:
+    """`envelope` with positional arguments: the builders below call it once per event."""
     if severity not in SEVERITY_LEVEL:
         raise EventValidationError(f"severity must be one of {list(SEVERITY_LEVEL)}, got {severity!r}")
     if source not in _SOURCES:
@@ -118,12 +136,18 @@ def signal_received(
     features: Mapping[str, float] | None = None, feature_ts: Mapping[str, float] | None = None,
     decision_timestamp: float | None = None, ts_event: float | None = None, severity: str = "INFO",
 ) -> dict[str, Any]:
-    conf = _finite("confidence", confidence)
-    if not 0.0 <= conf <= 1.0:
-        raise EventValidationError(f"confidence must be within [0, 1], got {confidence!r}")
+    if type(confidence) is float and 0.0 <= confidence <= 1.0:
+        conf = confidence
+    else:
+        conf = _finite("confidence", confidence)
+        if not 0.0 <= conf <= 1.0:
+            raise EventValidationError(f"confidence must be within [0, 1], got {confidence!r}")
     payload: dict[str, Any] = {
-        "signal_id": signal_id, "side": _choice("side", side, _SIDES), "confidence": conf,
-        "price": _positive("price", price), "model_id": model_id, "strategy": strategy,
+        "signal_id": signal_id,
+        "side": side if type(side) is str and side in _SIDES else _choice("side", side, _SIDES),
+        "confidence": conf,
+        "price": price if type(price) is float and 0.0 < price < _INF else _positive("price", price),
+        "model_id": model_id, "strategy": strategy,
     }
     if features:
         payload["features"] = _finite_map("features", features)
@@ -138,8 +162,7 @@ def signal_received(
         payload["feature_ts"] = dict(feature_ts)
     if decision_timestamp is not None:
         payload["decision_timestamp"] = _finite("decision_timestamp", decision_timestamp)
-    return envelope("signal_received", payload, severity=severity, symbol=symbol, mode=mode,
-                    trace_id=trace_id, ts_event=ts_event)
+    return _event("signal_received", payload, symbol, mode, trace_id, ts_event, severity)
 
 
 GateRow = tuple[str, float, float, str, int, str]
@@ -166,8 +189,7 @@ def gate_decisions(
     The engine logs all six gates of every signal, two thirds of its events; checking their common
     fields once instead of six times is most of what makes them cheap.
     """
-    common = envelope("gate_decision", {}, severity=severity, symbol=symbol, mode=mode, trace_id=trace_id,
-                      ts_event=ts_event, event_id="-")
+    common = _event("gate_decision", {}, symbol, mode, trace_id, ts_event, severity, event_id="-")
     out = []
     for gate, value, threshold, direction, gate_order, reason in gates:
         v = value if type(value) is float and value - value == 0.0 else _finite("value", value)
@@ -193,17 +215,23 @@ def execution(
     """A fill; slippage is signed so that positive bps always cost the trader."""
     if side not in ("buy", "sell"):
         raise EventValidationError(f"side must be 'buy' or 'sell', got {side!r}")
-    req = _positive("price_requested", price_requested)
-    fill = _positive("price_filled", price_filled)
+    req = (price_requested if type(price_requested) is float and 0.0 < price_requested < _INF
+           else _positive("price_requested", price_requested))
+    fill = (price_filled if type(price_filled) is float and 0.0 < price_filled < _INF
+            else _positive("price_filled", price_filled))
     slip = (fill - req) / req * 10_000.0
     out: dict[str, Any] = {
         "order_id": order_id, "side": side, "price_requested": req, "price_filled": fill,
-        "size_requested": _positive("size_requested", size_requested),
-        "size_filled": _non_negative("size_filled", size_filled), "fees": _non_negative("fees", fees),
+        "size_requested": (size_requested if type(size_requested) is float and 0.0 < size_requested < _INF
+                           else _positive("size_requested", size_requested)),
+        "size_filled": (size_filled if type(size_filled) is float and 0.0 <= size_filled < _INF
+                        else _non_negative("size_filled", size_filled)),
+        "fees": fees if type(fees) is float and 0.0 <= fees < _INF else _non_negative("fees", fees),
         "fee_currency": fee_currency, "slippage_bps": slip if side == "buy" else -slip, "venue": venue,
     }
     if latency_ms is not None:
-        out["latency_ms"] = _non_negative("latency_ms", latency_ms)
+        out["latency_ms"] = (latency_ms if type(latency_ms) is float and 0.0 <= latency_ms < _INF
+                             else _non_negative("latency_ms", latency_ms))
     return out
 
 
@@ -215,15 +243,15 @@ def trade_opened(
     git_sha: str | None = None, data_snapshot_id: str | None = None, ts_event: float | None = None,
 ) -> dict[str, Any]:
     payload = {
-        "trade_id": trade_id, "signal_id": signal_id, "side": _choice("side", side, _SIDES),
+        "trade_id": trade_id, "signal_id": signal_id,
+        "side": side if type(side) is str and side in _SIDES else _choice("side", side, _SIDES),
         "execution": execution, "model_id": model_id,
         "model_confidence": _opt_finite("model_confidence", model_confidence),
         "stop_loss": _opt_finite("stop_loss", stop_loss), "take_profit": _opt_finite("take_profit", take_profit),
         "thresholds": _finite_map("thresholds", thresholds) if thresholds else {},
         "config_hash": config_hash, "git_sha": git_sha, "data_snapshot_id": data_snapshot_id,
     }
-    return envelope("trade_opened", payload, symbol=symbol, mode=_choice("mode", mode, _MODES),
-                    trace_id=trace_id, ts_event=ts_event)
+    return _event("trade_opened", payload, symbol, _choice("mode", mode, _MODES), trace_id, ts_event)
 
 
 def trade_closed(
@@ -233,23 +261,25 @@ def trade_closed(
     ts_event: float | None = None,
 ) -> dict[str, Any]:
     """P&L is computed here from prices, size and fees, so a close can never disagree with its fills."""
-    entry = _positive("entry_price", entry_price)
-    exit_ = _positive("exit_price", exit_price)
-    qty = _positive("size", size)
-    fee = _non_negative("fees", fees)
-    sign = 1.0 if _choice("side", side, _SIDES) == "long" else -1.0
+    entry = (entry_price if type(entry_price) is float and 0.0 < entry_price < _INF
+             else _positive("entry_price", entry_price))
+    exit_ = exit_price if type(exit_price) is float and 0.0 < exit_price < _INF else _positive("exit_price", exit_price)
+    qty = size if type(size) is float and 0.0 < size < _INF else _positive("size", size)
+    fee = fees if type(fees) is float and 0.0 <= fees < _INF else _non_negative("fees", fees)
+    sign = 1.0 if side == "long" else -1.0 if side == "short" else _side_sign(side)
     gross = sign * (exit_ - entry) * qty
     payload = {
         "trade_id": trade_id, "side": side, "entry_price": entry, "exit_price": exit_, "size": qty,
         "pnl_gross": gross, "fees": fee, "pnl_net": gross - fee,
         "pnl_bps": (gross - fee) / (entry * qty) * 10_000.0,
-        "hold_seconds": _non_negative("hold_seconds", hold_seconds),
+        "hold_seconds": (hold_seconds if type(hold_seconds) is float and 0.0 <= hold_seconds < _INF
+                         else _non_negative("hold_seconds", hold_seconds)),
         "exit_reason": _choice("exit_reason", exit_reason, _EXIT),
-        "mfe_bps": _finite("mfe_bps", mfe_bps), "mae_bps": _finite("mae_bps", mae_bps),
+        "mfe_bps": mfe_bps if type(mfe_bps) is float and -_INF < mfe_bps < _INF else _finite("mfe_bps", mfe_bps),
+        "mae_bps": mae_bps if type(mae_bps) is float and -_INF < mae_bps < _INF else _finite("mae_bps", mae_bps),
         "exit_execution": exit_execution,
     }
-    return envelope("trade_closed", payload, symbol=symbol, mode=_choice("mode", mode, _MODES),
-                    trace_id=trace_id, ts_event=ts_event)
+    return _event("trade_closed", payload, symbol, _choice("mode", mode, _MODES), trace_id, ts_event)
 
 
 def shadow_trade_opened(
@@ -258,12 +288,14 @@ def shadow_trade_opened(
     counterfactuals: Sequence[Mapping[str, Any]] = (), ts_event: float | None = None,
 ) -> dict[str, Any]:
     payload = {
-        "shadow_id": shadow_id, "signal_id": signal_id, "side": _choice("side", side, _SIDES),
-        "entry_price": _positive("entry_price", entry_price), "size": _positive("size", size),
+        "shadow_id": shadow_id, "signal_id": signal_id,
+        "side": side if type(side) is str and side in _SIDES else _choice("side", side, _SIDES),
+        "entry_price": (entry_price if type(entry_price) is float and 0.0 < entry_price < _INF
+                        else _positive("entry_price", entry_price)),
+        "size": size if type(size) is float and 0.0 < size < _INF else _positive("size", size),
         "blocked_by": list(blocked_by), "counterfactuals": [dict(c) for c in counterfactuals],
     }
-    return envelope("shadow_trade_opened", payload, symbol=symbol, mode=_choice("mode", mode, _MODES),
-                    trace_id=trace_id, ts_event=ts_event)
+    return _event("shadow_trade_opened", payload, symbol, _choice("mode", mode, _MODES), trace_id, ts_event)
 
 
 def shadow_trade_closed(
@@ -272,20 +304,23 @@ def shadow_trade_closed(
     mode: str, fees: float = 0.0, mfe_bps: float = 0.0, mae_bps: float = 0.0,
     ts_event: float | None = None,
 ) -> dict[str, Any]:
-    entry = _positive("entry_price", entry_price)
-    exit_ = _positive("exit_price", exit_price)
-    qty = _positive("size", size)
-    sign = 1.0 if _choice("side", side, _SIDES) == "long" else -1.0
-    pnl = sign * (exit_ - entry) * qty - _non_negative("fees", fees)
+    entry = (entry_price if type(entry_price) is float and 0.0 < entry_price < _INF
+             else _positive("entry_price", entry_price))
+    exit_ = exit_price if type(exit_price) is float and 0.0 < exit_price < _INF else _positive("exit_price", exit_price)
+    qty = size if type(size) is float and 0.0 < size < _INF else _positive("size", size)
+    sign = 1.0 if side == "long" else -1.0 if side == "short" else _side_sign(side)
+    pnl = sign * (exit_ - entry) * qty - (fees if type(fees) is float and 0.0 <= fees < _INF
+                                          else _non_negative("fees", fees))
     payload = {
         "shadow_id": shadow_id, "side": side, "entry_price": entry, "exit_price": exit_, "size": qty,
         "pnl": pnl, "pnl_bps": pnl / (entry * qty) * 10_000.0,
-        "hold_seconds": _non_negative("hold_seconds", hold_seconds),
+        "hold_seconds": (hold_seconds if type(hold_seconds) is float and 0.0 <= hold_seconds < _INF
+                         else _non_negative("hold_seconds", hold_seconds)),
         "exit_reason": _choice("exit_reason", exit_reason, _EXIT), "blocked_by": list(blocked_by),
-        "mfe_bps": _finite("mfe_bps", mfe_bps), "mae_bps": _finite("mae_bps", mae_bps),
+        "mfe_bps": mfe_bps if type(mfe_bps) is float and -_INF < mfe_bps < _INF else _finite("mfe_bps", mfe_bps),
+        "mae_bps": mae_bps if type(mae_bps) is float and -_INF < mae_bps < _INF else _finite("mae_bps", mae_bps),
     }
-    return envelope("shadow_trade_closed", payload, symbol=symbol, mode=_choice("mode", mode, _MODES),
-                    trace_id=trace_id, ts_event=ts_event)
+    return _event("shadow_trade_closed", payload, symbol, _choice("mode", mode, _MODES), trace_id, ts_event)
 
 
 def market_context(

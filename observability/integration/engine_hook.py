@@ -138,9 +138,21 @@ class EngineHook:
         self._specs = [(name, config.gates[name]) for name in self._order]
         self._hash = config.config_hash()
         self._thresholds = {m: config.thresholds(m) for m in _MODES}
-        self._plans = {m: [(name, self._thresholds[m][name], spec.direction, spec.order, spec.near_miss_margin,
-                            spec.unit) for name, spec in self._specs] for m in _MODES}
-        """Per mode, each gate's (name, threshold, direction, order, near-miss margin, unit), in order."""
+        self._plans = {m: self._plan(m) for m in _MODES}
+
+    def _plan(self, mode: str) -> list[tuple[str, float, str, int, float, str]]:
+        """Each gate's (name, threshold, direction, order, near-miss margin, reason tail) for `mode`, in order.
+
+        A failed gate's default reason is its value followed by the tail, e.g. "9.1 bps > max 8":
+        the tail is fixed per config and mode, so it is formatted here, once.
+        """
+        plan: list[tuple[str, float, str, int, float, str]] = []
+        for name, spec in self._specs:
+            threshold = self._thresholds[mode][name]
+            op = "<" if spec.direction == "min" else ">"
+            plan.append((name, threshold, spec.direction, spec.order, spec.near_miss_margin,
+                         f" {spec.unit} {op} {spec.direction} {threshold:.6g}"))
+        return plan
 
     @property
     def gate_names(self) -> list[str]:
@@ -193,8 +205,12 @@ class EngineHook:
             decided = at if decision_ts is None else secs(decision_ts)
             fts = None
             if feature_ts:
-                fts = {k: secs(v) for k, v in feature_ts.items()}
-                late = [k for k, v in fts.items() if v > decided]
+                fts = {}
+                late = []
+                for k, v in feature_ts.items():
+                    at_k = fts[k] = v if type(v) is float else secs(v)
+                    if at_k > decided:
+                        late.append(k)
                 if late:
                     first = min(late, key=lambda k: fts[k])
                     raise LeakageError(
@@ -246,15 +262,14 @@ class EngineHook:
             )
             blocked = []
             near = []
-            for event, (name, threshold, direction, _, near_miss_margin, unit) in zip(events, plan, strict=True):
+            for event, (name, _, _, _, near_miss_margin, reason_tail) in zip(events, plan, strict=True):
                 payload = event["payload"]
                 if not payload["passed"]:
                     blocked.append(name)
                     if -payload["margin"] <= near_miss_margin:
                         near.append(name)
                     if not payload["reason"]:
-                        op = "<" if direction == "min" else ">"
-                        payload["reason"] = f"{values[name]:.6g} {unit} {op} {direction} {threshold:.6g}".strip()
+                        payload["reason"] = f"{values[name]:.6g}{reason_tail}".strip()
             log = self._logger.log
             for event in events:
                 log(event)
