@@ -77,22 +77,36 @@ class BucketCache:
         partials = [p for s in splits.values() for p in s.partials]
         table = self._update(src, partials, where, group_by, evidence, held)
         lo_us, hi_us = _us(since), _us(until)
-        b0, b1 = -(-lo_us // BUCKET_US), hi_us // BUCKET_US
-        if b0 >= b1:
-            b0 = b1 = hi_us // BUCKET_US + 1  # no whole minute inside: every row is an edge row
+        first = -(-lo_us // BUCKET_US)
+        # Later windows of this held table start no earlier: minutes before this start are done with.
+        self.con.execute(f"DELETE FROM {table} WHERE b < {first}")
+        b0, b1 = first, hi_us // BUCKET_US
+        if b0 >= b1:  # no whole minute inside: every row is an edge row
             edge = f"{src.ts} >= {_literal(lo_us)} AND {src.ts} < {_literal(hi_us)}"
         else:
             edge = (f"(({src.ts} >= {_literal(lo_us)} AND {src.ts} < {_literal(b0 * BUCKET_US)}) OR "
                     f"({src.ts} >= {_literal(b1 * BUCKET_US)} AND {src.ts} < {_literal(hi_us)}))")
-        self.con.execute(f"DELETE FROM {table} WHERE b < {b0}")
         keys = self._keys(src)
         cols = ", ".join(["_n", "_ev", *(f'"{p.alias}"' for p in partials)])
         edges = self._partial_select(src, partials, where, group_by, evidence, held.table, edge, bucketed=False)
-        inner = (f"SELECT {keys}, {cols} FROM {table} WHERE b >= {b0} AND b < {b1} "
-                 f"UNION ALL {edges}")
+        inner = (f"SELECT b, {keys}, {cols} FROM {table} WHERE b >= {b0} AND b < {b1} "
+                 f"UNION ALL SELECT NULL AS b, * FROM ({edges})")
         scope, grp_out, groups = grouping(src, group_by)
-        ids = (f"list_transform(list_slice(list_sort(flatten(list(_ev)), 'DESC'), 1, {evidence}), lambda x: x.id)"
-               if evidence > 0 else "CAST(NULL AS VARCHAR[])")
+        ids = "CAST(NULL AS VARCHAR[])"
+        if evidence > 0:
+            # The `evidence` most recent rows lie in the `evidence` most recent partial rows of their
+            # group (each holds >= 1 row; rank keeps ties; +2 for the edge rows, ranked first):
+            # only those partial rows' id lists are merged and sorted.
+            keep = evidence + 2
+            inner = ("SELECT *, rank() OVER (PARTITION BY _grp ORDER BY b DESC NULLS FIRST) AS _ra, "
+                     + ("rank() OVER (PARTITION BY mode, _grp ORDER BY b DESC NULLS FIRST)" if src.scoping == "mode"
+                        else "0") + f" AS _rm FROM ({inner})")
+
+            def top(rank: str) -> str:
+                return (f"list_transform(list_slice(list_sort(flatten(list(_ev) FILTER (WHERE {rank} <= {keep})), "
+                        f"'DESC'), 1, {evidence}), lambda x: x.id)")
+            ids = (f"CASE WHEN grouping(mode) = 1 THEN {top('_ra')} ELSE {top('_rm')} END"
+                   if src.scoping == "mode" else top("_ra"))
         finals = ", ".join(f'({s.final}) AS "{alias}"' for alias, s in splits.items())
         return (f"SELECT {scope} AS scope, {grp_out} AS grp, CAST(coalesce(sum(_n), 0) AS BIGINT) AS _n, "
                 f"{ids} AS _ids, {finals} FROM ({inner}){groups}")

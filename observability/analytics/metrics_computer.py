@@ -193,7 +193,8 @@ class MetricsComputer:
             columns[view] = needed_columns(view, texts, sources)
         readers = {(s.view, s.where, s.group_by) for s in specs.values() if s.view in DERIVED_SOURCES}
         derived = {name: sum(1 for r in readers if r[0] == name) for name in sources & DERIVED_SOURCES.keys()}
-        return self.cache.prepare(window, columns, derived)
+        equity = [t for s in specs.values() if s.view == "equity" for t in (s.expr, s.where or "", s.group_by or "")]
+        return self.cache.prepare(window, columns, derived, needed_columns("trades", equity, {"equity"}))
 
     @staticmethod
     def _value(name: str, spec: MetricSpec, window: Window, scope: str, grp: str | None, n: int,

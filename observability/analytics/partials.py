@@ -85,10 +85,18 @@ def _skip_space(text: str, i: int) -> int:
 
 def split_expr(expr: str, prefix: str) -> Split | None:
     """Partials and final expression for `expr`, or None when it is not a plain combination of
-    count/sum/avg/min/max calls (the caller then aggregates the rows themselves)."""
+    count/sum/avg/min/max calls (the caller then aggregates the rows themselves). A window function
+    over such calls (`sum(count(*)) OVER (PARTITION BY scope)`, a share of the scope's total) runs
+    over the combined groups exactly as over the row groups, so it is kept around the combined calls."""
+    partials: list[Partial] = []
+    done = _split(expr, prefix, partials)
+    return None if done is None else Split(tuple(partials), done[0], done[1])
+
+
+def _split(expr: str, prefix: str, partials: list[Partial]) -> tuple[str, str] | None:
+    """(final, residue) of `expr`, appending its partials to `partials`."""
     out: list[str] = []
     residue: list[str] = []
-    partials: list[Partial] = []
     i, quote = 0, ""
     while i < len(expr):
         c = expr[i]
@@ -129,7 +137,15 @@ def split_expr(expr: str, prefix: str) -> Split | None:
                 return None
             filt = " FILTER (" + expr[fm.end():fend].strip() + ")"
             nxt = _skip_space(expr, fend + 1)
-        if _OVER.match(expr, nxt) or _UNSPLITTABLE_ARGS.search(args) or _top_level_comma(args):
+        if _OVER.match(expr, nxt):
+            window = _window(expr, nxt, name, args, filt, prefix, partials)
+            if window is None:
+                return None
+            out.append(window[0])
+            residue.append(window[1])
+            i = window[2]
+            continue
+        if _UNSPLITTABLE_ARGS.search(args) or _top_level_comma(args):
             return None
         func = name.lower()
         k = len(partials)
@@ -152,4 +168,20 @@ def split_expr(expr: str, prefix: str) -> Split | None:
         i = nxt
         out.append(" ")
         residue.append(" ")
-    return Split(tuple(partials), "".join(out).strip(), "".join(residue).strip())
+    return "".join(out).strip(), "".join(residue).strip()
+
+
+def _window(expr: str, at: int, name: str, args: str, filt: str, prefix: str,
+            partials: list[Partial]) -> tuple[str, str, int] | None:
+    """`name(args) OVER (...)` at `at` (the OVER): (final, residue without the window, end index)."""
+    open_at = _skip_space(expr, at + 4)
+    if filt or open_at >= len(expr) or expr[open_at] != "(":
+        return None
+    close = _close(expr, open_at)
+    clause = expr[open_at + 1:close] if close > 0 else "("
+    if "(" in clause:  # an aggregate or call inside the window clause: not split
+        return None
+    inner = _split(args, prefix, partials)
+    if inner is None:
+        return None
+    return f"{name}({inner[0]}) OVER ({clause}) ", f"({inner[1]}) ", close + 1

@@ -20,6 +20,7 @@ from typing import Final
 import duckdb
 
 from observability.analytics.buckets import HeldView
+from observability.analytics.equity import register_equity
 from observability.analytics.trace_latency import TraceLatencyCache
 from observability.analytics.views import BASE_SOURCES, DERIVED_SOURCES, derived_sql, window_table
 from observability.analytics.windows import Window
@@ -87,10 +88,11 @@ class WindowCache:
                          [min(keys)])
         return True
 
-    def prepare(self, window: Window, columns: dict[str, list[str]], derived: dict[str, int]) -> int:
+    def prepare(self, window: Window, columns: dict[str, list[str]], derived: dict[str, int],
+                equity_columns: list[str] | None = None) -> int:
         """Make `_obs_w_<view>` ready for every base view in `columns` and every derived source (with
-        the number of metric groups reading it); returns the number of statements that read the
-        query layer."""
+        the number of metric groups reading it; `equity_columns`: the trade columns its metrics read);
+        returns the number of statements that read the query layer."""
         since, until = window.sql_bounds()
         live = window.until >= datetime.now(UTC) - LIVE_SLACK
         reads = 0
@@ -137,17 +139,19 @@ class WindowCache:
         if new_rows:
             self.con.execute(f"DROP TABLE {NEW_ROWS}")
         for name, readers in derived.items():
-            incremental: str | None = None
+            own_sql: str | None = None
             if name == "trace_latency":
                 signals, gates = self.held("signals"), self.held("gate_decisions")
-                incremental = self.trace_latency.view_sql(signals, gates, since, until)
-                self.last[name] = "derived" if incremental is None else "incremental"
+                own_sql = self.trace_latency.view_sql(signals, gates, since, until)
+                self.last[name] = "derived" if own_sql is None else "incremental"
+            elif name == "equity":
+                own_sql = register_equity(self.con, equity_columns or [])
             # Several readers of a source computed from scratch: compute it once, into a table.
-            kind = "TABLE" if readers > 1 and incremental is None else "VIEW"
+            kind = "TABLE" if readers > 1 and own_sql is None else "VIEW"
             before = self._derived.get(name)
             if before is not None and before != kind:
                 self.con.execute(f"DROP {before} {window_table(name)}")
             self._derived[name] = kind
             self.con.execute(f"CREATE OR REPLACE TEMP {kind} {window_table(name)} AS "
-                             f"{incremental or derived_sql(DERIVED_SOURCES[name], until, since)}")
+                             f"{own_sql or derived_sql(DERIVED_SOURCES[name], until, since)}")
         return reads
