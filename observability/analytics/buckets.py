@@ -122,7 +122,7 @@ class BucketCache:
         grp = f"CAST(({group_by}) AS VARCHAR)" if group_by else "CAST(NULL AS VARCHAR)"
         bucket = f", epoch_us({src.ts}) // {BUCKET_US} AS b" if bucketed else ""
         filt = f"({cond})" + (f" AND ({where})" if where else "")
-        ev = (f"arg_max({{'t': {src.ts}, 'id': CAST({src.id_col} AS VARCHAR)}}, {src.ts}, {evidence})"
+        ev = (f"max({{'t': {src.ts}, 'id': CAST({src.id_col} AS VARCHAR)}}, {evidence})"
               if evidence > 0 else "CAST(NULL AS STRUCT(t TIMESTAMPTZ, id VARCHAR)[])")
         parts = "".join(f', {p.expr} AS "{p.alias}"' for p in partials)
         keys = self._keys(src)

@@ -132,10 +132,12 @@ class MetricsComputer:
     live window: the window cache then only adds the rows logged since the last refresh.
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, config: MetricsConfig | None = None) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, config: MetricsConfig | None = None, *,
+                 incremental: bool = True) -> None:
+        """`incremental=False` recomputes everything from the rows each time (the reference)."""
         self.con = con
         self.config = config or load_metrics_config()
-        self.cache = WindowCache(con)
+        self.cache = WindowCache(con, incremental=incremental)
         self.buckets = BucketCache(con)
 
     def compute(self, window: Window, *, metrics: list[str] | None = None,

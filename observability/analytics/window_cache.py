@@ -53,8 +53,11 @@ class _Held:
 class WindowCache:
     """Materialises base views for a window, incrementally for live windows."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, *, incremental: bool = True) -> None:
+        """`incremental=False`: every window is rebuilt and every derived source is its plain SQL (the
+        reference the incremental paths are tested against)."""
         self.con = con
+        self.incremental = incremental
         self._held: dict[str, _Held] = {}
         self._generation = 0
         self._derived: dict[str, str] = {}
@@ -94,7 +97,7 @@ class WindowCache:
         the number of metric groups reading it; `equity_columns`: the trade columns its metrics read);
         returns the number of statements that read the query layer."""
         since, until = window.sql_bounds()
-        live = window.until >= datetime.now(UTC) - LIVE_SLACK
+        live = self.incremental and window.until >= datetime.now(UTC) - LIVE_SLACK
         reads = 0
         tables = {r[0] for r in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
         new_rows = self._stage_new_rows(window, columns, live)
@@ -144,7 +147,7 @@ class WindowCache:
                 signals, gates = self.held("signals"), self.held("gate_decisions")
                 own_sql = self.trace_latency.view_sql(signals, gates, since, until)
                 self.last[name] = "derived" if own_sql is None else "incremental"
-            elif name == "equity":
+            elif name == "equity" and self.incremental:
                 own_sql = register_equity(self.con, equity_columns or [])
             # Several readers of a source computed from scratch: compute it once, into a table.
             kind = "TABLE" if readers > 1 and own_sql is None else "VIEW"
