@@ -165,8 +165,8 @@ def signal_received(
     return _event("signal_received", payload, symbol, mode, trace_id, ts_event, severity)
 
 
-GateRow = tuple[str, float, float, str, int, str]
-"""One gate of a signal for `gate_decisions`: (gate, value, threshold, direction, gate_order, reason)."""
+GateSpecRow = tuple[str, float, str, int]
+"""One configured gate for `gate_decisions`: (gate, threshold, direction, gate_order)."""
 
 
 def gate_decision(
@@ -175,25 +175,31 @@ def gate_decision(
     ts_event: float | None = None, severity: str = "INFO",
 ) -> dict[str, Any]:
     """`passed` and `margin` are derived from value, threshold and direction, so they cannot disagree."""
-    return gate_decisions([(gate, value, threshold, direction, gate_order, reason)], symbol=symbol,
-                          trace_id=trace_id, mode=mode, signal_id=signal_id, ts_event=ts_event,
-                          severity=severity)[0]
+    return gate_decisions([(gate, threshold, direction, gate_order)], {gate: value}, symbol=symbol,
+                          trace_id=trace_id, mode=mode, signal_id=signal_id, reasons={gate: reason},
+                          ts_event=ts_event, severity=severity)[0]
 
 
 def gate_decisions(
-    gates: Sequence[GateRow], *, symbol: str, trace_id: str, mode: str = "none", signal_id: str | None = None,
-    ts_event: float | None = None, severity: str = "INFO",
+    gates: Sequence[GateSpecRow], values: Mapping[str, float], *, symbol: str, trace_id: str, mode: str = "none",
+    signal_id: str | None = None, reasons: Mapping[str, str] | None = None, ts_event: float | None = None,
+    severity: str = "INFO",
 ) -> list[dict[str, Any]]:
-    """Every gate decision of one signal, in the order given: the shared envelope is checked once.
+    """Every gate decision of one signal, in the order of `gates`, with `values[gate]` (and
+    `reasons[gate]`, default ""): the shared envelope is checked once.
 
     The engine logs all six gates of every signal, two thirds of its events; checking their common
     fields once instead of six times is most of what makes them cheap.
     """
     common = _event("gate_decision", {}, symbol, mode, trace_id, ts_event, severity, event_id="-")
     out = []
-    for gate, value, threshold, direction, gate_order, reason in gates:
-        v = value if type(value) is float and value - value == 0.0 else _finite("value", value)
-        t = threshold if type(threshold) is float and threshold - threshold == 0.0 else _finite("threshold", threshold)
+    for gate, threshold, direction, gate_order in gates:
+        try:
+            value = values[gate]
+        except KeyError:
+            raise EventValidationError(f"values has no value for gate {gate!r}") from None
+        v = value if type(value) is float and -_INF < value < _INF else _finite("value", value)
+        t = threshold if type(threshold) is float and -_INF < threshold < _INF else _finite("threshold", threshold)
         if direction == "min":
             margin = v - t
         elif direction == "max":
@@ -202,7 +208,8 @@ def gate_decisions(
             raise EventValidationError(f"direction must be 'min' or 'max', got {direction!r}")
         out.append({**common, "event_id": new_id(), "payload": {
             "gate": gate, "passed": margin >= 0.0, "value": v, "threshold": t, "direction": direction,
-            "margin": margin, "reason": reason, "gate_order": gate_order, "signal_id": signal_id,
+            "margin": margin, "reason": reasons.get(gate, "") if reasons else "", "gate_order": gate_order,
+            "signal_id": signal_id,
         }})
     return out
 
@@ -251,7 +258,7 @@ def trade_opened(
         "thresholds": _finite_map("thresholds", thresholds) if thresholds else {},
         "config_hash": config_hash, "git_sha": git_sha, "data_snapshot_id": data_snapshot_id,
     }
-    return _event("trade_opened", payload, symbol, _choice("mode", mode, _MODES), trace_id, ts_event)
+    return _event("trade_opened", payload, symbol, mode, trace_id, ts_event)
 
 
 def trade_closed(
@@ -274,12 +281,13 @@ def trade_closed(
         "pnl_bps": (gross - fee) / (entry * qty) * 10_000.0,
         "hold_seconds": (hold_seconds if type(hold_seconds) is float and 0.0 <= hold_seconds < _INF
                          else _non_negative("hold_seconds", hold_seconds)),
-        "exit_reason": _choice("exit_reason", exit_reason, _EXIT),
+        "exit_reason": (exit_reason if type(exit_reason) is str and exit_reason in _EXIT
+                        else _choice("exit_reason", exit_reason, _EXIT)),
         "mfe_bps": mfe_bps if type(mfe_bps) is float and -_INF < mfe_bps < _INF else _finite("mfe_bps", mfe_bps),
         "mae_bps": mae_bps if type(mae_bps) is float and -_INF < mae_bps < _INF else _finite("mae_bps", mae_bps),
         "exit_execution": exit_execution,
     }
-    return _event("trade_closed", payload, symbol, _choice("mode", mode, _MODES), trace_id, ts_event)
+    return _event("trade_closed", payload, symbol, mode, trace_id, ts_event)
 
 
 def shadow_trade_opened(
@@ -295,7 +303,7 @@ def shadow_trade_opened(
         "size": size if type(size) is float and 0.0 < size < _INF else _positive("size", size),
         "blocked_by": list(blocked_by), "counterfactuals": [dict(c) for c in counterfactuals],
     }
-    return _event("shadow_trade_opened", payload, symbol, _choice("mode", mode, _MODES), trace_id, ts_event)
+    return _event("shadow_trade_opened", payload, symbol, mode, trace_id, ts_event)
 
 
 def shadow_trade_closed(
@@ -316,11 +324,12 @@ def shadow_trade_closed(
         "pnl": pnl, "pnl_bps": pnl / (entry * qty) * 10_000.0,
         "hold_seconds": (hold_seconds if type(hold_seconds) is float and 0.0 <= hold_seconds < _INF
                          else _non_negative("hold_seconds", hold_seconds)),
-        "exit_reason": _choice("exit_reason", exit_reason, _EXIT), "blocked_by": list(blocked_by),
+        "exit_reason": (exit_reason if type(exit_reason) is str and exit_reason in _EXIT
+                        else _choice("exit_reason", exit_reason, _EXIT)), "blocked_by": list(blocked_by),
         "mfe_bps": mfe_bps if type(mfe_bps) is float and -_INF < mfe_bps < _INF else _finite("mfe_bps", mfe_bps),
         "mae_bps": mae_bps if type(mae_bps) is float and -_INF < mae_bps < _INF else _finite("mae_bps", mae_bps),
     }
-    return _event("shadow_trade_closed", payload, symbol, _choice("mode", mode, _MODES), trace_id, ts_event)
+    return _event("shadow_trade_closed", payload, symbol, mode, trace_id, ts_event)
 
 
 def market_context(

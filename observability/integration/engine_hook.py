@@ -119,6 +119,9 @@ class EngineHook:
         self._traces: dict[str, _Trace] = {}
         self._trades: dict[str, _Position] = {}
         self._shadows: dict[str, _Position] = {}
+        self._checked_names: set[tuple[Any, ...]] = set()
+        """(symbol, model_id, strategy, *feature names) of signals whose names passed `_check_names`: the same
+        few combinations come back on every signal, and a set lookup is cheaper than re-checking them."""
         self._open_traces: set[str] = set()
         """trace_ids whose trade or shadow trade is still open: a new signal must not reuse them."""
         self.update_gates(gates_config or GatesConfig())
@@ -138,21 +141,23 @@ class EngineHook:
         self._specs = [(name, config.gates[name]) for name in self._order]
         self._hash = config.config_hash()
         self._thresholds = {m: config.thresholds(m) for m in _MODES}
-        self._plans = {m: self._plan(m) for m in _MODES}
+        self._rows = {m: [(name, self._thresholds[m][name], spec.direction, spec.order) for name, spec in self._specs]
+                      for m in _MODES}
+        """Per mode, each gate's (name, threshold, direction, order) as `builders.gate_decisions` takes them."""
+        self._misses = {m: self._miss_rules(m) for m in _MODES}
 
-    def _plan(self, mode: str) -> list[tuple[str, float, str, int, float, str]]:
-        """Each gate's (name, threshold, direction, order, near-miss margin, reason tail) for `mode`, in order.
+    def _miss_rules(self, mode: str) -> list[tuple[str, float, str]]:
+        """Each gate's (name, near-miss margin, reason tail) for `mode`, in order.
 
         A failed gate's default reason is its value followed by the tail, e.g. "9.1 bps > max 8":
         the tail is fixed per config and mode, so it is formatted here, once.
         """
-        plan: list[tuple[str, float, str, int, float, str]] = []
+        rules = []
         for name, spec in self._specs:
             threshold = self._thresholds[mode][name]
             op = "<" if spec.direction == "min" else ">"
-            plan.append((name, threshold, spec.direction, spec.order, spec.near_miss_margin,
-                         f" {spec.unit} {op} {spec.direction} {threshold:.6g}"))
-        return plan
+            rules.append((name, spec.near_miss_margin, f" {spec.unit} {op} {spec.direction} {threshold:.6g}"))
+        return rules
 
     @property
     def gate_names(self) -> list[str]:
@@ -180,6 +185,16 @@ class EngineHook:
 
     # ------------------------------------------------------------ signal and gates
 
+    @staticmethod
+    def _check_names(symbol: str, model_id: str, strategy: str, features: Mapping[str, float] | None) -> None:
+        if not isinstance(symbol, str) or not symbol.strip():
+            raise HookError(f"symbol must name the instrument, e.g. 'BTC/USDT', got {symbol!r}")
+        bounded_text("symbol", symbol, 40)
+        bounded_text("model_id", model_id, 128)
+        bounded_text("strategy", strategy, 200, required=False)
+        for name in features or ():
+            bounded_text("feature name", name, 128)
+
     def on_signal(
         self, *, symbol: str, side: str, confidence: float, price: float, model_id: str, mode: str,
         trace_id: str | None = None, signal_id: str | None = None, strategy: str = "default",
@@ -190,17 +205,20 @@ class EngineHook:
         with self._lock:
             if mode not in _MODES:
                 raise HookError(f"mode must be one of {list(_MODES)}, got {mode!r}")
-            if not symbol or not symbol.strip():
-                raise HookError(f"symbol must name the instrument, e.g. 'BTC/USDT', got {symbol!r}")
-            bounded_text("symbol", symbol, 40)
-            bounded_text("model_id", model_id, 128)
-            bounded_text("strategy", strategy, 200, required=False)
+            names = (symbol, model_id, strategy, *features) if features else (symbol, model_id, strategy)
+            try:
+                known = names in self._checked_names
+            except TypeError:  # an unhashable argument: the checks below name it
+                known = False
+            if not known:
+                self._check_names(symbol, model_id, strategy, features)
+                if len(self._checked_names) >= 4096:
+                    self._checked_names.clear()
+                self._checked_names.add(names)
             if trace_id:
                 bounded_text("trace_id", trace_id, 64)
             if signal_id:
                 bounded_text("signal_id", signal_id, 128)
-            for name in features or ():
-                bounded_text("feature name", name, 128)
             at = secs(ts)
             decided = at if decision_ts is None else secs(decision_ts)
             fts = None
@@ -254,15 +272,14 @@ class EngineHook:
                 )
             at = step_ts(ts, trace.ts, "gate decisions", "signal", trace_id)
             mode = trace.mode
-            plan = self._plans[mode]
             events = builders.gate_decisions(
-                [(name, values[name], threshold, direction, order, reasons.get(name, "") if reasons else "")
-                 for name, threshold, direction, order, _, _ in plan],
-                symbol=trace.symbol, trace_id=trace_id, mode=mode, signal_id=trace.signal_id, ts_event=at,
+                self._rows[mode], values, symbol=trace.symbol, trace_id=trace_id, mode=mode,
+                signal_id=trace.signal_id, reasons=reasons, ts_event=at,
             )
             blocked = []
             near = []
-            for event, (name, _, _, _, near_miss_margin, reason_tail) in zip(events, plan, strict=True):
+            log = self._logger.log
+            for event, (name, near_miss_margin, reason_tail) in zip(events, self._misses[mode], strict=True):
                 payload = event["payload"]
                 if not payload["passed"]:
                     blocked.append(name)
@@ -270,9 +287,7 @@ class EngineHook:
                         near.append(name)
                     if not payload["reason"]:
                         payload["reason"] = f"{values[name]:.6g}{reason_tail}".strip()
-            log = self._logger.log
-            for event in events:
-                log(event)
+                log(event)  # every event is built (and checked) before the first is logged
             trace.verdict = GateVerdict(trace_id, not blocked, tuple(blocked), tuple(near), dict(values),
                                         self._thresholds[mode])
             trace.gates_ts = at

@@ -93,8 +93,9 @@ class _ExitTable:
     high: list[float]
     neg_low: list[float]
     """Lists, not arrays: each signal reads a few items, and list items are Python floats already."""
-    long_hits: tuple[tuple[int, str], ...]
-    short_hits: tuple[tuple[int, str], ...]
+    long_first: tuple[int, str]
+    """The earliest (step, reason) of take profit, stop loss and trailing stop for a long."""
+    short_first: tuple[int, str]
 
 
 class SymbolMarket:
@@ -177,10 +178,10 @@ class SymbolMarket:
         path, high, neg_low = table.path, table.high, table.neg_low
         end = max(0, min(hold // step_s, len(path)) - 1)
         rev = end + 1 if reversal is None else max(0, min(end, reversal // step_s - 1))
-        step, reason = min((end, "timeout"), (rev, "signal_reversal"), *table.long_hits)
+        step, reason = min((end, "timeout"), (rev, "signal_reversal"), table.long_first)
         long_plan = PlannedExit((step + 1) * step_s, path[step], reason, max(high[step], 0.0),
                                 min(-neg_low[step], 0.0))
-        step, reason = min((end, "timeout"), (rev, "signal_reversal"), *table.short_hits)
+        step, reason = min((end, "timeout"), (rev, "signal_reversal"), table.short_first)
         return long_plan, PlannedExit((step + 1) * step_s, path[step], reason, max(neg_low[step], 0.0),
                                       min(-high[step], 0.0))
 
@@ -208,6 +209,6 @@ class SymbolMarket:
                 k = int(hit.argmax())
                 if hit[k]:
                     trail = armed + k
-            sides.append(((int(np.searchsorted(best, rule.take_profit)), "take_profit"),
-                          (int(np.searchsorted(worst, rule.stop_loss)), "stop_loss"), (trail, "trailing_stop")))
+            sides.append(min((int(np.searchsorted(best, rule.take_profit)), "take_profit"),
+                             (int(np.searchsorted(worst, rule.stop_loss)), "stop_loss"), (trail, "trailing_stop")))
         return _ExitTable(rule, index, stride, path.tolist(), high.tolist(), neg_low.tolist(), sides[0], sides[1])
