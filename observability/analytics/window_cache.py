@@ -13,6 +13,7 @@ Derived sources read by several metric groups are computed once per refresh into
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -24,6 +25,7 @@ from observability.analytics.equity import register_equity
 from observability.analytics.trace_latency import TraceLatencyCache
 from observability.analytics.views import BASE_SOURCES, DERIVED_SOURCES, derived_sql, window_table
 from observability.analytics.windows import Window
+from observability.core.io.columns import WIDE_SCHEMA
 from observability.core.io.views import VIEWS
 
 LIVE_SLACK: Final = timedelta(seconds=120)
@@ -83,12 +85,15 @@ class WindowCache:
     def _stage_new_rows(self, window: Window, columns: dict[str, list[str]], live: bool) -> bool:
         """Copy the query layer's rows above the lowest held seq once, so that each held view appends
         from that small table instead of scanning the whole dataset again (one scan, not one per view)."""
-        keys = [int(str(self._held[v].max_key)) for v, c in columns.items()
-                if APPEND_KEYS.get(v) == "seq" and v in VIEWS and self._appendable(v, c, window, live)]
-        if not keys:
+        views = [v for v, c in columns.items()
+                 if APPEND_KEYS.get(v) == "seq" and v in VIEWS and self._appendable(v, c, window, live)]
+        if not views:
             return False
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {NEW_ROWS} AS SELECT * FROM {WIDE} WHERE seq > ?",
-                         [min(keys)])
+        # Only the wide columns those views' SQL names (a word match: maybe one too many, never too few).
+        words = set(re.findall(r"[a-z_][a-z0-9_]*", " ".join(VIEWS[v] for v in views).lower()))
+        wide = ", ".join(f'"{n}"' for n in WIDE_SCHEMA.names if n in words or n == "seq")
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {NEW_ROWS} AS SELECT {wide} FROM {WIDE} WHERE seq > ?",
+                         [min(int(str(self._held[v].max_key)) for v in views)])
         return True
 
     def prepare(self, window: Window, columns: dict[str, list[str]], derived: dict[str, int],
