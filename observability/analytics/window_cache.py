@@ -82,19 +82,22 @@ class WindowCache:
         cols = ", ".join(cols_list + ([key] if key is not None and key not in cols_list else []))
         return key is not None and held is not None and held.cols == cols and window.since >= held.since
 
-    def _stage_new_rows(self, window: Window, columns: dict[str, list[str]], live: bool) -> bool:
+    def _stage_new_rows(self, window: Window, columns: dict[str, list[str]], live: bool) -> int | None:
         """Copy the query layer's rows above the lowest held seq once, so that each held view appends
-        from that small table instead of scanning the whole dataset again (one scan, not one per view)."""
+        from that small table instead of scanning the whole dataset again (one scan, not one per view).
+        Returns the top seq staged (every view appended from it has seen all rows up to it), None when
+        nothing was staged."""
         views = [v for v, c in columns.items()
                  if APPEND_KEYS.get(v) == "seq" and v in VIEWS and self._appendable(v, c, window, live)]
         if not views:
-            return False
+            return None
         # Only the wide columns those views' SQL names (a word match: maybe one too many, never too few).
         words = set(re.findall(r"[a-z_][a-z0-9_]*", " ".join(VIEWS[v] for v in views).lower()))
         wide = ", ".join(f'"{n}"' for n in WIDE_SCHEMA.names if n in words or n == "seq")
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {NEW_ROWS} AS SELECT {wide} FROM {WIDE} WHERE seq > ?",
                          [min(int(str(self._held[v].max_key)) for v in views)])
-        return True
+        row = self.con.execute(f"SELECT max(seq) FROM {NEW_ROWS}").fetchone()
+        return int(row[0]) if row is not None and row[0] is not None else 0
 
     def prepare(self, window: Window, columns: dict[str, list[str]], derived: dict[str, int],
                 equity_columns: list[str] | None = None) -> int:
@@ -105,7 +108,7 @@ class WindowCache:
         live = self.incremental and window.until >= datetime.now(UTC) - LIVE_SLACK
         reads = 0
         tables = {r[0] for r in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        new_rows = self._stage_new_rows(window, columns, live)
+        staged = self._stage_new_rows(window, columns, live)
         for view, cols_list in columns.items():
             ts = BASE_SOURCES[view].ts
             if IN_PLACE.get(view) in tables:
@@ -121,12 +124,14 @@ class WindowCache:
             table = held_table(view)
             if key is not None and held is not None and held.cols == cols and window.since >= held.since:
                 self.con.execute(f"DELETE FROM {table} WHERE {ts} < {since}")
-                body = f"({VIEWS[view].replace(WIDE, NEW_ROWS)})" if key == "seq" and new_rows else view
+                body = f"({VIEWS[view].replace(WIDE, NEW_ROWS)})" if key == "seq" and staged is not None else view
                 self.con.execute(f"INSERT INTO {table} SELECT {cols} FROM {body} WHERE {key} > ? AND {ts} >= {since}",
                                  [held.max_key])
                 row = self.con.execute(f"SELECT max({key}) FROM {table}").fetchone()
                 if row is not None and row[0] is not None:
                     held.max_key = max(held.max_key, row[0])
+                if key == "seq" and staged is not None:  # a rare event type: no need to look back again
+                    held.max_key = max(int(str(held.max_key)), staged)
                 held.since = window.since
                 self.last[view] = "appended"
             else:
@@ -144,7 +149,7 @@ class WindowCache:
             reads += 1
             self.con.execute(f"CREATE OR REPLACE TEMP VIEW {window_table(view)} AS SELECT * FROM {table} "
                              f"WHERE {ts} >= {since} AND {ts} < {until}")
-        if new_rows:
+        if staged is not None:
             self.con.execute(f"DROP TABLE {NEW_ROWS}")
         for name, readers in derived.items():
             own_sql: str | None = None
