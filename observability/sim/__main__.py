@@ -25,8 +25,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ObservabilityError as exc:
         print(f"observability.sim: error: {exc}", file=sys.stderr)
         return 2
-    print(f"simulated {summary.sim_seconds:,.0f} s: {summary.events:,} events, {summary.dropped:,} dropped",
-          file=sys.stderr)
+    print(f"simulated {summary.sim_seconds:,.0f} s: {summary.events:,} events ({summary.events_per_s:,.0f}/s), "
+          f"{summary.dropped:,} dropped", file=sys.stderr)
     return 0
 
 

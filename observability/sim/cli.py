@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 from collections.abc import Callable
 
 from observability.config.gates_config import load_gates_config
@@ -15,6 +14,7 @@ from observability.sim.runner import (
     SimProgress,
     SimSummary,
     check_sim_arguments,
+    collect_rarely,
     install_stop_handlers,
     run_simulation,
 )
@@ -54,10 +54,7 @@ def run_from_args(
     config = load_observability_config(getattr(args, "config", None))
     symbols = symbols_from(args)
 
-    # This process exists to run the simulation: tens of thousands of live objects (open
-    # positions) make default-threshold full collections a large share of the CPU, so collect rarely.
-    gc.freeze()
-    gc.set_threshold(100_000, 50, 50)
+    collect_rarely()
 
     async def main() -> SimSummary:
         stop = asyncio.Event()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import math
 import signal
 import time
@@ -30,6 +31,10 @@ _MAX_SLICE_S = 0.02
 """Longest slice of real time simulated without yielding (low rates: one slice per 20 ms)."""
 _BACKPRESSURE_FILL = 0.5
 """Above this queue fill the simulator waits: a demo shows what the pipeline sustains, not a flood of drops."""
+_BACKPRESSURE_LAG_S = 0.5
+"""...and above this much writer lag (events sent but not committed, in seconds of the requested rate,
+at least four writer batches): the writer reads the pipe ahead of its commits, so without this a
+demo could report a rate the writer only reaches seconds after the end."""
 _BACKPRESSURE_WAIT_S = 0.002
 
 
@@ -52,14 +57,26 @@ class SimSummary:
     events: int
     dropped: int
     elapsed_s: float
+    """From start to return, including the final drain and close of the logger."""
     sim_seconds: float
     close_report: CloseReport | None
+    run_s: float = 0.0
+    """Real seconds the simulation ran (before the drain): `events / run_s` is the achieved rate."""
+
+    @property
+    def events_per_s(self) -> float:
+        return self.events / self.run_s if self.run_s > 0 else 0.0
 
 
 def _progress(log: EventLogger, sim: Simulator, elapsed: float, rate: float) -> SimProgress:
     health = log.health()
     return SimProgress(sim.events_logged, sim.events_dropped, elapsed, rate, sim.now, sim.open_positions,
                        health.queue_depth, health.fill_ratio, health.writer_alive)
+
+
+def _behind(log: EventLogger, max_lag: int) -> bool:
+    health = log.health()
+    return health.fill_ratio > _BACKPRESSURE_FILL or health.writer_lag_events > max_lag
 
 
 def check_sim_arguments(rate: float, speed: float, duration: float | None, symbols: Sequence[str]) -> None:
@@ -112,6 +129,7 @@ async def run_simulation(
     loop = asyncio.get_running_loop()
     started = loop.time()
     sim_done = 0.0
+    run_s = 0.0
     sim: Simulator | None = None
     try:
         if use_registry:
@@ -121,6 +139,7 @@ async def run_simulation(
         sim = Simulator(log, settings, gates, registry=registry, config_registry=registry)
         last_t, last_n = started, 0
         slice_s = min(_MAX_SLICE_S, log.config.writer.chunk_events / rate)  # 5 ms at 50,000 events/s
+        max_lag = max(4 * log.config.writer.batch_max_events, int(_BACKPRESSURE_LAG_S * rate))
 
         while True:
             now = loop.time()
@@ -132,22 +151,32 @@ async def run_simulation(
             target = (now - started) * speed
             if sim.now >= target:
                 await asyncio.sleep(slice_s)  # ahead of the clock
-            elif log.health().fill_ratio > _BACKPRESSURE_FILL:
+            elif _behind(log, max_lag):
                 await asyncio.sleep(_BACKPRESSURE_WAIT_S)  # let the writer catch up: fall behind, do not flood
             else:
                 sim.advance(min(target, sim.now + slice_s * speed))
                 sim_done = sim.now
                 await asyncio.sleep(0)
+        run_s = loop.time() - started
         if on_progress is not None:  # the final line shows the average over the whole run
-            elapsed = loop.time() - started
-            on_progress(_progress(log, sim, elapsed, sim.events_logged / max(elapsed, 1e-9)))
+            on_progress(_progress(log, sim, run_s, sim.events_logged / max(run_s, 1e-9)))
     finally:
         if own:
             report = await asyncio.shield(log.aclose())
         if registry is not None:
             registry.close()
     events, dropped = (sim.events_logged, sim.events_dropped) if sim is not None else (0, 0)
-    return SimSummary(events, dropped, loop.time() - started, sim_done, report)
+    return SimSummary(events, dropped, loop.time() - started, sim_done, report, run_s or loop.time() - started)
+
+
+def collect_rarely() -> None:
+    """GC policy for a process that exists to run the simulation (the demo, benchmarks).
+
+    Tens of thousands of live objects (open positions, queued events) make default-threshold
+    collections a large share of the CPU, so objects alive now are frozen and collections are rare.
+    """
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 50)
 
 
 def install_stop_handlers(stop: asyncio.Event) -> None:

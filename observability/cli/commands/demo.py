@@ -44,8 +44,9 @@ def run(args: argparse.Namespace) -> int:
     report = summary.close_report
     written = f", {report.written:,} written" if report is not None else ""
     console.print(
-        f"demo done: {summary.events:,} events in {summary.elapsed_s:,.1f} s ({summary.sim_seconds:,.0f} simulated s)"
-        f", {summary.dropped:,} dropped{written}")
+        f"demo done: {summary.events:,} events in {summary.run_s:,.1f} s = {summary.events_per_s:,.0f} events/s "
+        f"(requested {args.rate:,.0f}/s; {summary.sim_seconds:,.0f} simulated s), {summary.dropped:,} dropped"
+        f"{written}; drained and closed in {summary.elapsed_s - summary.run_s:,.1f} s")
     if report is not None and report.unwritten:
         console.print(f"[yellow]{report.unwritten:,} events kept in {report.fallback_file} for the next writer[/]")
     return 0
