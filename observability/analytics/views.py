@@ -236,13 +236,12 @@ def group_query(src: Source, exprs: list[tuple[str, str]], where: str | None, gr
     """One aggregate query computing every `(alias, expr)` per scope (and per `group_by` value).
 
     Output columns: scope, grp, _n (rows aggregated), _ids (the `evidence` most recent row ids, by
-    a streaming top-n aggregate, ties broken by id), then one column per alias.
+    a streaming top-n aggregate; among rows of the same time, any), then one column per alias.
     """
     grp = f"CAST(({group_by}) AS VARCHAR)" if group_by else "CAST(NULL AS VARCHAR)"
     inner = f"SELECT *, {grp} AS _grp FROM {window_table(src.name)}" + (f" WHERE ({where})" if where else "")
     cols = ", ".join(f'({expr}) AS "{alias}"' for alias, expr in exprs)
     scope, grp_out, groups = grouping(src, group_by)
-    # Ties in time broken by id (largest first): the same ids as the live partials path picks.
-    ids = (f"arg_max(CAST({src.id_col} AS VARCHAR), ({src.ts}, CAST({src.id_col} AS VARCHAR)), {evidence})"
-           if evidence > 0 else "CAST(NULL AS VARCHAR[])")
+    ids = (f"arg_max(CAST({src.id_col} AS VARCHAR), {src.ts}, {evidence})" if evidence > 0
+           else "CAST(NULL AS VARCHAR[])")
     return f"SELECT {scope} AS scope, {grp_out} AS grp, count(*) AS _n, {ids} AS _ids, {cols} FROM ({inner}){groups}"

@@ -94,8 +94,8 @@ class WindowCache:
         # Only the wide columns those views' SQL names (a word match: maybe one too many, never too few).
         words = set(re.findall(r"[a-z_][a-z0-9_]*", " ".join(VIEWS[v] for v in views).lower()))
         wide = ", ".join(f'"{n}"' for n in WIDE_SCHEMA.names if n in words or n == "seq")
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {NEW_ROWS} AS SELECT {wide} FROM {WIDE} WHERE seq > ?",
-                         [min(int(str(self._held[v].max_key)) for v in views)])
+        low = min(int(str(self._held[v].max_key)) for v in views)  # a literal: a parameter defeats pruning
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {NEW_ROWS} AS SELECT {wide} FROM {WIDE} WHERE seq > {low}")
         row = self.con.execute(f"SELECT max(seq) FROM {NEW_ROWS}").fetchone()
         return int(row[0]) if row is not None and row[0] is not None else 0
 

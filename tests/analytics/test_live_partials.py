@@ -56,6 +56,8 @@ def test_live_refresh_equals_a_recompute_through_appends_slides_and_export(
     now = time.time()
     events: list[dict[str, Any]] = list(generate_events(seed=5, sim_seconds=1500, events_per_second=8.0,
                                                         start_ts=now - 1800, settle=True))
+    for i, event in enumerate(events):  # no two rows at the same time: "the most recent ids" is one set
+        event["ts_event"] += i * 4e-6
     first, second, third = events[:7000], events[7000:10000], events[10000:]
     conn = open_live_db(layout.live_db)
     ingest_events(conn, first)
