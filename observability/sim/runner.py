@@ -138,7 +138,10 @@ async def run_simulation(
             registry = Registry(log.layout)
         sim = Simulator(log, settings, gates, registry=registry, config_registry=registry)
         last_t, last_n = started, 0
-        slice_s = min(_MAX_SLICE_S, log.config.writer.chunk_events / rate)  # 5 ms at 50,000 events/s
+        # One writer chunk per slice (5 ms at 50,000 events/s), and never more than a quarter of the
+        # queue: waiting at half full, a slice then cannot push the queue into its dropping tiers.
+        slice_events = min(log.config.writer.chunk_events, log.config.queue.maxsize // 4)
+        slice_s = min(_MAX_SLICE_S, max(1, slice_events) / rate)
         max_lag = max(4 * log.config.writer.batch_max_events, int(_BACKPRESSURE_LAG_S * rate))
 
         while True:
