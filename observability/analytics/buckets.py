@@ -40,17 +40,31 @@ class _Parts:
     table: str
     generation: int
     covered: object
+    group: tuple[Source, list[Partial], str | None, str | None, int]
     appends: int = 0
 
 
 @dataclass(frozen=True)
 class HeldView:
-    """What the window cache tells about one held table: its name, key, rebuild generation, top key."""
+    """What the window cache tells about one held table: its name, key, rebuild generation, top key.
+
+    For a table updated in place (trade_changes.py): `changed` names a table of the buckets whose
+    rows changed between `since_key` and `max_key` (seq of the query layer's trade events).
+    """
 
     table: str
     key: str
     generation: int
     max_key: object
+    changed: str | None = None
+    since_key: object = None
+
+
+def _key_literal(key: object) -> str:
+    """A key bound as a literal: DuckDB prunes row groups by a literal, not by a parameter."""
+    if isinstance(key, datetime):
+        return f"TIMESTAMPTZ '{key.astimezone(UTC).isoformat()}'"
+    return str(int(str(key)))
 
 
 @dataclass
@@ -60,6 +74,7 @@ class BucketCache:
     con: duckdb.DuckDBPyConnection
     _parts: dict[tuple[str, ...], _Parts] = field(default_factory=dict)
     _checked: dict[tuple[str, ...], bool] = field(default_factory=dict)
+    _tables: int = 0
 
     def splits(self, src: Source, exprs: list[tuple[str, str]], where: str | None, group_by: str | None,
                held: HeldView) -> dict[str, Split]:
@@ -78,8 +93,8 @@ class BucketCache:
         table = self._update(src, partials, where, group_by, evidence, held)
         lo_us, hi_us = _us(since), _us(until)
         first = -(-lo_us // BUCKET_US)
-        # Later windows of this held table start no earlier: minutes before this start are done with.
-        self.con.execute(f"DELETE FROM {table} WHERE b < {first}")
+        if held.changed is None:  # an appended table: later windows start no earlier
+            self.con.execute(f"DELETE FROM {table} WHERE b < {first}")
         b0, b1 = first, hi_us // BUCKET_US
         if b0 >= b1:  # no whole minute inside: every row is an edge row
             edge = f"{src.ts} >= {_literal(lo_us)} AND {src.ts} < {_literal(hi_us)}"
@@ -111,6 +126,22 @@ class BucketCache:
         return (f"SELECT {scope} AS scope, {grp_out} AS grp, CAST(coalesce(sum(_n), 0) AS BIGINT) AS _n, "
                 f"{ids} AS _ids, {finals} FROM ({inner}){groups}")
 
+    def apply(self, view: str, held: HeldView) -> None:
+        """Recompute, in every partials table over the in-place `view`, the buckets it changed."""
+        for sig, parts in list(self._parts.items()):
+            if sig[0] != view or parts.covered == held.max_key:
+                continue
+            if parts.generation != held.generation or parts.covered != held.since_key or held.changed is None:
+                del self._parts[sig]  # rebuilt from all rows when next asked for
+                continue
+            src, partials, where, group_by, evidence = parts.group
+            cond = f"epoch_us({src.ts}) // {BUCKET_US} IN (SELECT b FROM {held.changed})"
+            self.con.execute(f"DELETE FROM {parts.table} WHERE b IN (SELECT b FROM {held.changed})")
+            self.con.execute(f"INSERT INTO {parts.table} "
+                             + self._partial_select(src, partials, where, group_by, evidence, held.table, cond,
+                                                    bucketed=True))
+            parts.covered = held.max_key
+
     # ------------------------------------------------------------------ internals
 
     @staticmethod
@@ -134,22 +165,27 @@ class BucketCache:
                 evidence: int, held: HeldView) -> str:
         sig = (src.name, where or "", group_by or "", str(evidence), *(f"{p.alias}={p.expr}" for p in partials))
         parts = self._parts.get(sig)
-        if parts is not None and parts.generation == held.generation:
+        if parts is not None and parts.generation == held.generation and held.changed is not None:
+            if parts.covered == held.max_key:
+                return parts.table
+        elif parts is not None and parts.generation == held.generation:
             if held.max_key is not None and (parts.covered is None or held.max_key > parts.covered):  # type: ignore[operator]
-                cond = (f"{held.key} <= ?" if parts.covered is None else f"{held.key} > ? AND {held.key} <= ?")
-                args = [held.max_key] if parts.covered is None else [parts.covered, held.max_key]
+                top = f"{held.key} <= {_key_literal(held.max_key)}"
+                cond = top if parts.covered is None else f"{held.key} > {_key_literal(parts.covered)} AND {top}"
                 sql = self._partial_select(src, partials, where, group_by, evidence, held.table, cond, bucketed=True)
-                self.con.execute(f"INSERT INTO {parts.table} {sql}", args)
+                self.con.execute(f"INSERT INTO {parts.table} {sql}")
                 parts.covered, parts.appends = held.max_key, parts.appends + 1
                 if parts.appends >= COMPACT_EVERY:
                     self._compact(src, parts, partials, evidence)
             return parts.table
-        table = parts.table if parts is not None else f"_obs_p_{len(self._parts)}"
-        cond = "true" if held.max_key is None else f"{held.key} <= ?"
+        if parts is None:
+            self._tables += 1
+        table = parts.table if parts is not None else f"_obs_p_{self._tables}"
+        cond = ("true" if held.max_key is None or held.changed is not None
+                else f"{held.key} <= {_key_literal(held.max_key)}")
         sql = self._partial_select(src, partials, where, group_by, evidence, held.table, cond, bucketed=True)
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}",
-                         [] if held.max_key is None else [held.max_key])
-        self._parts[sig] = _Parts(table, held.generation, held.max_key)
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}")
+        self._parts[sig] = _Parts(table, held.generation, held.max_key, (src, partials, where, group_by, evidence))
         return table
 
     def _compact(self, src: Source, parts: _Parts, partials: list[Partial], evidence: int) -> None:

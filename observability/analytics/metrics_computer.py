@@ -145,6 +145,10 @@ class MetricsComputer:
         t0 = time.perf_counter()
         specs = {k: v for k, v in self.config.metrics.items() if metrics is None or k in metrics}
         queries = self._materialise(window, specs)
+        for view in ("trades", "shadow_trades"):
+            held = self.cache.held(view)
+            if held is not None:
+                self.buckets.apply(view, held)
         groups: dict[tuple[str, str | None, str | None], list[str]] = defaultdict(list)
         for name, spec in specs.items():
             groups[(spec.view, spec.where, spec.group_by)].append(name)

@@ -23,6 +23,7 @@ import duckdb
 from observability.analytics.buckets import HeldView
 from observability.analytics.equity import register_equity
 from observability.analytics.trace_latency import TraceLatencyCache
+from observability.analytics.trade_changes import TradeChanges
 from observability.analytics.views import BASE_SOURCES, DERIVED_SOURCES, derived_sql, window_table
 from observability.analytics.windows import Window
 from observability.core.io.columns import WIDE_SCHEMA
@@ -64,12 +65,17 @@ class WindowCache:
         self._generation = 0
         self._derived: dict[str, str] = {}
         self.trace_latency = TraceLatencyCache(con)
+        self.changes = TradeChanges(con)
+        self._in_place: dict[str, HeldView] = {}
         self.last: dict[str, str] = {}
         """How each view was prepared by the last call: 'appended', 'rebuilt' or 'in_place' (for tests and
         benches)."""
 
     def held(self, view: str) -> HeldView | None:
-        """The held table of a view prepared incrementally (live window) by the last call, else None."""
+        """The held table of a view prepared incrementally (live window) by the last call, else None;
+        for a view read in place, the query layer's table with the buckets changed since the last call."""
+        if view in self._in_place and self.last.get(view) == "in_place":
+            return self._in_place[view]
         h = self._held.get(view)
         key = APPEND_KEYS.get(view)
         if h is None or key is None or self.last.get(view) not in ("appended", "rebuilt"):
@@ -114,6 +120,11 @@ class WindowCache:
             if IN_PLACE.get(view) in tables:
                 self.last[view] = "in_place"
                 self._held.pop(view, None)
+                changes = self.changes.update(view) if live else None
+                if changes is None:
+                    self._in_place.pop(view, None)
+                else:
+                    self._in_place[view] = changes
                 self.con.execute(f"DROP TABLE IF EXISTS {held_table(view)}")
                 self.con.execute(f"CREATE OR REPLACE TEMP VIEW {window_table(view)} AS SELECT * FROM {view} "
                                  f"WHERE {ts} >= {since} AND {ts} < {until}")
