@@ -192,14 +192,15 @@ def gate_decisions(
     fields once instead of six times is most of what makes them cheap.
     """
     common = _event("gate_decision", {}, symbol, mode, trace_id, ts_event, severity, event_id="-")
+    reasons = reasons or {}
     out = []
     for gate, threshold, direction, gate_order in gates:
         try:
             value = values[gate]
         except KeyError:
             raise EventValidationError(f"values has no value for gate {gate!r}") from None
-        v = value if type(value) is float and -_INF < value < _INF else _finite("value", value)
-        t = threshold if type(threshold) is float and -_INF < threshold < _INF else _finite("threshold", threshold)
+        v = value if type(value) is float and value - value == 0.0 else _finite("value", value)
+        t = threshold if type(threshold) is float and threshold - threshold == 0.0 else _finite("threshold", threshold)
         if direction == "min":
             margin = v - t
         elif direction == "max":
@@ -208,7 +209,7 @@ def gate_decisions(
             raise EventValidationError(f"direction must be 'min' or 'max', got {direction!r}")
         out.append({**common, "event_id": new_id(), "payload": {
             "gate": gate, "passed": margin >= 0.0, "value": v, "threshold": t, "direction": direction,
-            "margin": margin, "reason": reasons.get(gate, "") if reasons else "", "gate_order": gate_order,
+            "margin": margin, "reason": reasons.get(gate, ""), "gate_order": gate_order,
             "signal_id": signal_id,
         }})
     return out
