@@ -162,6 +162,13 @@ class WindowCache:
                              f"WHERE {ts} >= {since} AND {ts} < {until}")
         if staged is not None:
             self.con.execute(f"DROP TABLE {NEW_ROWS}")
+        # Every view was read from the same snapshot of the query layer (it changes only in refresh()):
+        # each held view has seen every row up to the highest seq any of them holds.
+        seq_held = [h for v, h in self._held.items() if APPEND_KEYS.get(v) == "seq" and v in columns]
+        if seq_held:
+            top = max(int(str(h.max_key)) for h in seq_held)
+            for h in seq_held:
+                h.max_key = top
         for name, readers in derived.items():
             own_sql: str | None = None
             if name == "trace_latency":
