@@ -17,6 +17,7 @@ from observability.analytics.metrics_computer import MetricsComputer, MetricsRep
 from observability.analytics.partials import split_expr
 from observability.analytics.windows import Window
 from observability.config.metrics_config import MetricsConfig
+from observability.core import builders
 from observability.core.ingest import ingest_events
 from observability.core.io.exporter import export_once
 from observability.core.io.query import QueryLayer
@@ -115,3 +116,38 @@ def test_a_quantile_is_not_combined_from_partials(layout: DataLayout, metrics_co
     """Its residue still holds an aggregate: the computer aggregates the rows for it instead."""
     split = split_expr("quantile_cont(x, 0.95)", "p")
     assert split is not None and not split.partials and "quantile_cont" in split.residue
+
+
+def test_a_trade_closing_after_it_was_counted_open_moves_to_its_close_minute(
+    layout: DataLayout, metrics_config: MetricsConfig
+) -> None:
+    """The open trade sits in its open minute; the close replaces its row in another minute."""
+    now = time.time()
+    exe = builders.execution(order_id="o-1", side="buy", price_requested=100.0, price_filled=100.0, size_requested=1.0,
+                             size_filled=1.0, fees=0.1, latency_ms=5.0)
+    opened = builders.trade_opened(trade_id="T1", side="long", execution=exe, model_id="m", symbol="X",
+                                   trace_id="tr-1", mode="scalp", model_confidence=0.7, ts_event=now - 600)
+    closed = builders.trade_closed(trade_id="T1", side="long", entry_price=100.0, exit_price=103.0, size=1.0,
+                                   fees=0.2, hold_seconds=420.0, exit_reason="take_profit", symbol="X",
+                                   trace_id="tr-1", mode="scalp", ts_event=now - 180)
+    conn = open_live_db(layout.live_db)
+    ingest_events(conn, [opened])
+    q = QueryLayer(layout)
+    live = MetricsComputer(q.connect(), metrics_config)
+    try:
+        w = window(now - 3600)
+        report = live.compute(w)
+        assert (report.value("trades_open"), report.value("trades_closed")) == (1, 0)
+        ingest_events(conn, [closed])
+        q.refresh()
+        w = window(now - 3600)
+        report = live.compute(w)
+        assert live.cache.held("trades") is not None
+        assert (report.value("trades_open"), report.value("trades_closed")) == (0, 1)
+        assert report.value("pnl_net_usdt") == pytest.approx(2.8)  # (103 - 100) * 1 - 0.2
+        assert_same(report, layout, metrics_config, w)
+        report = live.compute(window(now - 300))  # the open minute is out of the window, the close is in
+        assert (report.value("trades_open"), report.value("trades_closed")) == (0, 1)
+    finally:
+        conn.close()
+        q.close()
