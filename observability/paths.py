@@ -6,7 +6,9 @@ The directory is created on first use with mode 0700 because it holds trading hi
 
 from __future__ import annotations
 
+import hashlib
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +65,17 @@ class DataLayout:
     def fallback_dir(self) -> Path:
         """Where CRITICAL events that could not reach live.db are kept until they can."""
         return self.root / "fallback"
+
+    @property
+    def spare_fallback_dir(self) -> Path:
+        """Second place for them when the data directory's disk is full: the system temp directory
+        (usually another filesystem), one owner-only folder per data directory."""
+        key = hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:16]
+        return Path(tempfile.gettempdir()) / "huracan-unwritten" / key
+
+    @property
+    def fallback_dirs(self) -> tuple[Path, Path]:
+        return self.fallback_dir, self.spare_fallback_dir
 
     def ensure(self) -> DataLayout:
         """Create the directory tree with owner-only permissions (0700); DataDirError when it cannot be."""

@@ -29,7 +29,7 @@ from observability.core import builders
 from observability.core.event_queue import EventQueue
 from observability.core.queue_monitor import AlertSink, QueueMonitor, status_of
 from observability.core.schemas import HealthSnapshot
-from observability.core.writer_link import WriterLink, encode, spawn_writer, write_fallback
+from observability.core.writer_link import FallbackError, WriterLink, encode, spawn_writer, write_fallback
 from observability.errors import ObservabilityError
 from observability.paths import DataLayout, resolve_data_dir
 
@@ -51,9 +51,13 @@ class CloseReport:
     unwritten: int
     fallback_file: Path | None
     elapsed_s: float
+    error: str | None = None
+    """Set when the unwritten events could not be kept anywhere (they are lost): says why."""
 
     def __str__(self) -> str:
         tail = f"; {self.unwritten} unwritten kept in {self.fallback_file}" if self.unwritten else ""
+        if self.error:
+            tail = f"; {self.error}"
         return (f"accepted {self.accepted}, written {self.written}, dead-lettered {self.dead_lettered}, "
                 f"dropped {self.dropped}{tail}")
 
@@ -147,12 +151,20 @@ class _LoggerBase:
         chunks = [c.data for c in self._link.inflight] + [data]
         return chunks, n + self._link.lag_events
 
-    def _report(self, started: float, fallback: Path | None, unwritten: int) -> CloseReport:
+    def _keep_unwritten(self, started: float) -> CloseReport:
+        """Report of a close that could not write everything: the rest goes to a fallback file."""
+        chunks, unwritten = self._unwritten_chunks()
+        try:
+            return self._report(started, write_fallback(self.layout, chunks), unwritten)
+        except FallbackError as exc:
+            return self._report(started, None, unwritten, error=str(exc))
+
+    def _report(self, started: float, fallback: Path | None, unwritten: int, error: str | None = None) -> CloseReport:
         link = self._link
         return CloseReport(
             accepted=self._q.accepted_total, written=link.acked - link.dead_total, dead_lettered=link.dead_total,
             dropped=self._q.dropped_total, unwritten=unwritten, fallback_file=fallback,
-            elapsed_s=time.monotonic() - started,
+            elapsed_s=time.monotonic() - started, error=error,
         )
 
 
@@ -243,8 +255,7 @@ class EventLogger(_LoggerBase):
         if self._loop is None:
             self._closed = True
             self._q.close()
-            chunks, unwritten = self._unwritten_chunks()
-            return self._report(started, write_fallback(self.layout, chunks), unwritten)
+            return self._keep_unwritten(started)
         ok = await self.flush(timeout=limit)
         self._closed = True
         self._q.close()
@@ -268,12 +279,11 @@ class EventLogger(_LoggerBase):
                 with contextlib.suppress(OSError, ValueError):
                     self._link.feed(proc.stdout.read() or b"")
                 proc.stdout.close()
-        fallback, unwritten = None, 0
+        report = self._report(started, None, 0)
         if not ok or self._link.lag_events or len(self._q):
-            chunks, unwritten = self._unwritten_chunks()
-            fallback = write_fallback(self.layout, chunks)
+            report = self._keep_unwritten(started)
         self._link.fail_waiters(LoggerClosedError("logger closed before the event was committed"))
-        return self._report(started, fallback, unwritten)
+        return report
 
     # -- loop callbacks -----------------------------------------------------------------------------
 
@@ -506,13 +516,12 @@ class SyncEventLogger(_LoggerBase):
                 proc.kill()
                 proc.wait()
         self._writer_alive = False
-        fallback, unwritten = None, 0
+        report = self._report(started, None, 0)
         if not ok or self._link.lag_events or len(self._q):
-            chunks, unwritten = self._unwritten_chunks()
-            fallback = write_fallback(self.layout, chunks)
+            report = self._keep_unwritten(started)
         with self._lock:
             self._link.fail_waiters(LoggerClosedError("logger closed before the event was committed"))
-        return self._report(started, fallback, unwritten)
+        return report
 
     def _wake(self) -> None:
         self._wake_event.set()

@@ -180,17 +180,35 @@ class WriterLink:
         return time.monotonic() - self.inflight[0].sent_at if self.inflight else 0.0
 
 
+class FallbackError(ObservabilityError):
+    """Neither fallback place could take the unwritten events (both disks full or unwritable)."""
+
+
 def write_fallback(layout: DataLayout, chunks: list[bytes]) -> Path | None:
-    """Keep events the writer could not take in an NDJSON file the next writer replays."""
+    """Keep events the writer could not take in an NDJSON file the next writer replays.
+
+    The data directory comes first; when its disk is full (the likely reason the writer could not
+    take them) the spare folder in the system temp directory, which the next writer replays too.
+    """
     data = b"".join(chunks)
     if not data.strip():
         return None
-    layout.fallback_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path = layout.fallback_dir / f"unwritten-{time.time_ns()}-{os.getpid()}.ndjson"
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return path
+    name = f"unwritten-{time.time_ns()}-{os.getpid()}.ndjson"
+    problems = []
+    for folder in layout.fallback_dirs:
+        tmp = folder / f"{name}.tmp"
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, folder / name)
+            return folder / name
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            problems.append(f"{folder}: {exc.strerror or exc}")
+    events = sum(1 for line in data.splitlines() if line[:1] == b"{")
+    raise FallbackError(f"{events} unwritten events could not be kept ({'; '.join(problems)}); "
+                        "free disk space in the data directory before the engine stops")
