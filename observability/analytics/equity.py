@@ -6,6 +6,11 @@ that alone took 0.5-0.8 s of a refresh. Here DuckDB sorts the closed trades once
 (closed_at, trade_id) as the SQL does, and numpy folds each scope's running sum and peak. The rows
 and columns are the SQL's (only the columns the metrics read are carried); values agree up to
 the order of floating-point additions.
+
+For a live window the closed trades in curve order are kept between refreshes (`EquityCache`):
+only trades with new trade events (trade_changes.py) are replaced, appended in place when they
+close after every kept trade (the usual case), else the table is re-sorted; the window is then
+a slice by close time.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from observability.analytics.buckets import HeldView
+from observability.analytics.trace_latency import TRADE_EVENTS
 from observability.analytics.views import window_table
 
 ROWS: Final = "_obs_equity_rows"
@@ -33,11 +40,18 @@ def _fold(pnl: pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
     return pa.array(cum, from_pandas=True), pa.array(drawdown, from_pandas=True)
 
 
+def _columns(columns: list[str]) -> str:
+    return ", ".join(dict.fromkeys([*columns, "mode", "closed_at", "trade_id", "pnl_net"]))
+
+
 def register_equity(con: duckdb.DuckDBPyConnection, columns: list[str]) -> str:
     """Register the window's equity rows (from `_obs_w_trades`) and return a SELECT over them."""
-    cols = ", ".join(dict.fromkeys([*columns, "mode", "closed_at", "trade_id", "pnl_net"]))
-    base = con.sql(f"SELECT {cols} FROM {window_table('trades')} WHERE status = 'closed' "
+    base = con.sql(f"SELECT {_columns(columns)} FROM {window_table('trades')} WHERE status = 'closed' "
                    "ORDER BY closed_at, trade_id").to_arrow_table()
+    return _register(con, base)
+
+
+def _register(con: duckdb.DuckDBPyConnection, base: pa.Table) -> str:
     parts = []
     modes = base["mode"]
     for scope in ["all", *pc.unique(modes).to_pylist()]:
@@ -48,3 +62,42 @@ def register_equity(con: duckdb.DuckDBPyConnection, columns: list[str]) -> str:
                      .append_column("cum_pnl", cum).append_column("drawdown", drawdown))
     con.register(ROWS, pa.concat_tables(parts))
     return f"SELECT * FROM {ROWS}"
+
+
+class EquityCache:
+    """All closed trades of the query layer in curve order, for one DuckDB connection."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self._base: pa.Table | None = None
+        self._seen: tuple[str, int, object] | None = None
+
+    def register(self, columns: list[str], trades: HeldView, since_us: int, until_us: int) -> str:
+        """Like `register_equity`, from the kept trades brought up to date with `trades`' changes."""
+        base = self._current(_columns(columns), trades)
+        closed = pc.cast(base["closed_at"], pa.int64()).to_numpy(zero_copy_only=False)
+        lo, hi = np.searchsorted(closed, [since_us, until_us], side="left")
+        return _register(self.con, base.slice(int(lo), int(hi - lo)))
+
+    def _current(self, cols: str, trades: HeldView) -> pa.Table:
+        closed = f"SELECT {cols} FROM trades WHERE status = 'closed'"
+        order = " ORDER BY closed_at, trade_id"
+        seen = self._seen
+        if self._base is None or seen is None or seen[:2] != (cols, trades.generation):
+            base = self.con.sql(closed + order).to_arrow_table()
+        elif seen[2] == trades.max_key:
+            return self._base
+        else:
+            touched = f"SELECT DISTINCT trade_id FROM {TRADE_EVENTS} WHERE seq > {int(str(seen[2]))}"
+            ids = self.con.sql(touched).to_arrow_table()["trade_id"]
+            kept = self._base.filter(pc.invert(pc.is_in(self._base["trade_id"], value_set=ids.combine_chunks())))
+            new = self.con.sql(f"{closed} AND trade_id IN ({touched}){order}").to_arrow_table()
+            base = pa.concat_tables([kept, new])
+            if kept.num_rows and new.num_rows and _key(kept, kept.num_rows - 1) > _key(new, 0):
+                base = base.sort_by([("closed_at", "ascending"), ("trade_id", "ascending")])
+        self._base, self._seen = base, (cols, trades.generation, trades.max_key)
+        return base
+
+
+def _key(table: pa.Table, i: int) -> tuple[int, str]:
+    return int(pc.cast(table["closed_at"][i], pa.int64()).as_py()), str(table["trade_id"][i].as_py())

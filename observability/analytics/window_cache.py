@@ -21,11 +21,11 @@ from typing import Final
 import duckdb
 
 from observability.analytics.buckets import HeldView
-from observability.analytics.equity import register_equity
+from observability.analytics.equity import EquityCache, register_equity
 from observability.analytics.trace_latency import TraceLatencyCache
 from observability.analytics.trade_changes import TradeChanges
 from observability.analytics.views import BASE_SOURCES, DERIVED_SOURCES, derived_sql, window_table
-from observability.analytics.windows import Window
+from observability.analytics.windows import Window, window_us
 from observability.core.io.columns import WIDE_SCHEMA
 from observability.core.io.views import VIEWS
 
@@ -66,6 +66,7 @@ class WindowCache:
         self._derived: dict[str, str] = {}
         self.trace_latency = TraceLatencyCache(con)
         self.changes = TradeChanges(con)
+        self.equity = EquityCache(con)
         self._in_place: dict[str, HeldView] = {}
         self.last: dict[str, str] = {}
         """How each view was prepared by the last call: 'appended', 'rebuilt' or 'in_place' (for tests and
@@ -176,7 +177,9 @@ class WindowCache:
                 own_sql = self.trace_latency.view_sql(signals, gates, since, until)
                 self.last[name] = "derived" if own_sql is None else "incremental"
             elif name == "equity" and self.incremental:
-                own_sql = register_equity(self.con, equity_columns or [])
+                trades = self._in_place.get("trades") if self.last.get("trades") == "in_place" else None
+                own_sql = (register_equity(self.con, equity_columns or []) if trades is None
+                           else self.equity.register(equity_columns or [], trades, *window_us(window)))
             # Several readers of a source computed from scratch: compute it once, into a table.
             kind = "TABLE" if readers > 1 and own_sql is None else "VIEW"
             before = self._derived.get(name)

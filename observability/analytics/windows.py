@@ -37,6 +37,12 @@ class Window(BaseModel):
                 f"TIMESTAMPTZ '{self.until.astimezone(UTC).isoformat()}'")
 
 
+def window_us(window: Window) -> tuple[int, int]:
+    """[since, until) as integer microseconds since the epoch (exact, no float rounding)."""
+    one = timedelta(microseconds=1)
+    return (window.since - EPOCH) // one, (window.until - EPOCH) // one
+
+
 def parse_time(text: str) -> datetime:
     """ISO date or datetime (UTC when no offset) or unix seconds."""
     t = text.strip()
