@@ -3,12 +3,16 @@
 Why: a refresh every few seconds must not rescan a day of Parquet. For a LIVE window (ending
 within `LIVE_SLACK` of now) the append-only views (every view with a `seq`, and `health` by its
 `ts`) are held from `since` onwards and only rows with a key above the last one seen are added;
-rows that slid out of the window are deleted. `trades` and `shadow_trades` (a close updates an
-open trade's row) are read in place when the query layer keeps them as tables (it updates them
-incrementally), else copied each time. Historical windows are rebuilt each time, bounded on both
-sides. Each base view is copied with only the columns some metric may read.
+rows that slid out of the window are deleted. The new rows of all those views come from ONE scan
+of the query layer above the lowest seq they have seen (`_obs_new_rows`). `trades` and
+`shadow_trades` (a close updates an open trade's row) are read in place when the query layer keeps
+them as tables (it updates them incrementally; trade_changes.py says which minutes changed), else
+copied each time. Historical windows are rebuilt each time, bounded on both sides. Each base view
+is copied with only the columns some metric may read.
 Metric queries read `_obs_w_<view>`: a view over the held table filtered to the exact window.
-Derived sources read by several metric groups are computed once per refresh into a temp table.
+Derived sources: `trace_latency` (trace_latency.py) and `equity` (equity.py) are kept up to date
+for live windows; the others are their SQL, computed once into a temp table when several metric
+groups read them.
 """
 
 from __future__ import annotations
