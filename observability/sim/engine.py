@@ -117,6 +117,7 @@ class Simulator:
         scale = min(1.0, s.max_open_positions / (signal_rate * 0.8 * mean_hold))
         self._rules = {m: r.scaled(scale) for m, r in RULES.items()}
         self._expected_open = max(2.0, signal_rate * 0.4 * mean_hold * scale)
+        self._start_ts = settings.start_ts
         self._heap: list[_Scheduled] = []
         self._counter = 0
         self.now = 0.0
@@ -234,52 +235,54 @@ class Simulator:
 
     def _signal(self, t: float) -> None:
         rng = self._rng
+        gauss, random_ = rng.gauss, rng.random
+        engine = self.engine
         market = self._markets[rng.randrange(len(self._markets))]
         idx = int(t)
-        ts = self.settings.start_ts + t
+        ts = self._start_ts + t
         price = market.price(idx)
         regime = market.regime(idx)
-        mode = "runner" if rng.random() < RUNNER_SHARE else "scalp"
+        mode = "runner" if random_() < RUNNER_SHARE else "scalp"
         model = self._hamilton.champion
-        confidence = min(0.99, max(0.01, 0.5 + model.skill_at(t) + rng.gauss(0, 0.08)))
+        confidence = min(0.99, max(0.01, 0.5 + model.skill_at(t) + gauss(0, 0.08)))
         rule = self._rules[mode]
         hold = rng.randint(rule.min_hold, rule.max_hold)
-        reversal = rng.randint(rule.min_hold, hold) if rng.random() < 0.12 else None
+        reversal = rng.randint(rule.min_hold, hold) if random_() < 0.12 else None
         # The toy model's edge: it picks the side whose outcome on this path is better with a
         # probability that grows with its confidence (so confident, ungated signals earn more).
         long_plan, short_plan = market.plan_exits(idx, rule, hold, reversal, stride=1 if mode == "scalp" else 5)
         long_better = long_plan.price / price >= price / short_plan.price
         spread, vol, depth = self._market_values(market, regime)
-        regime_score = min(1.0, max(0.0, (0.75, 0.5, 0.55)[regime] + rng.gauss(0, 0.16)))
+        regime_score = min(1.0, max(0.0, (0.75, 0.5, 0.55)[regime] + gauss(0, 0.16)))
         edge = 1.5 * (confidence - 0.5) + 0.2 * (regime_score - 0.5) - (0.08 if regime == HIGH_VOL else 0.0)
-        right = rng.random() < min(0.8, max(0.3, 0.5 + edge))
+        right = random_() < min(0.8, max(0.3, 0.5 + edge))
         side = "long" if long_better == right else "short"
         plan = long_plan if side == "long" else short_plan
-        trace = self.engine.on_signal(
+        trace = engine.on_signal(
             symbol=market.symbol, side=side, confidence=confidence, price=price, model_id=model.model_id,
             mode=mode, features={"ret_60s_bps": market.future_return_bps(max(0, idx - 60), min(idx, 60)),
                                  "regime": float(regime)},
             feature_ts={"ret_60s_bps": ts - 0.2, "regime": ts - 1.0}, ts=ts)
-        used = max(0.0, 0.55 * len(self._heap) / (2.0 * self._expected_open) + rng.gauss(0.35, 0.15))
+        used = max(0.0, 0.55 * len(self._heap) / (2.0 * self._expected_open) + gauss(0.35, 0.15))
         values = {"spread": spread, "volatility": vol, "liquidity": depth, "model_confidence": confidence,
                   "regime": regime_score, "risk_budget": used}
-        names = self.engine.gate_names
+        names = engine.gate_names
         if names is not self._gate_names:  # a new gates config: are its gates exactly the modelled six?
             self._gate_names = names
             self._all_modelled = set(names) == _MODELLED_GATES
         gate_values = values if self._all_modelled else {
             g: values[g] if g in values else self._generic_value(g) for g in names}
-        verdict = self.engine.on_gate_decisions(trace, gate_values, ts=ts + 0.0005)
+        verdict = engine.on_gate_decisions(trace, gate_values, ts=ts + 0.0005)
         self._mechanic.count(verdict.blocked_by)
         sign = 1.0 if side == "long" else -1.0
         notional = rng.uniform(2_000, 10_000) if mode == "scalp" else rng.uniform(5_000, 25_000)
         size = notional / price
         if verdict.passed:
-            slip = (spread / 2 + abs(rng.gauss(0, 1.0))) * (1.0 if rng.random() > 0.15 else -0.5)
+            slip = (spread / 2 + abs(gauss(0, 1.0))) * (1.0 if random_() > 0.15 else -0.5)
             filled = price * (1 + sign * slip * 1e-4)
-            size_filled = size if rng.random() > 0.05 else size * rng.uniform(0.4, 0.95)
+            size_filled = size if random_() > 0.05 else size * rng.uniform(0.4, 0.95)
             latency = rng.uniform(5, 80)
-            trade_id = self.engine.on_order_filled(
+            trade_id = engine.on_order_filled(
                 trace, price_requested=price, price_filled=filled, size_requested=size, size_filled=size_filled,
                 fees=filled * size_filled * FEE_RATE, latency_ms=latency,
                 stop_loss=price * (1 - sign * rule.stop_loss * 1e-4),
@@ -289,9 +292,9 @@ class Simulator:
             # A shadow pays what a trade would: half the spread on the way in and out, and fees.
             half = spread / 2e4
             entry = price * (1 + sign * half)
-            shadow_id = self.engine.on_shadow_trade_opened(trace, size=size, entry_price=entry, ts=ts + 0.001)
+            shadow_id = engine.on_shadow_trade_opened(trace, size=size, entry_price=entry, ts=ts + 0.001)
             if shadow_id is not None:
-                fees = 2 * notional * FEE_RATE if self.engine.gates_config.shadow_trades.include_fees else 0.0
+                fees = 2 * notional * FEE_RATE if engine.gates_config.shadow_trades.include_fees else 0.0
                 exit_plan = PlannedExit(plan.steps, plan.price * (1 - sign * half), plan.reason, plan.mfe_bps,
                                         plan.mae_bps)
                 self._schedule(t + plan.steps, _SHADOW_CLOSE, shadow_id, fees, size, exit_plan)
@@ -309,7 +312,7 @@ class Simulator:
 
     def _close(self, item: _Scheduled) -> None:
         t, _, kind, ident, number, size, plan = item
-        ts = self.settings.start_ts + t
+        ts = self._start_ts + t
         if kind == _SHADOW_CLOSE:
             self.engine.on_shadow_trade_closed(ident, exit_price=plan.price, exit_reason=plan.reason, fees=number,
                                                mfe_bps=plan.mfe_bps, mae_bps=plan.mae_bps, ts=ts)
