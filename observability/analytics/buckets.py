@@ -96,16 +96,16 @@ class BucketCache:
         if held.changed is None:  # an appended table: later windows start no earlier
             self.con.execute(f"DELETE FROM {table} WHERE b < {first}")
         b0, b1 = first, hi_us // BUCKET_US
-        if b0 >= b1:  # no whole minute inside: every row is an edge row
-            edge = f"{src.ts} >= {_literal(lo_us)} AND {src.ts} < {_literal(hi_us)}"
-        else:
-            edge = (f"(({src.ts} >= {_literal(lo_us)} AND {src.ts} < {_literal(b0 * BUCKET_US)}) OR "
-                    f"({src.ts} >= {_literal(b1 * BUCKET_US)} AND {src.ts} < {_literal(hi_us)}))")
+        # The rows of the partial minutes at both ends, each a plain range (row groups are pruned by it).
+        ranges = [(lo_us, hi_us)] if b0 >= b1 else [(lo_us, b0 * BUCKET_US), (b1 * BUCKET_US, hi_us)]
         keys = self._keys(src)
         cols = ", ".join(["_n", "_ev", *(f'"{p.alias}"' for p in partials)])
-        edges = self._partial_select(src, partials, where, group_by, evidence, held.table, edge, bucketed=False)
-        inner = (f"SELECT b, {keys}, {cols} FROM {table} WHERE b >= {b0} AND b < {b1} "
-                 f"UNION ALL SELECT NULL AS b, * FROM ({edges})")
+        inner = f"SELECT b, {keys}, {cols} FROM {table} WHERE b >= {b0} AND b < {b1}"
+        for start, end in ranges:
+            edge = f"{src.ts} >= {_literal(start)} AND {src.ts} < {_literal(end)}"
+            inner += (" UNION ALL SELECT NULL AS b, * FROM ("
+                      + self._partial_select(src, partials, where, group_by, evidence, held.table, edge,
+                                             bucketed=False) + ")")
         scope, grp_out, groups = grouping(src, group_by)
         ids = "CAST(NULL AS VARCHAR[])"
         if evidence > 0:
