@@ -7,7 +7,9 @@ recent evidence ids, and the partial columns of `partials.split_expr`. A refresh
 of the rows appended to the held table since the last one (late rows land in their own, older
 minute: buckets are summed, never replaced), then combines the buckets that lie wholly inside the
 window with the rows of the two partial minutes at its edges, read from the held table. A rebuilt
-held table (new window start before the held one, other columns) rebuilds the partials.
+held table (new window start before the held one, other columns) rebuilds the partials. Tables
+the query layer updates in place (`trades`, `shadow_trades`) instead get the minutes their new
+trade events touched recomputed (`apply`, with trade_changes.py).
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ COMPACT_EVERY: Final = 64
 
 
 def _literal(us: int) -> str:
-    return f"TIMESTAMPTZ '{datetime.fromtimestamp(us / 1e6, UTC).isoformat()}'"
+    """Exact to the microsecond (no float seconds on the way)."""
+    return f"TIMESTAMPTZ '{(EPOCH + timedelta(microseconds=us)).isoformat()}'"
 
 
 def _us(ts: datetime) -> int:

@@ -151,3 +151,28 @@ def test_a_trade_closing_after_it_was_counted_open_moves_to_its_close_minute(
     finally:
         conn.close()
         q.close()
+
+
+def test_rows_at_the_window_edges_count_exactly_once(layout: DataLayout, metrics_config: MetricsConfig) -> None:
+    """A start in mid-minute: its partial minute is read from the rows, [since, until) to the millisecond."""
+    until = float(int(time.time())) + 1.5
+    since = until - 1800.25
+    stamps = [since - 0.001, since, since + 59.0, until - 600.0, until - 0.001, until]
+    events = [builders.gate_decision(gate="spread", value=5.0, threshold=8.0, direction="max", symbol="X",
+                                     trace_id=f"tr-{i}", mode="scalp", ts_event=ts) for i, ts in enumerate(stamps)]
+    conn = open_live_db(layout.live_db)
+    ingest_events(conn, events[:3])
+    q = QueryLayer(layout)
+    live = MetricsComputer(q.connect(), metrics_config)
+    w = Window(label="w", since=datetime.fromtimestamp(since, UTC), until=datetime.fromtimestamp(until, UTC))
+    try:
+        assert live.compute(w, metrics=["gate_decisions_total"]).value("gate_decisions_total", group="spread") == 2
+        ingest_events(conn, events[3:])
+        q.refresh()
+        report = live.compute(w)
+        assert live.cache.held("gate_decisions") is not None
+        assert report.value("gate_decisions_total", group="spread") == 4  # since, +59 s, -600 s, until - 1 ms
+        assert_same(report, layout, metrics_config, w)
+    finally:
+        conn.close()
+        q.close()
