@@ -151,13 +151,15 @@ async def run_simulation(
             if on_progress is not None and now - last_t >= progress_every:
                 on_progress(_progress(log, sim, now - started, (sim.events_logged - last_n) / (now - last_t)))
                 last_t, last_n = now, sim.events_logged
-            target = (now - started) * speed
-            if sim.now >= target:
-                await asyncio.sleep(slice_s)  # ahead of the clock
+            due = (now - started) * speed - sim.now
+            if due < slice_s * speed:
+                # Less than a slice is due: wait for a whole one. Simulating whatever bit is due at
+                # once would spin the loop in tiny slices, each paying a health check and a loop turn.
+                await asyncio.sleep(slice_s - due / speed)
             elif _behind(log, max_lag):
                 await asyncio.sleep(_BACKPRESSURE_WAIT_S)  # let the writer catch up: fall behind, do not flood
             else:
-                sim.advance(min(target, sim.now + slice_s * speed))
+                sim.advance(sim.now + slice_s * speed)
                 sim_done = sim.now
                 await asyncio.sleep(0)
         run_s = loop.time() - started
