@@ -135,12 +135,12 @@ def main() -> None:
         else:
             export_once(layout)  # a kept dataset: earlier runs' (d) arrivals go to Parquet, as the exporter would
         live = sqlite3.connect(f"file:{layout.live_db}?mode=ro", uri=True)
-        (last_us,) = live.execute("SELECT max(ts_event) FROM live_feed").fetchone()
         # A trade from the middle of the stored day (not one of (d)'s bursts kept from an earlier run).
         trace = live.execute("SELECT trace_id FROM live_feed WHERE event_type = 'trade_closed' ORDER BY seq "
                              "LIMIT 1 OFFSET (SELECT count(*) / 2 FROM live_feed WHERE event_type = 'trade_closed')"
                              ).fetchone()[0]
-        until = max(datetime.now(UTC), datetime.fromtimestamp(last_us / 1e6, tz=UTC) + timedelta(seconds=1))
+        # The window ends now, as the TUI's does (the simulator's settled closes lie a little in the future).
+        until = datetime.now(UTC)
         window = Window(label="24h", since=until - timedelta(hours=24), until=until)
         since_sql, until_sql = window.sql_bounds()
         q = QueryLayer(layout)
