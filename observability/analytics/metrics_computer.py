@@ -185,8 +185,9 @@ class MetricsComputer:
             sql = self.buckets.query(src, splits, where, group_by, ev, held, window.since, window.until)
             out.append((list(splits), self.con.execute(sql).fetchall()))
         rest = [(a, e) for a, e in exprs if a not in splits]
-        if rest:
-            out.append(([a for a, _ in rest], self.con.execute(group_query(src, rest, where, group_by, ev)).fetchall()))
+        if rest:  # same rows as the partials' query: its evidence ids (taken first) serve both
+            sql = group_query(src, rest, where, group_by, 0 if out else ev)
+            out.append(([a for a, _ in rest], self.con.execute(sql).fetchall()))
         return out
 
     def _materialise(self, window: Window, specs: dict[str, MetricSpec]) -> int:
