@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     # Background work: on a box with few cores the engine's loop and the writer come first.
     with contextlib.suppress(OSError):
-        os.nice(10)
+        os.nice(19)
     upkeep = Maintenance(DataLayout(Path(args.data_dir)), ObservabilityConfig.model_validate_json(args.config_json))
     upkeep.start()
     while sys.stdin.buffer.read(4096):
