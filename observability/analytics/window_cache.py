@@ -41,6 +41,8 @@ APPEND_KEYS: Final[dict[str, str]] = {
 WIDE: Final = "_events_wide"
 """The query layer's union of Parquet and live rows that its views select from (core/io/views.py)."""
 NEW_ROWS: Final = "_obs_new_rows"
+LIVE: Final = "_live"
+"""The query layer's live rows: every row of this box above its export watermark (Parquet holds the rest)."""
 IN_PLACE: Final[dict[str, str]] = {"trades": "_trades", "shadow_trades": "_shadow_trades"}
 """Views the query layer may keep as tables (read in place then, not copied)."""
 
@@ -106,9 +108,23 @@ class WindowCache:
         words = set(re.findall(r"[a-z_][a-z0-9_]*", " ".join(VIEWS[v] for v in views).lower()))
         wide = ", ".join(f'"{n}"' for n in WIDE_SCHEMA.names if n in words or n == "seq")
         low = min(int(str(self._held[v].max_key)) for v in views)  # a literal: a parameter defeats pruning
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {NEW_ROWS} AS SELECT {wide} FROM {WIDE} WHERE seq > {low}")
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {NEW_ROWS} AS SELECT {wide} FROM {self._source_above(low)} "
+                         f"WHERE seq > {low}")
         row = self.con.execute(f"SELECT max(seq) FROM {NEW_ROWS}").fetchone()
         return int(row[0]) if row is not None and row[0] is not None else 0
+
+    def _source_above(self, low: int) -> str:
+        """`_live` alone when it holds every row above `low`, else the whole union. Why: the union's
+        Parquet side costs a footer and stats check per file even when no file has a row above `low`
+        (a third of a warm refresh at 10 M events). Parquet holds rows up to the export watermark and
+        `_live` every row above it, so a lowest live seq of at most `low + 1` puts the watermark at or
+        below `low`: no Parquet row can be above it."""
+        try:
+            row = self.con.execute(f"SELECT min(seq) FROM {LIVE}").fetchone()
+        except duckdb.Error:  # a query layer without separate live rows
+            return WIDE
+        lowest = row[0] if row is not None else None
+        return LIVE if lowest is not None and int(lowest) <= low + 1 else WIDE
 
     def prepare(self, window: Window, columns: dict[str, list[str]], derived: dict[str, int],
                 equity_columns: list[str] | None = None) -> int:
