@@ -47,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
         f"demo done: {summary.events:,} events in {summary.run_s:,.1f} s = {summary.events_per_s:,.0f} events/s "
         f"(requested {args.rate:,.0f}/s; {summary.sim_seconds:,.0f} simulated s), {summary.dropped:,} dropped"
         f"{written}; drained and closed in {summary.elapsed_s - summary.run_s:,.1f} s")
-    if report is not None and report.unwritten:
+    if report is not None and report.error:
+        console.print(f"[red]{report.error}[/]")
+    elif report is not None and report.unwritten:
         console.print(f"[yellow]{report.unwritten:,} events kept in {report.fallback_file} for the next writer[/]")
     return 0
