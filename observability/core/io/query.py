@@ -49,6 +49,8 @@ from observability.errors import DataDirError, ObservabilityError
 from observability.paths import DataLayout
 
 _ALLOWED: Final = frozenset({duckdb.StatementType.SELECT})
+OTHER_BOXES_VARIABLE: Final = "huracan_other_boxes"
+"""DuckDB variable mirroring `QueryLayer.other_boxes`, for readers that only hold the connection."""
 _EXPLAIN = re.compile(r"^\s*explain\s+(analyze\s+)?", re.IGNORECASE)
 _WIDE_COLUMNS: Final = ", ".join(f'"{n}"' for n in WIDE_SCHEMA.names)
 _PARQUET_COLUMNS: Final = ", ".join(f'"{n}"' for n in FILE_SCHEMA.names) + f", {PAYLOAD_SQL} AS payload, date"
@@ -213,6 +215,7 @@ class QueryLayer:
             marks[self.box] = self.watermark
         visible, _, _ = split_files(list_files(self._target), marks)
         self.other_boxes = any(f.box != self.box for f in visible)
+        con.execute(f"SET VARIABLE {OTHER_BOXES_VARIABLE} = {'true' if self.other_boxes else 'false'}")
         groups = [(own, [f for f in visible if (f.box == self.box) is own]) for own in (True, False)]
         parts = [self._parquet_source(con, files, own) for own, files in groups if files]
         con.execute(f"CREATE OR REPLACE VIEW _pq AS {' UNION ALL '.join(parts) or 'SELECT * FROM _pq_none'}")
