@@ -6,28 +6,39 @@ metrics sharing them, rolled up per mode and overall with GROUPING SETS. For a l
 append-only view, the metrics that split into count/sum/avg/min/max are combined from per-minute
 partial aggregates (buckets.py) instead of re-reading every held row; the others (quantiles,
 window functions) still aggregate the rows. Evidence per value is the most recent row ids it was
-computed from (`evidence_ids` of them).
+computed from (`evidence_ids` of them), looked for among the window's last minutes first: a top-N
+of ids over millions of rows cost as much as the metrics themselves, and the last minutes usually
+hold enough rows of each group (else the next, longer tail; else every row).
 """
 
 from __future__ import annotations
 
 import time
 from collections import defaultdict
-from datetime import UTC, datetime
-from typing import Any, Literal
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, Literal
 
 import duckdb
 from pydantic import BaseModel, ConfigDict, Field
 
 from observability.analytics.buckets import BucketCache
 from observability.analytics.evidence import Fact, fact
-from observability.analytics.views import ALL_SOURCES, DERIVED_SOURCES, group_query, needed_bases, needed_columns
+from observability.analytics.views import (
+    ALL_SOURCES,
+    DERIVED_SOURCES,
+    Source,
+    group_query,
+    needed_bases,
+    needed_columns,
+)
 from observability.analytics.window_cache import WindowCache
 from observability.analytics.windows import Window
 from observability.config.metrics_config import MetricsConfig, MetricSpec, load_metrics_config
 
 Status = Literal["ok", "warn", "critical", "insufficient", "no_data", "info"]
 _RANK = {"ok": 0, "warn": 1, "critical": 2}
+RECENT_TAILS: Final = (timedelta(minutes=10), timedelta(hours=2))
+"""The window's last stretches searched for evidence ids before all of it."""
 
 
 class MetricValue(BaseModel):
@@ -157,14 +168,18 @@ class MetricsComputer:
             exprs = [(f"m{i}", specs[n].expr) for i, n in enumerate(names)]
             results = self._group(window, view, where, group_by, exprs)
             queries += len(results)
-            merged: dict[tuple[str, str | None], tuple[int, list[str], dict[str, object]]] = {}
+            merged: dict[tuple[str, str | None], tuple[int, dict[str, object]]] = {}
             for aliases, rows in results:
                 for row in rows:
-                    n, ids, vals = merged.setdefault((row[0], row[1]), (int(row[2]), row[3] or [], {}))
+                    n, vals = merged.setdefault((row[0], row[1]), (int(row[2]), {}))
                     vals.update(zip(aliases, row[4:], strict=True))
-            for (scope, grp), (n, ids, vals) in merged.items():
+            evidence, extra = self._evidence(window, ALL_SOURCES[view], where, group_by,
+                                             {key: n for key, (n, _) in merged.items()})
+            queries += extra
+            for (scope, grp), (n, vals) in merged.items():
                 if scope is None or (scopes is not None and scope not in scopes and scope != "all"):
                     continue
+                ids = evidence.get((scope, grp), [])
                 for i, name in enumerate(names):
                     values.append(self._value(name, specs[name], window, scope, grp, n, vals.get(f"m{i}"), ids))
         values.sort(key=lambda v: (list(specs).index(v.name), v.scope != "all", v.scope, v.group or ""))
@@ -178,17 +193,34 @@ class MetricsComputer:
         view is held for a live window and the expression splits, over the rows otherwise."""
         src = ALL_SOURCES[view]
         held = self.cache.held(view)
-        ev = self.config.evidence_ids
         splits = self.buckets.splits(src, exprs, where, group_by, held) if held is not None else {}
         out: list[tuple[list[str], list[tuple[Any, ...]]]] = []
         if splits and held is not None:
-            sql = self.buckets.query(src, splits, where, group_by, ev, held, window.since, window.until)
+            sql = self.buckets.query(src, splits, where, group_by, 0, held, window.since, window.until)
             out.append((list(splits), self.con.execute(sql).fetchall()))
         rest = [(a, e) for a, e in exprs if a not in splits]
-        if rest:  # same rows as the partials' query: its evidence ids (taken first) serve both
-            sql = group_query(src, rest, where, group_by, 0 if out else ev)
+        if rest:
+            sql = group_query(src, rest, where, group_by, 0)
             out.append(([a for a, _ in rest], self.con.execute(sql).fetchall()))
         return out
+
+    def _evidence(self, window: Window, src: Source, where: str | None, group_by: str | None,
+                  rows: dict[tuple[str, str | None], int]) -> tuple[dict[tuple[str, str | None], list[str]], int]:
+        """The `evidence_ids` most recent row ids per (scope, group) with `rows` rows in the window, and
+        the queries run. A tail of the window holding at least that many rows of every group (or all of
+        a group's rows) holds each group's most recent ones: the same ids as a top-N over every row."""
+        ev = self.config.evidence_ids
+        if ev <= 0:
+            return {}, 0
+        tails = [window.until - t for t in RECENT_TAILS if window.until - t > window.since and src.recent_evidence]
+        for queries, start in enumerate(tails, start=1):
+            cond = f"{src.ts} >= TIMESTAMPTZ '{start.astimezone(UTC).isoformat()}'"
+            found = {(r[0], r[1]): (int(r[2]), r[3] or []) for r in self.con.execute(
+                group_query(src, [], f"({where}) AND {cond}" if where else cond, group_by, ev)).fetchall()}
+            if all(found.get(key, (0, []))[0] >= min(ev, n) for key, n in rows.items()):
+                return {key: ids for key, (_, ids) in found.items()}, queries
+        every = self.con.execute(group_query(src, [], where, group_by, ev)).fetchall()
+        return {(r[0], r[1]): r[3] or [] for r in every}, len(tails) + 1
 
     def _materialise(self, window: Window, specs: dict[str, MetricSpec]) -> int:
         """Windowed copies of each base view, with only the columns some metric may use."""

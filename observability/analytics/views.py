@@ -72,6 +72,9 @@ class Source:
     bases: tuple[str, ...] = ()
     sql: str = ""
     """For derived sources: SELECT over `{base}` placeholders (windowed base tables)."""
+    recent_evidence: bool = True
+    """Evidence ids may be looked for among the window's last rows first (metrics_computer); False for a
+    source with one row per day, whose last minutes hold no row."""
 
 
 BASE_SOURCES: Final[dict[str, Source]] = {
@@ -137,6 +140,7 @@ DERIVED_SOURCES: Final[dict[str, Source]] = {
         "  coalesce(p.fees, 0.0) AS fees, coalesce(p.trades, 0) AS trades"
         " FROM (SELECT DISTINCT scope FROM per_day) s CROSS JOIN cal"
         " LEFT JOIN per_day p ON p.scope = s.scope AND p.d = cal.d",
+        recent_evidence=False,
     ),
     # One row per signal: signal -> last gate -> entry fill, in milliseconds. The fill is looked up in
     # the query layer's whole `trades` view (opened since the window start), not in the window's
@@ -240,8 +244,8 @@ def group_query(src: Source, exprs: list[tuple[str, str]], where: str | None, gr
     """
     grp = f"CAST(({group_by}) AS VARCHAR)" if group_by else "CAST(NULL AS VARCHAR)"
     inner = f"SELECT *, {grp} AS _grp FROM {window_table(src.name)}" + (f" WHERE ({where})" if where else "")
-    cols = ", ".join(f'({expr}) AS "{alias}"' for alias, expr in exprs)
+    cols = "".join(f', ({expr}) AS "{alias}"' for alias, expr in exprs)
     scope, grp_out, groups = grouping(src, group_by)
     ids = (f"arg_max(CAST({src.id_col} AS VARCHAR), {src.ts}, {evidence})" if evidence > 0
            else "CAST(NULL AS VARCHAR[])")
-    return f"SELECT {scope} AS scope, {grp_out} AS grp, count(*) AS _n, {ids} AS _ids, {cols} FROM ({inner}){groups}"
+    return f"SELECT {scope} AS scope, {grp_out} AS grp, count(*) AS _n, {ids} AS _ids{cols} FROM ({inner}){groups}"

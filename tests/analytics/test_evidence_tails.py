@@ -1,0 +1,71 @@
+"""Evidence ids looked for in the window's last minutes first are still each group's most recent rows.
+
+The ids are checked against a plain Python top-N over the events written, for a dense group (enough
+rows in the last ten minutes), a group whose recent rows only the two-hour tail holds, and a sparse
+group whose most recent rows lie hours back (found only over the whole window).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from observability.analytics.metrics_computer import MetricsComputer
+from observability.analytics.windows import Window
+from observability.config.metrics_config import MetricsConfig
+from observability.core import builders
+from observability.core.ingest import ingest_events
+from observability.core.io.query import QueryLayer
+from observability.core.live_store import open_live_db
+from observability.paths import DataLayout
+
+GATES = {"dense": 5.0, "two_hours": 90.0, "sparse": 1800.0}
+"""Gate -> seconds between its decisions over the last 6 h."""
+
+
+def decisions(now: float, gates: list[str]) -> list[dict[str, Any]]:
+    out = []
+    for k, gate in enumerate(gates):
+        every = GATES[gate]
+        ts, i = now - 10.0 - k * 1e-3, 0
+        while ts > now - 6 * 3600:
+            out.append(builders.gate_decision(gate=gate, value=1.0, threshold=0.5, direction="min", symbol="BTCUSDT",
+                                              trace_id=f"{gate}-{i}", mode="scalp", ts_event=ts))
+            ts, i = ts - every, i + 1
+    return out
+
+
+@pytest.mark.parametrize(("gates", "evidence_queries"), [
+    (["dense"], 1),  # the last 10 minutes hold enough rows
+    (["dense", "two_hours"], 2),  # the last 2 hours do
+    (["dense", "two_hours", "sparse"], 3),  # only the whole window does
+])
+def test_evidence_ids_are_each_groups_most_recent_rows_whatever_tail_holds_them(
+    layout: DataLayout, metrics_config: MetricsConfig, gates: list[str], evidence_queries: int
+) -> None:
+    now = time.time()
+    events = decisions(now, gates)
+    conn = open_live_db(layout.live_db)
+    ingest_events(conn, events)
+    conn.close()
+    window = Window(label="24h", since=datetime.now(UTC) - timedelta(hours=24),
+                    until=datetime.now(UTC) + timedelta(seconds=1))
+    q = QueryLayer(layout)
+    try:
+        report = MetricsComputer(q.connect(), metrics_config).compute(window, metrics=["gate_decisions_total"])
+        no_ids = metrics_config.model_copy(update={"evidence_ids": 0})
+        bare = MetricsComputer(q.connect(), no_ids).compute(window, metrics=["gate_decisions_total"])
+    finally:
+        q.close()
+    assert report.queries - bare.queries == evidence_queries
+    n = metrics_config.evidence_ids
+    for gate in gates:
+        rows = sorted((e for e in events if e["payload"]["gate"] == gate), key=lambda e: -e["ts_event"])
+        expected = [e["event_id"] for e in rows[:n]]
+        for scope in ("all", "scalp"):
+            value = report.get("gate_decisions_total", scope, gate)
+            assert value is not None and value.value == len(rows)
+            assert value.evidence == expected, (gate, scope)
