@@ -48,6 +48,10 @@ def test_two_boxes_with_the_same_seq_ranges_write_distinct_files_and_every_reade
     for layout, expected in ((a, 190), (b, 180), (DataLayout(tmp_path / "analyst"), 180)):
         assert _count(QueryLayer(layout, s3_uri=uri)) == (expected, expected)
     assert ds.dataset(uri.removeprefix("file://"), format="parquet", partitioning="hive").count_rows() == 180
+    analyst = QueryLayer(DataLayout(tmp_path / "analyst"), s3_uri=uri)
+    analyst.connect()
+    analyst.refresh()  # nothing new: the trade tables are not rebuilt
+    assert analyst.trade_table_rebuilds == 1
 
 
 def test_one_box_never_deletes_or_merges_the_files_of_another(tmp_path: Path) -> None:

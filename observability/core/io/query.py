@@ -152,6 +152,11 @@ class QueryLayer:
         foreign = [f.path for f in files if f.box != self.box]
         self._trades.update(con, own, foreign, self.watermark, max([*(f.last_seq for f in own), self._live_top()]))
 
+    @property
+    def trade_table_rebuilds(self) -> int:
+        """How often `trades`/`shadow_trades` were built from scratch (else they are updated in place)."""
+        return self._trades.rebuilds
+
     def sql(self, query: str, params: Any = None) -> pa.Table:
         """Run one read-only query and return Arrow; writes and DuckDB errors raise QueryError."""
         check_read_only(query)

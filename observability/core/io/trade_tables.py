@@ -44,7 +44,10 @@ class TradeTables:
 
     def __init__(self) -> None:
         self.covered = -1
-        """Events with seq <= covered are in the tables; -1: not built yet."""
+        """This box's events with seq <= covered are in the tables (-1: none of its events yet)."""
+        self._built = False
+        self.rebuilds = 0
+        """How many times the tables were built from scratch (tests and benchmarks watch it)."""
         self._files: dict[str, int] = {}
         self._foreign: frozenset[str] = frozenset()
         self._watermark: int | None = None
@@ -61,7 +64,7 @@ class TradeTables:
         paths = {f.path: f.first_seq for f in files}
         bound = self._watermark if self._watermark is not None else self.covered
         rebuild = (
-            self.covered < 0
+            not self._built
             or (watermark or 0) < (self._watermark or 0)
             or frozenset(foreign) != self._foreign
             or any(p not in paths for p in self._files)
@@ -69,6 +72,7 @@ class TradeTables:
         )
         types = ", ".join(f"'{t}'" for t in TRADE_EVENT_TYPES)
         if rebuild:
+            self.rebuilds += 1
             con.execute(f"CREATE OR REPLACE TABLE {EVENTS} AS SELECT {TRADE_EVENT_COLUMNS} FROM _events_wide "
                         f"WHERE event_type IN ({types}) AND (NOT _own OR seq <= {top})")
             for spec in SPECS:
@@ -77,6 +81,7 @@ class TradeTables:
             self._apply(con, f"SELECT {TRADE_EVENT_COLUMNS} FROM _events_wide WHERE _own AND seq > {self.covered} "
                              f"AND seq <= {top} AND event_type IN ({types})")
         self.covered, self._files, self._foreign, self._watermark = top, paths, frozenset(foreign), watermark
+        self._built = True
 
     @staticmethod
     def define_views(con: duckdb.DuckDBPyConnection) -> None:
