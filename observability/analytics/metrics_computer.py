@@ -118,6 +118,14 @@ class MetricsReport(BaseModel):
         return [f for v in self.values for f in v.to_facts()] + [f for a in self.alerts for f in a.to_facts()]
 
 
+def _one_of(group_by: str, groups: set[str | None]) -> str:
+    """SQL: the row's group (as `views.group_query` casts it) is one of `groups`."""
+    grp = f"CAST(({group_by}) AS VARCHAR)"
+    names = ", ".join("'" + g.replace("'", "''") + "'" for g in groups if g is not None)
+    parts = ([f"{grp} IN ({names})"] if names else []) + ([f"{grp} IS NULL"] if None in groups else [])
+    return "(" + (" OR ".join(parts) or "false") + ")"
+
+
 def status_of(spec: MetricSpec, value: float | None, n: int) -> Status:
     """Too few rows is 'insufficient' even when the value is undefined (a Sharpe ratio of one day)."""
     if n > 0 and n < spec.min_samples:
@@ -169,12 +177,15 @@ class MetricsComputer:
             results = self._group(window, view, where, group_by, exprs)
             queries += len(results)
             merged: dict[tuple[str, str | None], tuple[int, dict[str, object]]] = {}
+            inline: dict[tuple[str, str | None], list[str]] = {}
             for aliases, rows in results:
                 for row in rows:
                     n, vals = merged.setdefault((row[0], row[1]), (int(row[2]), {}))
+                    inline.setdefault((row[0], row[1]), row[3] or [])
                     vals.update(zip(aliases, row[4:], strict=True))
             evidence, extra = self._evidence(window, ALL_SOURCES[view], where, group_by,
                                              {key: n for key, (n, _) in merged.items()})
+            evidence = evidence or inline
             queries += extra
             for (scope, grp), (n, vals) in merged.items():
                 if scope is None or (scopes is not None and scope not in scopes and scope != "all"):
@@ -193,34 +204,48 @@ class MetricsComputer:
         view is held for a live window and the expression splits, over the rows otherwise."""
         src = ALL_SOURCES[view]
         held = self.cache.held(view)
+        # Evidence ids come from `_evidence`, but a source without recent rows gets them with its values.
+        ev = 0 if src.recent_evidence else self.config.evidence_ids
         splits = self.buckets.splits(src, exprs, where, group_by, held) if held is not None else {}
         out: list[tuple[list[str], list[tuple[Any, ...]]]] = []
         if splits and held is not None:
-            sql = self.buckets.query(src, splits, where, group_by, 0, held, window.since, window.until)
+            sql = self.buckets.query(src, splits, where, group_by, ev, held, window.since, window.until)
             out.append((list(splits), self.con.execute(sql).fetchall()))
         rest = [(a, e) for a, e in exprs if a not in splits]
-        if rest:
-            sql = group_query(src, rest, where, group_by, 0)
+        if rest:  # same rows as the partials' query: its evidence ids (taken first) serve both
+            sql = group_query(src, rest, where, group_by, 0 if out else ev)
             out.append(([a for a, _ in rest], self.con.execute(sql).fetchall()))
         return out
 
     def _evidence(self, window: Window, src: Source, where: str | None, group_by: str | None,
                   rows: dict[tuple[str, str | None], int]) -> tuple[dict[tuple[str, str | None], list[str]], int]:
         """The `evidence_ids` most recent row ids per (scope, group) with `rows` rows in the window, and
-        the queries run. A tail of the window holding at least that many rows of every group (or all of
-        a group's rows) holds each group's most recent ones: the same ids as a top-N over every row."""
+        the queries run. A tail of the window holding at least that many rows of a group (or all of its
+        rows) holds that group's most recent ones: the same ids as a top-N over every row. Each longer
+        tail, and at last the whole window, is read only for the groups still lacking ids."""
         ev = self.config.evidence_ids
-        if ev <= 0:
+        if ev <= 0 or not src.recent_evidence:
             return {}, 0
-        tails = [window.until - t for t in RECENT_TAILS if window.until - t > window.since and src.recent_evidence]
-        for queries, start in enumerate(tails, start=1):
-            cond = f"{src.ts} >= TIMESTAMPTZ '{start.astimezone(UTC).isoformat()}'"
-            found = {(r[0], r[1]): (int(r[2]), r[3] or []) for r in self.con.execute(
-                group_query(src, [], f"({where}) AND {cond}" if where else cond, group_by, ev)).fetchall()}
-            if all(found.get(key, (0, []))[0] >= min(ev, n) for key, n in rows.items()):
-                return {key: ids for key, (_, ids) in found.items()}, queries
-        every = self.con.execute(group_query(src, [], where, group_by, ev)).fetchall()
-        return {(r[0], r[1]): r[3] or [] for r in every}, len(tails) + 1
+        found: dict[tuple[str, str | None], list[str]] = {}
+        lacking = dict(rows)
+        starts = [window.until - t for t in RECENT_TAILS if window.until - t > window.since]
+        queries = 0
+        for start in [*starts, None]:
+            conds = [f"({where})"] if where else []
+            if start is not None:
+                conds.append(f"{src.ts} >= TIMESTAMPTZ '{start.astimezone(UTC).isoformat()}'")
+            if group_by and queries:
+                conds.append(_one_of(group_by, {g for _, g in lacking}))
+            sql = group_query(src, [], " AND ".join(conds) or None, group_by, ev)
+            queries += 1
+            for scope, grp, n, ids, *_ in self.con.execute(sql).fetchall():
+                key = (scope, grp)
+                if key in lacking and (start is None or int(n) >= min(ev, lacking[key])):
+                    found[key] = ids or []
+                    del lacking[key]
+            if not lacking:
+                break
+        return found, queries
 
     def _materialise(self, window: Window, specs: dict[str, MetricSpec]) -> int:
         """Windowed copies of each base view, with only the columns some metric may use."""
