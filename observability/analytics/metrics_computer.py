@@ -164,7 +164,7 @@ class MetricsComputer:
         t0 = time.perf_counter()
         specs = {k: v for k, v in self.config.metrics.items() if metrics is None or k in metrics}
         queries = self._materialise(window, specs)
-        for view in ("trades", "shadow_trades"):
+        for view in ("trades", "shadow_trades", "shadow_gates"):
             held = self.cache.held(view)
             if held is not None:
                 self.buckets.apply(view, held)

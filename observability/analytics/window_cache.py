@@ -11,14 +11,14 @@ copied each time. Historical windows are rebuilt each time, bounded on both side
 is copied with only the columns some metric may read.
 Metric queries read `_obs_w_<view>`: a view over the held table filtered to the exact window.
 Derived sources: `trace_latency` (trace_latency.py) and `equity` (equity.py) are kept up to date
-for live windows; the others are their SQL, computed once into a temp table when several metric
-groups read them.
+for live windows, `shadow_gates` gets minute partials like the in-place view it unnests; the others
+are their SQL, computed once into a temp table when several metric groups read them.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
@@ -45,6 +45,10 @@ LIVE: Final = "_live"
 """The query layer's live rows: every row of this box above its export watermark (Parquet holds the rest)."""
 IN_PLACE: Final[dict[str, str]] = {"trades": "_trades", "shadow_trades": "_shadow_trades"}
 """Views the query layer may keep as tables (read in place then, not copied)."""
+ON_IN_PLACE: Final[dict[str, str]] = {"shadow_gates": "shadow_trades"}
+"""Derived sources whose rows are rows of an in-place view (filtered to closed, unnested), in the same
+minute (for a closed trade its close time is the view's time): their minute partials follow the
+view's changed minutes."""
 
 
 def held_table(view: str) -> str:
@@ -81,6 +85,12 @@ class WindowCache:
     def held(self, view: str) -> HeldView | None:
         """The held table of a view prepared incrementally (live window) by the last call, else None;
         for a view read in place, the query layer's table with the buckets changed since the last call."""
+        base = ON_IN_PLACE.get(view)
+        if base is not None:
+            held = self.held(base)
+            if held is None or held.changed is None:
+                return None
+            return replace(held, table=f"({DERIVED_SOURCES[view].sql.format(**{base: base})})")
         if view in self._in_place and self.last.get(view) == "in_place":
             return self._in_place[view]
         h = self._held.get(view)

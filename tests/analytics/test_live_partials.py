@@ -75,6 +75,7 @@ def test_live_refresh_equals_a_recompute_through_appends_slides_and_export(
         assert live.cache.last["gate_decisions"] == "appended"
         assert live.cache.last["trace_latency"] == "incremental"
         assert live.cache.held("trades") is not None  # trades' minute partials follow the trade events
+        assert live.cache.held("shadow_gates") is not None  # so do those of shadow trades per blocking gate
         assert_same(report, layout, metrics_config, w)
 
         w = window(now - 1000.5)  # later start, mid-minute: rows slide out, edge minutes read from rows
