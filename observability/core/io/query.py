@@ -150,7 +150,8 @@ class QueryLayer:
             return
         own = [f for f in files if f.box == self.box]
         foreign = [f.path for f in files if f.box != self.box]
-        self._trades.update(con, own, foreign, self.watermark, max([*(f.last_seq for f in own), self._live_top()]))
+        tops = [f.last_seq if self.watermark is None else min(f.last_seq, self.watermark) for f in own]
+        self._trades.update(con, own, foreign, self.watermark, max([*tops, self._live_top()]))
 
     @property
     def trade_table_rebuilds(self) -> int:
@@ -229,15 +230,18 @@ class QueryLayer:
     def _parquet_source(self, con: duckdb.DuckDBPyConnection, files: list[DataFile], own: bool) -> str:
         """SELECT of the wide columns (and `_own`) over these files."""
         flag = "TRUE" if own else "FALSE"
+        # This box's rows above W are the live rows read with W. A file can still reach past W: the listing
+        # comes after that read, and compaction may meanwhile merge files of a newer export into it.
+        bound = f" WHERE seq <= {self.watermark}" if own and self.watermark is not None else ""
         if self._target.local:
             paths = ", ".join(_sql_str(f.path) for f in files)
             return (f"SELECT {_PARQUET_COLUMNS}, {flag} AS _own FROM read_parquet([{paths}], "
                     "hive_partitioning = true, union_by_name = true, "
-                    "hive_types = {'date': DATE, 'symbol': VARCHAR})")
+                    "hive_types = {'date': DATE, 'symbol': VARCHAR})" + bound)
         dataset = ds.dataset(
             [f.path for f in files], schema=FILE_SCHEMA.append(pa.field("date", pa.date32())), format="parquet",
             filesystem=self._target.fs, partitioning=_PARTITIONING, partition_base_dir=self._target.base,
         )
         name = "_pq_dataset_own" if own else "_pq_dataset_other"
         con.register(name, dataset)
-        return f"SELECT {_PARQUET_COLUMNS}, {flag} AS _own FROM {name}"
+        return f"SELECT {_PARQUET_COLUMNS}, {flag} AS _own FROM {name}{bound}"
