@@ -3,9 +3,12 @@ listing, a box's reconcile and another box's export, a crash between watermark a
 
 from __future__ import annotations
 
-from storage_helpers import T0, gate_events, store, trade_pair
+from pathlib import Path
+
+from storage_helpers import T0, gate_events, own_box, store, trade_pair
 
 from observability.core.io.compaction import compact
+from observability.core.io.dataset import list_files, open_target, publish_watermark, published_watermarks
 from observability.core.io.exporter import export_once
 from observability.core.io.query import QueryLayer
 from observability.paths import DataLayout
@@ -83,3 +86,39 @@ def test_trades_exported_and_merged_after_the_readers_live_read_appear_at_the_ne
     q.refresh()
     assert pnl() == {"T1": 1.0, "T2": 2.0, "T3": 3.0}
     assert _count(q) == (6, 6)
+
+
+def test_a_box_reconciling_a_shared_dataset_leaves_the_temp_files_another_box_is_writing(tmp_path: Path) -> None:
+    a, b = DataLayout(tmp_path / "box-a").ensure(), DataLayout(tmp_path / "box-b").ensure()
+    uri = (tmp_path / "shared").as_uri()
+    store(a, gate_events(30))
+    store(b, gate_events(30))
+    export_once(b, uri=uri, max_rows=15)
+    # box B is mid-export: its next file and its marker are still hidden temp files (files.write_parquet and
+    # dataset.publish_watermark name them so)
+    partition = next(f for f in list_files(open_target(b, uri)) if f.box == own_box(b)).path.rsplit("/", 1)[0]
+    b_file = Path(partition) / f".tmp-16-30.{own_box(b)}-0123abcd"
+    b_marker = tmp_path / "shared" / "_boxes" / f".tmp-{own_box(b)}.json-4567cdef"
+    b_file.write_bytes(b"PAR1 half written")
+    b_marker.write_bytes(b'{"box"')
+    # box A crashed once mid-export too: its own temp file is its to remove
+    a_file = Path(partition) / f".tmp-1-30.{own_box(a)}-89abcdef"
+    a_file.write_bytes(b"PAR1 stale")
+    result = export_once(a, uri=uri)
+    compact(a, uri=uri)
+    assert result.reconciled_files == 1 and not a_file.exists()
+    assert b_file.exists() and b_marker.exists()
+
+
+def test_a_crash_between_watermark_and_marker_is_published_by_the_next_export_even_with_nothing_new(
+    tmp_path: Path,
+) -> None:
+    box, uri = DataLayout(tmp_path / "box").ensure(), (tmp_path / "shared").as_uri()
+    store(box, gate_events(30))
+    export_once(box, uri=uri, max_rows=15)
+    export_once(box, uri=uri)
+    target = open_target(box, uri)
+    publish_watermark(target, own_box(box), 15)  # the marker as a crash after the watermark moved leaves it
+    assert export_once(box, uri=uri).rows == 0  # the engine has stopped: nothing new to export
+    assert published_watermarks(target) == {own_box(box): 30}
+    assert _count(QueryLayer(DataLayout(tmp_path / "analyst"), uri)) == (30, 30)

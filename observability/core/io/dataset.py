@@ -214,6 +214,15 @@ def publish_watermark(target: Target, box: str, seq: int) -> None:
     os.replace(tmp, final)
 
 
+def published_watermark(target: Target, box: str) -> int | None:
+    """This box's published exported seq (None: no readable marker)."""
+    try:
+        with target.fs.open_input_stream(_marker_path(target, box)) as fh:
+            return int(orjson.loads(fh.read())["exported_seq"])
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return None
+
+
 def published_watermarks(target: Target) -> dict[str, int]:
     """Every box's published exported seq (unreadable markers are skipped: all that box's files count)."""
     try:

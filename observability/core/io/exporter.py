@@ -37,6 +37,7 @@ from observability.core.io.dataset import (
     open_target,
     partition_path,
     publish_watermark,
+    published_watermark,
     split_files,
 )
 from observability.core.io.files import delete_files, remove_temp_files, write_parquet
@@ -107,7 +108,7 @@ def reconcile(target: Target, box: str, watermark: int | None) -> int:
     """Remove what an interrupted export or compaction of this box left behind; return how many files."""
     _, orphans, covered = split_files([f for f in list_files(target) if f.box == box], {box: watermark})
     delete_files(target, [f.path for f in orphans + covered])
-    return len(orphans) + len(covered) + remove_temp_files(target)
+    return len(orphans) + len(covered) + remove_temp_files(target, box)
 
 
 def _partitions(wide: pa.Table) -> Iterator[pa.Table]:
@@ -171,6 +172,8 @@ def export_once(
                 return ExportResult(rows=0, files=0, bytes=0, first_seq=None, last_seq=None, watermark=watermark,
                                     reconciled_files=0, seconds=time.perf_counter() - started, skipped=True)
             reconciled = reconcile(target, box, watermark)
+            if watermark and published_watermark(target, box) != watermark:
+                publish_watermark(target, box, watermark)  # a crash fell between watermark and marker
             after = watermark
             pending: tuple[Future[tuple[int, int]], int, int] | None = None
             while True:

@@ -9,6 +9,7 @@ which the next export removes. S3: a PUT is atomic (the object appears only when
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Final
@@ -32,6 +33,13 @@ WRITE_OPTIONS: Final[dict[str, object]] = {
 }
 """seq and timestamps grow almost monotonically: delta-packed they shrink ~3x; doubles split by byte
 plane compress ~25% better under zstd. Both are standard Parquet encodings (DuckDB, Spark, Trino)."""
+
+
+_TEMP_NAME: Final = re.compile(
+    rf"^{re.escape(TMP_PREFIX)}(?:\d+-\d+(?:\.([a-z0-9]+))?|([a-z0-9]+)\.json)-[0-9a-f]+$"
+)
+"""Temp names of `write_parquet` (`.tmp-<first>-<last>[.<box>]-<hex>`) and of `dataset.publish_watermark`
+(`.tmp-<box or default>.json-<hex>`)."""
 
 
 def _fsync_dir(path: Path) -> None:
@@ -93,14 +101,29 @@ def delete_files(target: Target, paths: list[str]) -> None:
         _fsync_dir(d)
 
 
-def remove_temp_files(target: Target) -> int:
-    """Delete temp files left by a crashed writer (local targets only; S3 has none)."""
+def _temp_box(name: str) -> str | None:
+    """The box whose file or marker a temp file will become (None: a name neither function writes)."""
+    m = _TEMP_NAME.match(name)
+    if m is None:
+        return None
+    if m.group(2) is not None:
+        return "" if m.group(2) == "default" else m.group(2)
+    return m.group(1) or ""
+
+
+def remove_temp_files(target: Target, box: str) -> int:
+    """Delete temp files a crashed export or compaction of this box left (local targets only; S3 has none).
+
+    In a shared dataset other boxes write at the same time: their temp files are theirs to finish or
+    remove, so only temp files named for this box's files and marker go.
+    """
     if not target.local:
         return 0
     base = Path(target.base)
     if not base.exists():
         return 0
-    stale = [p for p in base.rglob(f"{TMP_PREFIX}*") if p.is_file()]
+    stale = [p for p in base.rglob(f"{TMP_PREFIX}*")
+             if p.is_file() and (target.uri is None or _temp_box(p.name) == box)]
     for p in stale:
         p.unlink(missing_ok=True)
     return len(stale)
