@@ -129,10 +129,13 @@ DERIVED_SOURCES: Final[dict[str, Source]] = {
     # would inflate both the mean and the Sharpe ratio.
     "daily_pnl": Source(
         "daily_pnl", "day", "day_id", "scope", ("trades",),
-        "WITH c AS (SELECT scope, CAST(closed_at AT TIME ZONE 'UTC' AS DATE) AS d, pnl_net, pnl_gross, fees"
-        f"  FROM ({_SCOPED_CLOSED})),"
-        " per_day AS (SELECT scope, d, sum(pnl_net) AS pnl_net, sum(pnl_gross) AS pnl_gross, sum(fees) AS fees,"
+        "WITH c AS (SELECT mode, CAST(closed_at AT TIME ZONE 'UTC' AS DATE) AS d, pnl_net, pnl_gross, fees"
+        "  FROM {trades} WHERE status = 'closed'),"
+        " m AS (SELECT mode AS scope, d, sum(pnl_net) AS pnl_net, sum(pnl_gross) AS pnl_gross, sum(fees) AS fees,"
         "  count(*) AS trades FROM c GROUP BY ALL),"
+        # 'all' from the per-mode days (few rows), not each trade twice.
+        " per_day AS (SELECT * FROM m UNION ALL SELECT 'all', d, sum(pnl_net), sum(pnl_gross), sum(fees),"
+        "  CAST(sum(trades) AS BIGINT) FROM m GROUP BY d),"
         " cal AS (SELECT CAST(unnest(generate_series(min(d), greatest(max(d), CAST((least({until}, now())"
         "  - INTERVAL 1 MICROSECOND) AT TIME ZONE 'UTC' AS DATE)), INTERVAL 1 DAY)) AS DATE) AS d FROM per_day)"
         " SELECT s.scope, CAST(cal.d AS TIMESTAMPTZ) AS day, strftime(cal.d, '%Y-%m-%d') AS day_id,"
