@@ -6,8 +6,10 @@ The directory is created on first use with mode 0700 because it holds trading hi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,7 +73,14 @@ class DataLayout:
         """Second place for them when the data directory's disk is full: the system temp directory
         (usually another filesystem), one owner-only folder per data directory."""
         key = hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:16]
-        return Path(tempfile.gettempdir()) / "huracan-unwritten" / key
+        return Path(tempfile.gettempdir()) / f"huracan-unwritten-{os.getuid()}" / key
+
+    def spare_fallback_ready(self, *, create: bool) -> bool:
+        """Whether the spare folder and its parent are real folders of this user nobody else can enter
+        (with `create`, made so: 0700). Why: every user shares the system temp dir, and one could make
+        the folder first, or a link to theirs, to read trading events or plant some for our next writer."""
+        spare = self.spare_fallback_dir
+        return all(_owner_only(d, create=create) for d in (spare.parent, spare))
 
     @property
     def fallback_dirs(self) -> tuple[Path, Path]:
@@ -89,6 +98,21 @@ class DataLayout:
                                f"{exc.filename or d}); pass --data-dir (or HURACAN_DATA_DIR) naming a "
                                "directory you can write") from None
         return self
+
+
+def _owner_only(path: Path, *, create: bool) -> bool:
+    if create:
+        with contextlib.suppress(FileExistsError):
+            path.mkdir(mode=0o700)
+    try:
+        st = path.lstat()
+    except OSError:
+        return False
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+        return False
+    if st.st_mode & 0o077:
+        os.chmod(path, 0o700)
+    return True
 
 
 def data_layout(explicit: str | os.PathLike[str] | None = None, *, create: bool = False) -> DataLayout:

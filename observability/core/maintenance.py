@@ -102,7 +102,10 @@ class Maintenance(threading.Thread):
         `*.bad` and reported, so one broken file can never keep the writer from starting.
         """
         total = 0
-        for path in sorted(p for folder in self.layout.fallback_dirs for p in folder.glob("*.ndjson")):
+        folders = [self.layout.fallback_dir]
+        if self.layout.spare_fallback_ready(create=False):  # never events another user could have put there
+            folders.append(self.layout.spare_fallback_dir)
+        for path in sorted(p for folder in folders for p in folder.glob("*.ndjson")):
             try:
                 lines = [ln for ln in path.read_bytes().splitlines() if ln.startswith(b"{")]
                 conn = open_live_db(self.layout.live_db)

@@ -9,6 +9,7 @@ ignores duplicates by event_id), and resolves `log_durable` waiters when their o
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import select
@@ -198,7 +199,10 @@ def write_fallback(layout: DataLayout, chunks: list[bytes]) -> Path | None:
     for folder in layout.fallback_dirs:
         tmp = folder / f"{name}.tmp"
         try:
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if folder != layout.spare_fallback_dir:
+                folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            elif not layout.spare_fallback_ready(create=True):
+                raise PermissionError(errno.EPERM, "not a folder only this user can enter; remove it")
             with open(tmp, "wb") as f:
                 f.write(data)
                 f.flush()
