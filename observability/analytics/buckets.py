@@ -130,7 +130,10 @@ class BucketCache:
                 f"{ids} AS _ids, {finals} FROM ({inner}){groups}")
 
     def apply(self, view: str, held: HeldView) -> None:
-        """Recompute, in every partials table over the in-place `view`, the buckets it changed."""
+        """Recompute, in every partials table over the in-place `view`, the buckets it changed. The rows
+        of those buckets are copied once (a few minutes of trades), not scanned for in the whole table
+        by each partials table."""
+        rows: str | None = None
         for sig, parts in list(self._parts.items()):
             if sig[0] != view or parts.covered == held.max_key:
                 continue
@@ -138,12 +141,17 @@ class BucketCache:
                 del self._parts[sig]  # rebuilt from all rows when next asked for
                 continue
             src, partials, where, group_by, evidence = parts.group
-            cond = f"epoch_us({src.ts}) // {BUCKET_US} IN (SELECT b FROM {held.changed})"
+            if rows is None:
+                rows = f"_obs_changed_{view}"
+                self.con.execute(f"CREATE OR REPLACE TEMP TABLE {rows} AS SELECT * FROM {held.table} "
+                                 f"WHERE epoch_us({src.ts}) // {BUCKET_US} IN (SELECT b FROM {held.changed})")
             self.con.execute(f"DELETE FROM {parts.table} WHERE b IN (SELECT b FROM {held.changed})")
             self.con.execute(f"INSERT INTO {parts.table} "
-                             + self._partial_select(src, partials, where, group_by, evidence, held.table, cond,
+                             + self._partial_select(src, partials, where, group_by, evidence, rows, "true",
                                                     bucketed=True))
             parts.covered = held.max_key
+        if rows is not None:
+            self.con.execute(f"DROP TABLE {rows}")
 
     # ------------------------------------------------------------------ internals
 

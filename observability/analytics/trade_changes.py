@@ -67,12 +67,20 @@ class TradeChanges:
             return HeldView(view, key, self._generation, top, changed, None)
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {changed} (b BIGINT)")
         if top > seen.covered:
-            touched = f"(SELECT DISTINCT {key} FROM {TRADE_EVENTS} WHERE seq > {seen.covered} AND {key} IS NOT NULL)"
-            self.con.execute(f"INSERT INTO {changed} SELECT DISTINCT b FROM (SELECT b FROM {mapping} WHERE id IN "
-                             f"{touched} UNION ALL SELECT {bucket} FROM {view} WHERE {key} IN {touched}) "
-                             "WHERE b IS NOT NULL")
-            self.con.execute(f"DELETE FROM {mapping} WHERE id IN {touched}")
-            self.con.execute(f"INSERT INTO {mapping} SELECT {key}, {bucket} FROM {view} WHERE {key} IN {touched}")
+            # The touched ids and their rows' new buckets once, each big table probed once for them.
+            touched, rows = f"_obs_touched_{view}", f"_obs_fresh_{view}"
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {touched} AS SELECT DISTINCT {key} AS id FROM "
+                             f"{TRADE_EVENTS} WHERE seq > {seen.covered} AND {key} IS NOT NULL")
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {rows} AS SELECT {key} AS id, {bucket} AS b FROM {view} "
+                             f"WHERE {key} IN (SELECT id FROM {touched})")
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {touched} AS SELECT id, b FROM {mapping} "
+                             f"WHERE id IN (SELECT id FROM {touched})")
+            self.con.execute(f"INSERT INTO {changed} SELECT DISTINCT b FROM (SELECT b FROM {touched} "
+                             f"UNION ALL SELECT b FROM {rows}) WHERE b IS NOT NULL")
+            self.con.execute(f"DELETE FROM {mapping} WHERE id IN (SELECT id FROM {touched})")
+            self.con.execute(f"INSERT INTO {mapping} SELECT id, b FROM {rows}")
+            self.con.execute(f"DROP TABLE {touched}")
+            self.con.execute(f"DROP TABLE {rows}")
             seen.covered, seen.events = top, events
         return HeldView(view, key, seen.generation, top, changed, before)
 
