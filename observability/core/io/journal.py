@@ -44,8 +44,9 @@ INSERT INTO trades (trade_id, trace_id, signal_id, symbol, mode, side, status, o
   entry_price, size, entry_fees, entry_slippage_bps, entry_latency_ms, model_id, model_confidence, stop_loss,
   take_profit, thresholds, config_hash, git_sha, data_snapshot_id, open_seq)
 VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT(trade_id) DO UPDATE SET trace_id = excluded.trace_id, signal_id = excluded.signal_id,
-  symbol = excluded.symbol, mode = excluded.mode, side = excluded.side, opened_at = excluded.opened_at,
+ON CONFLICT(trade_id) DO UPDATE SET trace_id = coalesce(excluded.trace_id, trades.trace_id),
+  signal_id = excluded.signal_id, symbol = coalesce(excluded.symbol, trades.symbol),
+  mode = coalesce(excluded.mode, trades.mode), side = excluded.side, opened_at = excluded.opened_at,
   price_requested = excluded.price_requested, entry_price = coalesce(trades.entry_price, excluded.entry_price),
   size = coalesce(trades.size, excluded.size), entry_fees = excluded.entry_fees,
   entry_slippage_bps = excluded.entry_slippage_bps, entry_latency_ms = excluded.entry_latency_ms,
@@ -76,8 +77,9 @@ _OPEN_SHADOW: Final = """
 INSERT INTO shadow_trades (shadow_id, trace_id, signal_id, symbol, mode, side, status, opened_at, entry_price,
   size, blocked_by, open_seq)
 VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)
-ON CONFLICT(shadow_id) DO UPDATE SET trace_id = excluded.trace_id, signal_id = excluded.signal_id,
-  symbol = excluded.symbol, mode = excluded.mode, side = excluded.side, opened_at = excluded.opened_at,
+ON CONFLICT(shadow_id) DO UPDATE SET trace_id = coalesce(excluded.trace_id, shadow_trades.trace_id),
+  signal_id = excluded.signal_id, symbol = coalesce(excluded.symbol, shadow_trades.symbol),
+  mode = coalesce(excluded.mode, shadow_trades.mode), side = excluded.side, opened_at = excluded.opened_at,
   entry_price = coalesce(shadow_trades.entry_price, excluded.entry_price),
   size = coalesce(shadow_trades.size, excluded.size),
   blocked_by = coalesce(shadow_trades.blocked_by, excluded.blocked_by), open_seq = excluded.open_seq
