@@ -129,11 +129,11 @@ class BucketCache:
         return (f"SELECT {scope} AS scope, {grp_out} AS grp, CAST(coalesce(sum(_n), 0) AS BIGINT) AS _n, "
                 f"{ids} AS _ids, {finals} FROM ({inner}){groups}")
 
-    def apply(self, view: str, held: HeldView) -> None:
+    def apply(self, view: str, held: HeldView, rows: str | None = None) -> str | None:
         """Recompute, in every partials table over the in-place `view`, the buckets it changed. The rows
-        of those buckets are copied once (a few minutes of trades), not scanned for in the whole table
-        by each partials table."""
-        rows: str | None = None
+        of those buckets (`rows`, a table or a parenthesised SELECT, when the caller has them) are copied
+        once (a few minutes of trades), not looked for in the whole table by each partials table.
+        Returns the table or SELECT of those rows, None when no partials table needed them."""
         for sig, parts in list(self._parts.items()):
             if sig[0] != view or parts.covered == held.max_key:
                 continue
@@ -150,8 +150,7 @@ class BucketCache:
                              + self._partial_select(src, partials, where, group_by, evidence, rows, "true",
                                                     bucketed=True))
             parts.covered = held.max_key
-        if rows is not None:
-            self.con.execute(f"DROP TABLE {rows}")
+        return rows
 
     # ------------------------------------------------------------------ internals
 

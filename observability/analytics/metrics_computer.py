@@ -31,7 +31,7 @@ from observability.analytics.views import (
     needed_bases,
     needed_columns,
 )
-from observability.analytics.window_cache import WindowCache
+from observability.analytics.window_cache import ON_IN_PLACE, WindowCache
 from observability.analytics.windows import Window
 from observability.config.metrics_config import MetricsConfig, MetricSpec, load_metrics_config
 
@@ -164,10 +164,7 @@ class MetricsComputer:
         t0 = time.perf_counter()
         specs = {k: v for k, v in self.config.metrics.items() if metrics is None or k in metrics}
         queries = self._materialise(window, specs)
-        for view in ("trades", "shadow_trades", "shadow_gates"):
-            held = self.cache.held(view)
-            if held is not None:
-                self.buckets.apply(view, held)
+        self._apply_trade_changes()
         groups: dict[tuple[str, str | None, str | None], list[str]] = defaultdict(list)
         for name, spec in specs.items():
             groups[(spec.view, spec.where, spec.group_by)].append(name)
@@ -197,6 +194,19 @@ class MetricsComputer:
         return MetricsReport(window=window, computed_at=datetime.now(UTC), values=values,
                              alerts=self._alerts(values), queries=queries,
                              elapsed_ms=(time.perf_counter() - t0) * 1000)
+
+    def _apply_trade_changes(self) -> None:
+        """Minute partials over the in-place trade views follow their changed minutes; those of a source
+        derived from one (shadow_gates) are computed from the base view's changed rows."""
+        changed: dict[str, str | None] = {}
+        for view in ("trades", "shadow_trades", *ON_IN_PLACE):
+            held = self.cache.held(view)
+            if held is None:
+                continue
+            base = ON_IN_PLACE.get(view)
+            rows = changed.get(base) if base is not None else None
+            derived = f"({DERIVED_SOURCES[view].sql.format(**{base: rows})})" if base is not None and rows else None
+            changed[view] = self.buckets.apply(view, held, derived)
 
     def _group(self, window: Window, view: str, where: str | None, group_by: str | None,
                exprs: list[tuple[str, str]]) -> list[tuple[list[str], list[tuple[Any, ...]]]]:
