@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from storage_helpers import T0, gate_events, own_box, store, trade_pair
 
 from observability.core.io.compaction import compact
@@ -122,3 +123,21 @@ def test_a_crash_between_watermark_and_marker_is_published_by_the_next_export_ev
     assert export_once(box, uri=uri).rows == 0  # the engine has stopped: nothing new to export
     assert published_watermarks(target) == {own_box(box): 30}
     assert _count(QueryLayer(DataLayout(tmp_path / "analyst"), uri)) == (30, 30)
+
+
+def test_a_boxs_first_export_cut_short_is_invisible_to_other_machines(tmp_path: Path) -> None:
+    box, uri = DataLayout(tmp_path / "box").ensure(), (tmp_path / "shared").as_uri()
+    store(box, gate_events(90))
+    # the symbol-less partition cannot be written (a file where its folder goes): the export writes the other
+    # partitions' files, then fails before its watermark moves, as a kill in the middle of the chunk would leave it
+    blocked = tmp_path / "shared" / "date=2025-11-26" / "symbol=__HIVE_DEFAULT_PARTITION__"
+    blocked.parent.mkdir(parents=True)
+    blocked.write_bytes(b"")
+    with pytest.raises(NotADirectoryError):
+        export_once(box, uri=uri)
+    assert list_files(open_target(box, uri))  # some of its files are in place
+    analyst = DataLayout(tmp_path / "analyst")
+    assert _count(QueryLayer(analyst, uri)) == (0, 0)
+    blocked.unlink()
+    export_once(box, uri=uri)
+    assert _count(QueryLayer(analyst, uri)) == (90, 90)

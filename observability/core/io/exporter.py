@@ -9,6 +9,8 @@ other machines use it as they use W). Every crash point is safe:
   next run deletes them (their rows are still in live.db: pruning never passes W);
 - after W moves, before the marker: other machines ignore those files a little longer; the next run publishes;
 - after the marker: done.
+A box publishes its marker before its first file, so other machines never count files of a first export
+that did not finish (a box without a marker is one that exported before markers existed).
 Only this box's files are ever deleted here: other boxes' seq ranges mean nothing to this live.db.
 Rows for a chunk are deterministic, so a re-export after such a crash writes the same files again.
 A file lock serialises the exporter, compaction and pruning of one data directory.
@@ -172,8 +174,10 @@ def export_once(
                 return ExportResult(rows=0, files=0, bytes=0, first_seq=None, last_seq=None, watermark=watermark,
                                     reconciled_files=0, seconds=time.perf_counter() - started, skipped=True)
             reconciled = reconcile(target, box, watermark)
-            if watermark and published_watermark(target, box) != watermark:
-                publish_watermark(target, box, watermark)  # a crash fell between watermark and marker
+            if published_watermark(target, box) != watermark:
+                # a crash fell between watermark and marker; or this box's first export: from now on files
+                # it leaves above its watermark are unfinished to every reader, not only to its own
+                publish_watermark(target, box, watermark)
             after = watermark
             pending: tuple[Future[tuple[int, int]], int, int] | None = None
             while True:
