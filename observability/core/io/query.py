@@ -150,8 +150,15 @@ class QueryLayer:
             return
         own = [f for f in files if f.box == self.box]
         foreign = [f.path for f in files if f.box != self.box]
-        tops = [f.last_seq if self.watermark is None else min(f.last_seq, self.watermark) for f in own]
+        mark = self._own_mark
+        tops = [f.last_seq if mark is None else min(f.last_seq, mark) for f in own]
         self._trades.update(con, own, foreign, self.watermark, max([*tops, self._live_top()]))
+
+    @property
+    def _own_mark(self) -> int | None:
+        """How far this box's files count: its watermark, 0 before its first export finished (its files are
+        then all unfinished, as the exporter sees them: their rows are all live), None without a live.db."""
+        return None if self.box is None else (self.watermark or 0)
 
     @property
     def trade_table_rebuilds(self) -> int:
@@ -218,7 +225,7 @@ class QueryLayer:
         """Point `_pq` at the files that count now (with `_own`: written by this box); return them."""
         marks: dict[str, int | None] = dict(published_watermarks(self._target))
         if self.box is not None:
-            marks[self.box] = self.watermark
+            marks[self.box] = self._own_mark
         visible, _, _ = split_files(list_files(self._target), marks)
         self.other_boxes = any(f.box != self.box for f in visible)
         con.execute(f"SET VARIABLE {OTHER_BOXES_VARIABLE} = {'true' if self.other_boxes else 'false'}")
@@ -232,7 +239,7 @@ class QueryLayer:
         flag = "TRUE" if own else "FALSE"
         # This box's rows above W are the live rows read with W. A file can still reach past W: the listing
         # comes after that read, and compaction may meanwhile merge files of a newer export into it.
-        bound = f" WHERE seq <= {self.watermark}" if own and self.watermark is not None else ""
+        bound = f" WHERE seq <= {self._own_mark}" if own and self._own_mark is not None else ""
         if self._target.local:
             paths = ", ".join(_sql_str(f.path) for f in files)
             return (f"SELECT {_PARQUET_COLUMNS}, {flag} AS _own FROM read_parquet([{paths}], "
