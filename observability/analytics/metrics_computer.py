@@ -30,7 +30,6 @@ from observability.analytics.views import (
     group_query,
     needed_bases,
     needed_columns,
-    window_table,
 )
 from observability.analytics.window_cache import ON_IN_PLACE, WindowCache
 from observability.analytics.windows import Window
@@ -159,14 +158,12 @@ class MetricsComputer:
         self.config = config or load_metrics_config()
         self.cache = WindowCache(con, incremental=incremental)
         self.buckets = BucketCache(con)
-        self._tails: dict[tuple[str, int], str] = {}
 
     def compute(self, window: Window, *, metrics: list[str] | None = None,
                 scopes: list[str] | None = None) -> MetricsReport:
         t0 = time.perf_counter()
         specs = {k: v for k, v in self.config.metrics.items() if metrics is None or k in metrics}
         queries = self._materialise(window, specs)
-        self._tails.clear()
         self._apply_trade_changes()
         groups: dict[tuple[str, str | None, str | None], list[str]] = defaultdict(list)
         for name, spec in specs.items():
@@ -193,8 +190,6 @@ class MetricsComputer:
                 ids = evidence.get((scope, grp), [])
                 for i, name in enumerate(names):
                     values.append(self._value(name, specs[name], window, scope, grp, n, vals.get(f"m{i}"), ids))
-        for table in self._tails.values():
-            self.con.execute(f"DROP TABLE {table}")
         values.sort(key=lambda v: (list(specs).index(v.name), v.scope != "all", v.scope, v.group or ""))
         return MetricsReport(window=window, computed_at=datetime.now(UTC), values=values,
                              alerts=self._alerts(values), queries=queries,
@@ -245,12 +240,13 @@ class MetricsComputer:
         lacking = dict(rows)
         starts = [window.until - t for t in RECENT_TAILS if window.until - t > window.since]
         queries = 0
-        for tier, start in enumerate([*starts, None]):
+        for start in [*starts, None]:
             conds = [f"({where})"] if where else []
+            if start is not None:
+                conds.append(f"{src.ts} >= TIMESTAMPTZ '{start.astimezone(UTC).isoformat()}'")
             if group_by and queries:
                 conds.append(_one_of(group_by, {g for _, g in lacking}))
-            table = None if start is None else self._tail(src, tier, start)
-            sql = group_query(src, [], " AND ".join(conds) or None, group_by, ev, table)
+            sql = group_query(src, [], " AND ".join(conds) or None, group_by, ev)
             queries += 1
             for scope, grp, n, ids, *_ in self.con.execute(sql).fetchall():
                 key = (scope, grp)
@@ -260,17 +256,6 @@ class MetricsComputer:
             if not lacking:
                 break
         return found, queries
-
-    def _tail(self, src: Source, tier: int, start: datetime) -> str:
-        """A table of the source's window rows from `start` on, copied once per compute for every metric
-        group of the source (a few minutes of rows instead of a scan of the window each)."""
-        key = (src.name, tier)
-        if key not in self._tails:
-            self._tails[key] = f"_obs_tail_{src.name}_{tier}"
-            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {self._tails[key]} AS SELECT * FROM "
-                             f"{window_table(src.name)} WHERE {src.ts} >= "
-                             f"TIMESTAMPTZ '{start.astimezone(UTC).isoformat()}'")
-        return self._tails[key]
 
     def _materialise(self, window: Window, specs: dict[str, MetricSpec]) -> int:
         """Windowed copies of each base view, with only the columns some metric may use."""
