@@ -152,3 +152,33 @@ def test_files_of_a_first_export_cut_short_are_not_counted_next_to_the_live_rows
         export_once(layout)
     assert list_files(open_target(layout))
     assert _count(QueryLayer(layout)) == (90, 90)
+
+
+def test_trade_tables_equal_the_plain_joins_through_any_sequence_of_exports_compactions_and_foreign_files(
+    tmp_path: Path,
+) -> None:
+    import random
+
+    a, b = DataLayout(tmp_path / "box-a").ensure(), DataLayout(tmp_path / "box-b").ensure()
+    uri = (tmp_path / "shared").as_uri()
+    pair = {"symbol": "BTC/USDT", "mode": "scalp", "side": "long", "size": 1.0, "fees": 0.0}
+    rng = random.Random(7)
+    assert own_box(a) != own_box(b)  # both live.db exist from the start
+    q = QueryLayer(a, uri)
+    q.connect()
+    n = 0
+    for _ in range(24):
+        step = rng.choice(("open_a", "close_a", "trade_b", "export_a", "export_b", "compact_a", "compact_b"))
+        if step in ("open_a", "close_a", "trade_b"):
+            n += 1
+            events = trade_pair(f"T{n}", entry=100.0, exit_=100.0 + n, ts=T0 + 60 * n, **pair)
+            store(b if step == "trade_b" else a, events if step != "open_a" else events[:1])
+        elif step.startswith("export"):
+            export_once(a if step.endswith("a") else b, uri=uri, max_rows=rng.choice((1, 2, 5, None)))
+        else:
+            compact(a if step.endswith("a") else b, uri=uri)
+        q.refresh()
+        fresh = QueryLayer(a, uri, materialize_trades=False)
+        sql = "SELECT * FROM trades ORDER BY trade_id"
+        assert q.sql(sql) == fresh.sql(sql), step
+        fresh.close()
