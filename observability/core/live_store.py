@@ -174,13 +174,15 @@ def max_seq(conn: sqlite3.Connection) -> int:
 
 
 def _ensure_box_id(conn: sqlite3.Connection) -> None:
-    """Give a new live.db a random box id; one that exported before box ids existed keeps "" (its files'
-    names carry no box), so its own earlier files stay its own."""
+    """Give a new live.db a random box id; one that exported to a shared dataset before box ids existed
+    keeps "" (its files' names there carry no box), so its own earlier files stay its own. An export into
+    its own data directory (state key 'parquet', which every box did by default) does not count: names
+    there never carry a box, and every upgraded box would otherwise share the id ""."""
     if conn.execute("SELECT 1 FROM schema_meta WHERE key = 'box_id'").fetchone():
         return
-    exported_before = conn.execute("SELECT 1 FROM export_state LIMIT 1").fetchone() is not None
+    exported_before = conn.execute("SELECT 1 FROM export_state WHERE target <> 'parquet' LIMIT 1").fetchone()
     conn.execute("INSERT OR IGNORE INTO schema_meta(key, value) VALUES ('box_id', ?)",
-                 ("" if exported_before else secrets.token_hex(4),))
+                 ("" if exported_before is not None else secrets.token_hex(4),))
 
 
 def box_id(conn: sqlite3.Connection) -> str:

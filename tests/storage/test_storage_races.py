@@ -3,6 +3,8 @@ listing, a box's reconcile and another box's export, a crash between watermark a
 
 from __future__ import annotations
 
+import random
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -157,8 +159,6 @@ def test_files_of_a_first_export_cut_short_are_not_counted_next_to_the_live_rows
 def test_trade_tables_equal_the_plain_joins_through_any_sequence_of_exports_compactions_and_foreign_files(
     tmp_path: Path,
 ) -> None:
-    import random
-
     a, b = DataLayout(tmp_path / "box-a").ensure(), DataLayout(tmp_path / "box-b").ensure()
     uri = (tmp_path / "shared").as_uri()
     pair = {"symbol": "BTC/USDT", "mode": "scalp", "side": "long", "size": 1.0, "fees": 0.0}
@@ -182,3 +182,19 @@ def test_trade_tables_equal_the_plain_joins_through_any_sequence_of_exports_comp
         sql = "SELECT * FROM trades ORDER BY trade_id"
         assert q.sql(sql) == fresh.sql(sql), step
         fresh.close()
+
+
+def test_boxes_that_exported_only_to_their_own_data_directory_before_box_ids_get_distinct_ids(
+    tmp_path: Path,
+) -> None:
+    uri = (tmp_path / "shared").as_uri()
+    boxes = [DataLayout(tmp_path / name).ensure() for name in ("box-a", "box-b")]
+    for layout in boxes:
+        store(layout, gate_events(30))
+        export_once(layout)  # into its own data directory, as every box did by default
+        with sqlite3.connect(layout.live_db) as conn:  # as an older version left it: no box id
+            conn.execute("DELETE FROM schema_meta WHERE key = 'box_id'")
+    assert own_box(boxes[0]) != own_box(boxes[1])
+    for layout in boxes:  # then both join one shared dataset
+        export_once(layout, uri=uri)
+    assert _count(QueryLayer(DataLayout(tmp_path / "analyst"), uri)) == (60, 60)
