@@ -13,7 +13,6 @@ hold enough rows of each group (else the next, longer tail; else every row).
 
 from __future__ import annotations
 
-import re
 import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -27,12 +26,10 @@ from observability.analytics.evidence import Fact, fact
 from observability.analytics.views import (
     ALL_SOURCES,
     DERIVED_SOURCES,
-    VIEW_COLUMNS,
     Source,
     group_query,
     needed_bases,
     needed_columns,
-    window_table,
 )
 from observability.analytics.window_cache import ON_IN_PLACE, WindowCache
 from observability.analytics.windows import Window
@@ -161,18 +158,12 @@ class MetricsComputer:
         self.config = config or load_metrics_config()
         self.cache = WindowCache(con, incremental=incremental)
         self.buckets = BucketCache(con)
-        self._tails: dict[tuple[str, int], str | None] = {}
-        self._tail_texts: dict[str, list[str]] = defaultdict(list)
 
     def compute(self, window: Window, *, metrics: list[str] | None = None,
                 scopes: list[str] | None = None) -> MetricsReport:
         t0 = time.perf_counter()
         specs = {k: v for k, v in self.config.metrics.items() if metrics is None or k in metrics}
         queries = self._materialise(window, specs)
-        self._tails.clear()
-        self._tail_texts = defaultdict(list)
-        for spec in specs.values():
-            self._tail_texts[spec.view] += [spec.where or "", spec.group_by or ""]
         self._apply_trade_changes()
         groups: dict[tuple[str, str | None, str | None], list[str]] = defaultdict(list)
         for name, spec in specs.items():
@@ -199,9 +190,6 @@ class MetricsComputer:
                 ids = evidence.get((scope, grp), [])
                 for i, name in enumerate(names):
                     values.append(self._value(name, specs[name], window, scope, grp, n, vals.get(f"m{i}"), ids))
-        for table in self._tails.values():
-            if table is not None:
-                self.con.execute(f"DROP TABLE {table}")
         values.sort(key=lambda v: (list(specs).index(v.name), v.scope != "all", v.scope, v.group or ""))
         return MetricsReport(window=window, computed_at=datetime.now(UTC), values=values,
                              alerts=self._alerts(values), queries=queries,
@@ -252,14 +240,13 @@ class MetricsComputer:
         lacking = dict(rows)
         starts = [window.until - t for t in RECENT_TAILS if window.until - t > window.since]
         queries = 0
-        for tier, start in enumerate([*starts, None]):
+        for start in [*starts, None]:
             conds = [f"({where})"] if where else []
+            if start is not None:
+                conds.append(f"{src.ts} >= TIMESTAMPTZ '{start.astimezone(UTC).isoformat()}'")
             if group_by and queries:
                 conds.append(_one_of(group_by, {g for _, g in lacking}))
-            table = None if start is None else self._tail(src, tier, start)
-            if start is not None and table is None:
-                conds.append(f"{src.ts} >= TIMESTAMPTZ '{start.astimezone(UTC).isoformat()}'")
-            sql = group_query(src, [], " AND ".join(conds) or None, group_by, ev, table)
+            sql = group_query(src, [], " AND ".join(conds) or None, group_by, ev)
             queries += 1
             for scope, grp, n, ids, *_ in self.con.execute(sql).fetchall():
                 key = (scope, grp)
@@ -269,25 +256,6 @@ class MetricsComputer:
             if not lacking:
                 break
         return found, queries
-
-    def _tail(self, src: Source, tier: int, start: datetime) -> str | None:
-        """For a base view, a table of its window's rows from `start` on with only the columns evidence
-        and the metric groups' filters read, copied once per compute for every metric group of the view
-        (a scan of the window each costs more; so does copying every column). None for a derived source
-        (its groups then read the window from `start` on)."""
-        key = (src.name, tier)
-        if key not in self._tails:
-            table = None
-            if src.name in VIEW_COLUMNS:
-                table = f"_obs_tail_{src.name}_{tier}"
-                words = set(re.findall(r"[a-z_][a-z0-9_]*", " ".join(
-                    [*self._tail_texts[src.name], src.ts, src.id_col]).lower()))
-                cols = ", ".join(c for c, _ in VIEW_COLUMNS[src.name] if c in words or c == "mode")
-                self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {cols} FROM "
-                                 f"{window_table(src.name)} WHERE {src.ts} >= "
-                                 f"TIMESTAMPTZ '{start.astimezone(UTC).isoformat()}'")
-            self._tails[key] = table
-        return self._tails[key]
 
     def _materialise(self, window: Window, specs: dict[str, MetricSpec]) -> int:
         """Windowed copies of each base view, with only the columns some metric may use."""

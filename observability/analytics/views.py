@@ -239,15 +239,14 @@ def grouping(src: Source, group_by: str | None) -> tuple[str, str, str]:
 
 
 def group_query(src: Source, exprs: list[tuple[str, str]], where: str | None, group_by: str | None,
-                evidence: int = 0, table: str | None = None) -> str:
-    """One aggregate query computing every `(alias, expr)` per scope (and per `group_by` value) over
-    the source's window (or `table`, some of its rows).
+                evidence: int = 0) -> str:
+    """One aggregate query computing every `(alias, expr)` per scope (and per `group_by` value).
 
     Output columns: scope, grp, _n (rows aggregated), _ids (the `evidence` most recent row ids, by
     a streaming top-n aggregate; among rows of the same time, any), then one column per alias.
     """
     grp = f"CAST(({group_by}) AS VARCHAR)" if group_by else "CAST(NULL AS VARCHAR)"
-    inner = f"SELECT *, {grp} AS _grp FROM {table or window_table(src.name)}" + (f" WHERE ({where})" if where else "")
+    inner = f"SELECT *, {grp} AS _grp FROM {window_table(src.name)}" + (f" WHERE ({where})" if where else "")
     cols = "".join(f', ({expr}) AS "{alias}"' for alias, expr in exprs)
     scope, grp_out, groups = grouping(src, group_by)
     ids = (f"arg_max(CAST({src.id_col} AS VARCHAR), {src.ts}, {evidence})" if evidence > 0
