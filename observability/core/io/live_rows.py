@@ -1,7 +1,8 @@
 """live_feed rows -> Arrow, with the typed payload columns, for the exporter and the query layer.
 
 DuckDB cannot read SQLite here (its sqlite extension cannot be downloaded), so rows are fetched
-by the ADBC SQLite driver straight into Arrow. The payload JSON is parsed once per
+by the ADBC SQLite driver straight into Arrow (the exporter) or with Python's sqlite3 (readers that
+share their process with other sqlite3 connections). The payload JSON is parsed once per
 row by DuckDB's built-in `from_json` into a struct of every typed column (vectorised C++), which
 is 10x+ cheaper than orjson plus Python field picking.
 """
@@ -9,6 +10,7 @@ is 10x+ cheaper than orjson plus Python field picking.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,19 +29,36 @@ _SELECT: Final = f"SELECT {', '.join(RAW_COLUMNS)} FROM live_feed"
 _TS_COLUMNS: Final = frozenset({"ts_event", "ts_logged", "ts_stored"})
 
 
-@contextmanager
-def arrow_reader(path: Path, *, snapshot: bool = False) -> Iterator[adbc_sqlite.Connection]:
-    """A read-only ADBC SQLite connection.
+def fetch_raw(conn: sqlite3.Connection, *, after_seq: int) -> pa.Table:
+    """Rows with seq > after_seq, in seq order, as an Arrow table of the envelope (Python's sqlite3).
 
-    Autocommit by default: no long read transaction holds the WAL back. `snapshot=True` reads every
-    statement from one read transaction (ended on exit), for reads that must agree with each other.
+    Readers that live in a process with other sqlite3 connections to live.db (the TUI, analytics) use
+    this, not ADBC: ADBC brings its own copy of SQLite, and POSIX locks are per process, so closing a
+    sqlite3 connection to the file would silently drop the ADBC reader's WAL read lock and let a
+    checkpoint reset the WAL under it.
     """
-    conn = adbc_sqlite.connect(f"file:{path}?mode=ro", autocommit=not snapshot)
+    rows = conn.execute(_SELECT + " WHERE seq > ? ORDER BY seq", (after_seq,)).fetchall()
+    cols: list[Any] = list(zip(*rows, strict=True)) if rows else [() for _ in RAW_COLUMNS]
+    arrays = []
+    for (name, typ), values in zip(RAW_FIELDS, cols, strict=True):
+        if name in _TS_COLUMNS:
+            arrays.append(pa.array(values, pa.int64()).cast(typ))
+        else:
+            arrays.append(pa.array(values, typ))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(RAW_FIELDS))
+
+
+@contextmanager
+def arrow_reader(path: Path) -> Iterator[adbc_sqlite.Connection]:
+    """A read-only ADBC SQLite connection (autocommit: no long read transaction holds the WAL back).
+
+    Only for processes whose sqlite3 connections to live.db do not close while it reads (the exporter,
+    one thread): see `fetch_raw` for why.
+    """
+    conn = adbc_sqlite.connect(f"file:{path}?mode=ro", autocommit=True)
     try:
         yield conn
     finally:
-        if snapshot:
-            conn.rollback()
         conn.close()
 
 
@@ -61,17 +80,6 @@ def fetch_raw_arrow(conn: adbc_sqlite.Connection, *, after_seq: int, limit: int)
         col = table[name]
         arrays.append(col.cast(pa.int64()).cast(typ) if name in _TS_COLUMNS else col.cast(typ))
     return pa.Table.from_arrays(arrays, schema=pa.schema(RAW_FIELDS))
-
-
-def fetch_all_raw_arrow(conn: adbc_sqlite.Connection, *, after_seq: int, chunk: int = 200_000) -> pa.Table:
-    """Every row above after_seq, read in bounded chunks (all from the connection's snapshot, if any)."""
-    parts = []
-    while True:
-        part = fetch_raw_arrow(conn, after_seq=after_seq, limit=chunk)
-        parts.append(part)
-        if part.num_rows < chunk:
-            return pa.concat_tables(parts) if len(parts) > 1 else part
-        after_seq = int(part["seq"][-1].as_py())
 
 
 def _struct_spec() -> str:

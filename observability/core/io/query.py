@@ -21,9 +21,9 @@ file has vanished.
 from __future__ import annotations
 
 import re
+import sqlite3
 from typing import Any, Final
 
-import adbc_driver_sqlite.dbapi as adbc_sqlite
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -40,7 +40,7 @@ from observability.core.io.dataset import (
     split_files,
 )
 from observability.core.io.health_rows import HEALTH_SCHEMA, fetch_health
-from observability.core.io.live_rows import arrow_reader, fetch_all_raw_arrow, new_duck, widen
+from observability.core.io.live_rows import fetch_raw, new_duck, widen
 from observability.core.io.payload_sql import PAYLOAD_SQL
 from observability.core.io.trade_tables import TradeTables
 from observability.core.io.views import VIEWS
@@ -84,10 +84,11 @@ def check_read_only(sql: str) -> None:
             )
 
 
-def _watermark(reader: adbc_sqlite.Connection, key: str) -> int | None:
-    with reader.cursor() as cur:
-        cur.execute("SELECT exported_seq FROM export_state WHERE target = ?", (key,))
-        row = cur.fetchone()
+def _watermark(conn: sqlite3.Connection, key: str) -> int | None:
+    try:
+        row = conn.execute("SELECT exported_seq FROM export_state WHERE target = ?", (key,)).fetchone()
+    except sqlite3.OperationalError:
+        return None
     return int(row[0]) if row else None
 
 
@@ -196,20 +197,21 @@ class QueryLayer:
         return int(pc.max(seqs).as_py()) if len(seqs) else -1
 
     def _read_live(self) -> None:
-        """New live rows and health rows. The watermark and the rows above it come from one read
-        transaction (ADBC, straight into Arrow), so no export or pruning can fall between them."""
+        """New live rows and health rows; the watermark and the rows above it come from one read
+        transaction, so no export or pruning can fall between them."""
         try:
             conn = open_readonly(self.layout.live_db)  # also refuses a live.db newer than this code
         except DataDirError:
             return
         try:
+            conn.execute("BEGIN")
+            watermark = _watermark(conn, self._target.state_key)
             self.box = self._target.box(box_id(conn))
+            raw = fetch_raw(conn, after_seq=max(watermark or 0, self._live_max))
             health, self._health_max_id = fetch_health(conn, after_id=self._health_max_id)
+            conn.execute("COMMIT")
         finally:
             conn.close()
-        with arrow_reader(self.layout.live_db, snapshot=True) as reader:
-            watermark = _watermark(reader, self._target.state_key)
-            raw = fetch_all_raw_arrow(reader, after_seq=max(watermark or 0, self._live_max))
         self.watermark = watermark
         live = self._live
         if live.num_rows and watermark is not None:
