@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 
 import pyarrow.dataset as ds
+import pytest
 from storage_helpers import T0, gate_events, own_box, store, trade_pair
 
 from observability.core.io.compaction import compact
@@ -18,6 +19,7 @@ from observability.core.io.dataset import list_files, open_target, publish_water
 from observability.core.io.exporter import export_once
 from observability.core.io.query import QueryLayer
 from observability.core.live_store import box_id, open_live_db
+from observability.errors import DataDirError
 from observability.paths import DataLayout
 
 
@@ -124,3 +126,25 @@ def test_a_data_directorys_own_dataset_keeps_the_plain_contract_names(layout: Da
     export_once(layout)
     assert sorted(p.name for p in layout.parquet_events.rglob("*.parquet")) == ["1-1.parquet", "2-2.parquet",
                                                                                 "3-3.parquet"]
+
+
+def test_a_respelled_export_uri_keeps_the_same_watermark(tmp_path: Path) -> None:
+    layout, _, uri = _boxes(tmp_path)
+    store(layout, gate_events(30))
+    export_once(layout, uri=uri)
+    before = {f.path for f in list_files(open_target(layout, uri))}
+    again = export_once(layout, uri=uri + "/")
+    assert (again.rows, again.watermark, again.reconciled_files) == (0, 30, 0)
+    assert {f.path for f in list_files(open_target(layout, uri))} == before
+
+
+def test_a_replaced_live_db_refuses_to_export_over_the_history_it_does_not_know(layout: DataLayout) -> None:
+    store(layout, gate_events(30))
+    export_once(layout)
+    before = sorted(p.name for p in layout.parquet_events.rglob("*.parquet"))
+    for suffix in ("", "-wal", "-shm"):  # the live.db is lost; the Parquet history stays
+        Path(f"{layout.live_db}{suffix}").unlink(missing_ok=True)
+    store(layout, gate_events(10))  # a new live.db numbers its events from 1 again
+    with pytest.raises(DataDirError, match=r"3 Parquet files of this box are already there .*live.db replaced"):
+        export_once(layout)
+    assert sorted(p.name for p in layout.parquet_events.rglob("*.parquet")) == before

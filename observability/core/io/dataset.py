@@ -70,7 +70,7 @@ class Target:
     @property
     def state_key(self) -> str:
         """Key of this target's watermark in live.db `export_state`."""
-        return "parquet" if self.uri is None else f"parquet:{self.uri}"
+        return "parquet" if self.uri is None else f"parquet:{self.uri.rstrip('/')}"
 
     def join(self, *parts: str) -> str:
         return "/".join((self.base.rstrip("/"), *parts))

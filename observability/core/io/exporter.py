@@ -106,6 +106,26 @@ def set_watermark(conn: sqlite3.Connection, key: str, seq: int) -> None:
     )
 
 
+def _check_first_export(conn: sqlite3.Connection, target: Target, box: str) -> None:
+    """Before the first export from this live.db to a target, refuse if this box already has files there.
+
+    Without an export record the watermark reads 0, and reconcile would delete every such file as
+    unfinished (then overwrite their names): that happens when export.uri is respelled or live.db is
+    replaced while the Parquet history stays. The record is written before any file, so a first export
+    cut short still has its leftovers removed by the next run.
+    """
+    if conn.execute("SELECT 1 FROM export_state WHERE target = ?", (target.state_key,)).fetchone():
+        return
+    mine = [f for f in list_files(target) if f.box == box]
+    if mine:
+        where = target.uri or target.base
+        raise DataDirError(
+            f"{where}: {len(mine)} Parquet files of this box are already there but live.db has no export record "
+            "for it (export.uri respelled, or live.db replaced); exporting would overwrite them: restore the "
+            "previous export.uri or live.db, or move those files elsewhere")
+    set_watermark(conn, target.state_key, 0)
+
+
 def reconcile(target: Target, box: str, watermark: int | None) -> int:
     """Remove what an interrupted export or compaction of this box left behind; return how many files."""
     _, orphans, covered = split_files([f for f in list_files(target) if f.box == box], {box: watermark})
@@ -173,6 +193,7 @@ def export_once(
             if not locked:
                 return ExportResult(rows=0, files=0, bytes=0, first_seq=None, last_seq=None, watermark=watermark,
                                     reconciled_files=0, seconds=time.perf_counter() - started, skipped=True)
+            _check_first_export(conn, target, box)
             reconciled = reconcile(target, box, watermark)
             if published_watermark(target, box) != watermark:
                 # a crash fell between watermark and marker; or this box's first export: from now on files
