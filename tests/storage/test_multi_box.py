@@ -148,3 +148,14 @@ def test_a_replaced_live_db_refuses_to_export_over_the_history_it_does_not_know(
     with pytest.raises(DataDirError, match=r"3 Parquet files of this box are already there .*live.db replaced"):
         export_once(layout)
     assert sorted(p.name for p in layout.parquet_events.rglob("*.parquet")) == before
+
+
+def test_compaction_with_a_replaced_live_db_merges_but_never_deletes_the_history(layout: DataLayout) -> None:
+    for start in (0, 30):
+        store(layout, gate_events(30, start=start))
+        export_once(layout)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{layout.live_db}{suffix}").unlink(missing_ok=True)
+    store(layout, gate_events(1))
+    compact(layout)
+    assert ds.dataset(layout.parquet_events, format="parquet", partitioning="hive").count_rows() == 60

@@ -104,13 +104,15 @@ def _merge(target: Target, plan: MergePlan) -> int:
 
 
 def _own_watermark(layout: DataLayout, target: Target) -> tuple[str, int | None]:
-    """(this box's id, its exported seq); ("", None) without a live.db (no box of ours exported here)."""
+    """(this box's id, its exported seq); the seq is None without a live.db or without an export record
+    for this target (then no file of ours can be judged unfinished, so none is deleted)."""
     try:
         conn = open_readonly(layout.live_db)
     except DataDirError:
         return "", None
     try:
-        return target.box(box_id(conn)), exported_seq(conn, target.state_key)
+        known = conn.execute("SELECT 1 FROM export_state WHERE target = ?", (target.state_key,)).fetchone()
+        return target.box(box_id(conn)), exported_seq(conn, target.state_key) if known else None
     finally:
         conn.close()
 
