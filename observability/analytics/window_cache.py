@@ -31,6 +31,7 @@ from observability.analytics.trade_changes import TradeChanges
 from observability.analytics.views import BASE_SOURCES, DERIVED_SOURCES, derived_sql, window_table
 from observability.analytics.windows import Window, window_us
 from observability.core.io.columns import WIDE_SCHEMA
+from observability.core.io.query import OTHER_BOXES_VARIABLE
 from observability.core.io.views import VIEWS
 
 LIVE_SLACK: Final = timedelta(seconds=120)
@@ -130,11 +131,13 @@ class WindowCache:
         `_live` every row above it, so a lowest live seq of at most `low + 1` puts the watermark at or
         below `low`: no Parquet row can be above it."""
         try:
-            row = self.con.execute(f"SELECT min(seq) FROM {LIVE}").fetchone()
+            row = self.con.execute(f"SELECT min(seq), coalesce(getvariable('{OTHER_BOXES_VARIABLE}'), false) "
+                                   f"FROM {LIVE}").fetchone()
         except duckdb.Error:  # a query layer without separate live rows
             return WIDE
-        lowest = row[0] if row is not None else None
-        return LIVE if lowest is not None and int(lowest) <= low + 1 else WIDE
+        if row is None or row[0] is None or row[1]:  # other boxes' files hold rows of any seq
+            return WIDE
+        return LIVE if int(row[0]) <= low + 1 else WIDE
 
     def prepare(self, window: Window, columns: dict[str, list[str]], derived: dict[str, int],
                 equity_columns: list[str] | None = None) -> int:
