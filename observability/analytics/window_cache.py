@@ -139,13 +139,19 @@ class WindowCache:
             return WIDE
         return LIVE if int(row[0]) <= low + 1 else WIDE
 
+    def _other_boxes(self) -> bool:
+        """Other boxes' files count in the query layer: seq then orders only this box's rows, so the
+        append-by-seq path could miss or repeat theirs; every window is rebuilt instead."""
+        row = self.con.execute(f"SELECT coalesce(getvariable('{OTHER_BOXES_VARIABLE}'), false)").fetchone()
+        return bool(row and row[0])
+
     def prepare(self, window: Window, columns: dict[str, list[str]], derived: dict[str, int],
                 equity_columns: list[str] | None = None) -> int:
         """Make `_obs_w_<view>` ready for every base view in `columns` and every derived source (with
         the number of metric groups reading it; `equity_columns`: the trade columns its metrics read);
         returns the number of statements that read the query layer."""
         since, until = window.sql_bounds()
-        live = self.incremental and window.until >= datetime.now(UTC) - LIVE_SLACK
+        live = self.incremental and window.until >= datetime.now(UTC) - LIVE_SLACK and not self._other_boxes()
         reads = 0
         tables = {r[0] for r in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
         staged = self._stage_new_rows(window, columns, live)
