@@ -12,6 +12,7 @@ module does not know — is reported as not splittable and computed over the row
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
 
@@ -40,41 +41,29 @@ class Split:
     """`final` with each combined call replaced by its bare column: checked to hold no aggregate."""
 
 
-def _close(text: str, start: int) -> int:
-    """Index of the parenthesis closing the one at `start`, skipping quoted text; -1 if unbalanced."""
-    depth, i, quote = 0, start, ""
-    while i < len(text):
+def _unquoted(text: str, start: int = 0) -> Iterator[tuple[int, str, int]]:
+    """(index, char, paren depth after it) of every character outside quoted text, from `start`."""
+    depth, quote = 0, ""
+    for i in range(start, len(text)):
         c = text[i]
         if quote:
-            if c == quote:
-                quote = ""
-        elif c in "'\"":
+            quote = "" if c == quote else quote
+            continue
+        if c in "'\"":
             quote = c
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return -1
+            continue
+        depth += 1 if c == "(" else -1 if c == ")" else 0
+        yield i, c, depth
+
+
+def _close(text: str, start: int) -> int:
+    """Index of the parenthesis closing the one at `start`, skipping quoted text; -1 if unbalanced."""
+    return next((i for i, c, depth in _unquoted(text, start) if c == ")" and depth == 0), -1)
 
 
 def _top_level_comma(args: str) -> bool:
     """`max(x, 3)` is a top-3 list, not a maximum: more than one argument is not splittable."""
-    depth, quote = 0, ""
-    for c in args:
-        if quote:
-            quote = "" if c == quote else quote
-        elif c in "'\"":
-            quote = c
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif c == "," and depth == 0:
-            return True
-    return False
+    return any(c == "," and depth == 0 for _, c, depth in _unquoted(args))
 
 
 def _skip_space(text: str, i: int) -> int:
