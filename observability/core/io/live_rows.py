@@ -66,8 +66,7 @@ def fetch_raw_arrow(conn: adbc_sqlite.Connection, *, after_seq: int, limit: int)
     """live_feed rows with seq > after_seq (at most `limit`), in seq order, as an Arrow table of the envelope.
 
     Read straight into Arrow by the ADBC SQLite driver (C, no Python objects per row). Why: sqlite3
-    builds a Python object per value (~10 µs per row here), which was the exporter's and the query
-    layer's largest cost.
+    builds a Python object per value (~10 µs per row here), which was the exporter's largest cost.
     The driver infers column types from the first batch, so the batch is the whole chunk: a column
     NULL in every row (symbol, trace_id) comes back as int64 nulls, which the cast below handles.
     """
