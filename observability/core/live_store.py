@@ -194,9 +194,14 @@ def box_id(conn: sqlite3.Connection) -> str:
     return str(row[0]) if row else ""
 
 
-def exported_seq(conn: sqlite3.Connection, target: str = "parquet") -> int:
+def export_record(conn: sqlite3.Connection, target: str = "parquet") -> int | None:
+    """The exported seq for a target, or None when this live.db never started an export there."""
     row = conn.execute("SELECT exported_seq FROM export_state WHERE target = ?", (target,)).fetchone()
-    return int(row[0]) if row else 0
+    return int(row[0]) if row else None
+
+
+def exported_seq(conn: sqlite3.Connection, target: str = "parquet") -> int:
+    return export_record(conn, target) or 0
 
 
 def prune_live_feed(

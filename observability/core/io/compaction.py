@@ -23,7 +23,7 @@ from observability.core.io.columns import FILE_SCHEMA
 from observability.core.io.dataset import DataFile, Target, file_name, list_files, open_target, split_files
 from observability.core.io.exporter import dataset_lock, reconcile
 from observability.core.io.files import delete_files, write_parquet
-from observability.core.live_store import box_id, exported_seq, open_readonly
+from observability.core.live_store import box_id, export_record, open_readonly
 from observability.errors import DataDirError
 from observability.paths import DataLayout
 
@@ -111,8 +111,7 @@ def _own_watermark(layout: DataLayout, target: Target) -> tuple[str, int | None]
     except DataDirError:
         return "", None
     try:
-        known = conn.execute("SELECT 1 FROM export_state WHERE target = ?", (target.state_key,)).fetchone()
-        return target.box(box_id(conn)), exported_seq(conn, target.state_key) if known else None
+        return target.box(box_id(conn)), export_record(conn, target.state_key)
     finally:
         conn.close()
 

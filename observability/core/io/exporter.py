@@ -51,7 +51,7 @@ from observability.core.io.live_rows import (
     sort_for_partitions,
     widen,
 )
-from observability.core.live_store import box_id, exported_seq, open_live_db
+from observability.core.live_store import box_id, export_record, exported_seq, open_live_db
 from observability.errors import DataDirError
 from observability.paths import DataLayout
 
@@ -114,7 +114,7 @@ def _check_first_export(conn: sqlite3.Connection, target: Target, box: str) -> N
     replaced while the Parquet history stays. The record is written before any file, so a first export
     cut short still has its leftovers removed by the next run.
     """
-    if conn.execute("SELECT 1 FROM export_state WHERE target = ?", (target.state_key,)).fetchone():
+    if export_record(conn, target.state_key) is not None:
         return
     mine = [f for f in list_files(target) if f.box == box]
     if mine:

@@ -44,7 +44,7 @@ from observability.core.io.live_rows import fetch_raw, new_duck, widen
 from observability.core.io.payload_sql import PAYLOAD_SQL
 from observability.core.io.trade_tables import TradeTables
 from observability.core.io.views import VIEWS
-from observability.core.live_store import box_id, open_readonly
+from observability.core.live_store import box_id, export_record, open_readonly
 from observability.errors import DataDirError, ObservabilityError
 from observability.paths import DataLayout
 
@@ -86,10 +86,9 @@ def check_read_only(sql: str) -> None:
 
 def _watermark(conn: sqlite3.Connection, key: str) -> int | None:
     try:
-        row = conn.execute("SELECT exported_seq FROM export_state WHERE target = ?", (key,)).fetchone()
+        return export_record(conn, key)
     except sqlite3.OperationalError:
         return None
-    return int(row[0]) if row else None
 
 
 def _sql_str(value: str) -> str:
