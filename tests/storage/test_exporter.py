@@ -20,7 +20,7 @@ from storage_helpers import T0, gate_events, store, trade_pair
 from observability.core import builders
 from observability.core.io.columns import FILE_SCHEMA, PAYLOAD_COLUMNS
 from observability.core.io.exporter import dataset_lock, export_once
-from observability.core.io.live_rows import WIDEN_BATCH_ROWS
+from observability.core.io.payload_typing import BATCH_ROWS
 from observability.core.io.query import QueryLayer
 from observability.core.schemas import PAYLOAD_CLASSES
 from observability.errors import DataDirError
@@ -109,8 +109,8 @@ def test_dataset_is_readable_by_pyarrow_and_duckdb_with_the_view_row_count(layou
 
 
 def test_a_chunk_typed_in_parallel_slices_keeps_every_row_in_seq_order(layout: DataLayout) -> None:
-    store(layout, gate_events(3 * WIDEN_BATCH_ROWS, day_seconds=0.5))  # several slices per partition
-    assert export_once(layout).rows == 3 * WIDEN_BATCH_ROWS
+    store(layout, gate_events(3 * BATCH_ROWS, day_seconds=0.5))  # several slices per partition
+    assert export_once(layout).rows == 3 * BATCH_ROWS
     for path in parquet_files(layout):
         table = pq.read_table(path, partitioning=None, columns=["seq", "value"])
         seqs = table["seq"].to_pylist()
@@ -149,7 +149,6 @@ EXPORT_LOOP = """
 import random, sys
 from pathlib import Path
 from observability.core.io.exporter import dataset_lock, export_once
-from observability.core.io.live_rows import WIDEN_BATCH_ROWS
 from observability.paths import DataLayout
 layout = DataLayout(Path(sys.argv[1])); rng = random.Random(int(sys.argv[2]))
 while export_once(layout, max_rows=rng.randint(50, 400)).rows:

@@ -37,6 +37,8 @@ class PayloadColumn:
     duck_type: str
     defaults: tuple[tuple[str, Any], ...]
     """(event_type, default) for payloads whose field has a non-None default: a missing key reads as it."""
+    event_types: tuple[str, ...]
+    """The event types whose payload model has this field (the only rows where it can be non-null)."""
 
 
 def _scalar(annotation: Any) -> tuple[pa.DataType, str] | None:
@@ -70,17 +72,18 @@ def _model(annotation: Any) -> type[BaseModel] | None:
 
 
 def _collect() -> list[PayloadColumn]:
-    found: dict[str, tuple[tuple[str, ...], pa.DataType, str, list[tuple[str, Any]]]] = {}
+    found: dict[str, tuple[tuple[str, ...], pa.DataType, str, list[tuple[str, Any]], list[str]]] = {}
 
     def add(event_type: str, name: str, path: tuple[str, ...], annotation: Any, default: Any) -> None:
         typed = _scalar(annotation)
         if typed is None or name in EXCLUDED_FIELDS:
             return
-        entry = found.setdefault(name, (path, typed[0], typed[1], []))
+        entry = found.setdefault(name, (path, typed[0], typed[1], [], []))
         if entry[2] != typed[1] or entry[0] != path:
             raise TypeError(f"payload field {name!r} has conflicting types or paths across event types")
         if default is not None and not isinstance(default, list):
             entry[3].append((event_type, default))
+        entry[4].append(event_type)
 
     for event_type, cls in PAYLOAD_CLASSES.items():
         for fname, field in cls.model_fields.items():
@@ -91,7 +94,7 @@ def _collect() -> list[PayloadColumn]:
                 continue
             default = None if field.is_required() else field.get_default(call_default_factory=True)
             add(event_type, fname, (fname,), field.annotation, default)
-    return [PayloadColumn(n, p, a, d, tuple(defs)) for n, (p, a, d, defs) in found.items()]
+    return [PayloadColumn(n, p, a, d, tuple(defs), tuple(types)) for n, (p, a, d, defs, types) in found.items()]
 
 
 def _payload_plan() -> dict[str, tuple[tuple[str, tuple[tuple[str, str], ...] | str | None], ...]]:
@@ -117,6 +120,10 @@ def _payload_plan() -> dict[str, tuple[tuple[str, tuple[tuple[str, str], ...] | 
 
 PAYLOAD_COLUMNS: Final[tuple[PayloadColumn, ...]] = tuple(_collect())
 PAYLOAD_PLAN: Final = _payload_plan()
+TYPE_COLUMNS: Final[dict[str, tuple[PayloadColumn, ...]]] = {
+    et: tuple(c for c in PAYLOAD_COLUMNS if et in c.event_types) for et in PAYLOAD_CLASSES
+}
+"""Per event type, the typed columns its payload can fill (in PAYLOAD_COLUMNS order)."""
 
 RAW_FIELDS: Final[tuple[tuple[str, pa.DataType], ...]] = (
     ("seq", pa.int64()),

@@ -45,11 +45,10 @@ from observability.core.io.dataset import (
 from observability.core.io.files import delete_files, remove_temp_files, write_parquet
 from observability.core.io.live_rows import (
     arrow_reader,
+    export_rows,
     fetch_raw_arrow,
     file_table,
     new_duck,
-    sort_for_partitions,
-    widen,
 )
 from observability.core.live_store import box_id, export_record, exported_seq, open_live_db
 from observability.errors import DataDirError
@@ -157,7 +156,7 @@ def _write_chunk(target: Target, box: str, duck: duckdb.DuckDBPyConnection, raw:
     Encoding and compressing a file is C++ that releases the GIL, so partitions written side by
     side use both cores where one writer used one.
     """
-    parts = list(_partitions(widen(duck, sort_for_partitions(raw))))
+    parts = list(_partitions(export_rows(duck, raw)))
     with ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="export-write") as pool:
         sizes = list(pool.map(lambda part: _write_part(target, box, part), parts))
     return len(parts), sum(sizes)

@@ -3,13 +3,12 @@
 DuckDB cannot read SQLite here (its sqlite extension cannot be downloaded), so rows are fetched
 by the ADBC SQLite driver straight into Arrow (the exporter) or with Python's sqlite3 (readers that
 share their process with other sqlite3 connections). The payload JSON is parsed once per
-row by DuckDB's built-in `from_json` into a struct of every typed column (vectorised C++), which
-is 10x+ cheaper than orjson plus Python field picking.
+row by DuckDB's built-in `from_json`, one event type at a time (`payload_typing`): vectorised C++,
+10x+ cheaper than orjson plus Python field picking.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,12 +20,14 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from observability.core.io.columns import FILE_SCHEMA, PAYLOAD_COLUMNS, RAW_FIELDS, WIDE_SCHEMA
-from observability.core.io.payload_sql import REST_SQL
+from observability.core.io.columns import FILE_SCHEMA, RAW_FIELDS, WIDE_SCHEMA
+from observability.core.io.payload_typing import typed_columns
 
 RAW_COLUMNS: Final[tuple[str, ...]] = tuple(n for n, _ in RAW_FIELDS)
 _SELECT: Final = f"SELECT {', '.join(RAW_COLUMNS)} FROM live_feed"
 _TS_COLUMNS: Final = frozenset({"ts_event", "ts_logged", "ts_stored"})
+EXPORT_SCHEMA: Final = FILE_SCHEMA.append(pa.field("date", pa.date32()))
+"""What `export_rows` returns: the columns of a file, and the partition date."""
 
 
 def fetch_raw(conn: sqlite3.Connection, *, after_seq: int) -> pa.Table:
@@ -81,76 +82,50 @@ def fetch_raw_arrow(conn: adbc_sqlite.Connection, *, after_seq: int, limit: int)
     return pa.Table.from_arrays(arrays, schema=pa.schema(RAW_FIELDS))
 
 
-def _struct_spec() -> str:
-    """from_json structure: nested objects for flattened sub-model fields."""
-    tree: dict[str, Any] = {}
-    for col in PAYLOAD_COLUMNS:
-        node = tree
-        for part in col.json_path[:-1]:
-            node = node.setdefault(part, {})
-        node[col.json_path[-1]] = col.duck_type
-    return json.dumps(tree)
-
-
-def _sql_literal(value: Any) -> str:
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int | float):
-        return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def _column_expr(col: Any) -> str:
-    ref = "j." + ".".join(f'"{p}"' for p in col.json_path)
-    if not col.defaults:
-        return f'{ref} AS "{col.name}"'
-    cases = " ".join(
-        f"WHEN event_type = {_sql_literal(et)} THEN {_sql_literal(d)}" for et, d in col.defaults
-    )
-    return f'coalesce({ref}, CASE {cases} END)::{col.duck_type} AS "{col.name}"'
-
-
-WIDEN_SQL: Final = (
-    f"SELECT {', '.join(RAW_COLUMNS)}, "
-    + ", ".join(_column_expr(c) for c in PAYLOAD_COLUMNS)
-    + f", {REST_SQL} AS payload_rest"
-    + ", (ts_event AT TIME ZONE 'UTC')::DATE AS date"
-    + f" FROM (SELECT *, from_json(payload, '{_struct_spec()}') AS j FROM __raw)"
-)
-
-
-def sort_for_partitions(raw: pa.Table) -> pa.Table:
-    """Envelope rows grouped by (UTC date, symbol), in seq order inside each group: each partition is one slice.
+def partition_order(raw: pa.Table) -> pa.Array:
+    """Row indices grouping rows by (UTC date, symbol), in seq order inside each group: a partition is one slice.
 
     One int64 key (date, then the symbol's dictionary index) and Arrow's stable sort keep seq order
-    without sorting on strings; sorting the 13 narrow columns here is far cheaper than the wide ones later.
+    without sorting on strings.
     """
     dates = pc.cast(raw["ts_event"], pa.date32()).cast(pa.int32()).cast(pa.int64())
     symbols = raw["symbol"].combine_chunks().dictionary_encode()
     slots = pc.add(pc.fill_null(symbols.indices.cast(pa.int64()), -1), 1)
     key = pc.add(pc.multiply(dates, len(symbols.dictionary) + 1), slots)
-    return raw.take(pc.sort_indices(key))
+    return pc.sort_indices(key)
 
 
-WIDEN_BATCH_ROWS: Final = 32_768
-"""DuckDB scans an Arrow table in parallel by record batch: a chunk read as one 200k-row batch parsed
-its JSON on one core; cut into zero-copy slices it uses all of them (2.3x faster on 2 cores)."""
+def _wide(envelope: pa.Table, typed: pa.Table, payload: pa.ChunkedArray | None) -> pa.Table:
+    columns = {name: envelope[name] for name in envelope.column_names} | {n: typed[n] for n in typed.column_names}
+    if payload is not None:
+        columns["payload"] = payload
+    columns["date"] = pc.cast(envelope["ts_event"], pa.date32())
+    schema = WIDE_SCHEMA if payload is not None else EXPORT_SCHEMA
+    return pa.Table.from_arrays([columns[name] for name in schema.names], schema=schema)
 
 
 def widen(con: duckdb.DuckDBPyConnection, raw: pa.Table) -> pa.Table:
     """Envelope table -> the wide table (typed payload columns, payload_rest, `date`), schema WIDE_SCHEMA.
 
-    Row order is kept (DuckDB's preserve_insertion_order, on by default).
+    Row order is kept.
     """
     if raw.num_rows == 0:
         return WIDE_SCHEMA.empty_table()
-    raw = pa.Table.from_batches(raw.to_batches(max_chunksize=WIDEN_BATCH_ROWS), schema=raw.schema)
-    con.register("__raw", raw)
-    try:
-        out = con.sql(WIDEN_SQL).to_arrow_table()
-    finally:
-        con.unregister("__raw")
-    return out.select(WIDE_SCHEMA.names).cast(WIDE_SCHEMA)
+    typed = typed_columns(con, raw["event_type"], raw["payload"])
+    return _wide(raw.drop_columns(["payload"]), typed, raw["payload"])
+
+
+def export_rows(con: duckdb.DuckDBPyConnection, raw: pa.Table) -> pa.Table:
+    """Envelope table -> the file columns plus `date` (EXPORT_SCHEMA), in `partition_order`, for the exporter.
+
+    The full payload is neither reordered nor kept: the files store payload_rest, and moving ~300 B
+    strings per row was a measurable share of an export.
+    """
+    if raw.num_rows == 0:
+        return EXPORT_SCHEMA.empty_table()
+    order = partition_order(raw)
+    typed = typed_columns(con, raw["event_type"], raw["payload"], order)
+    return _wide(raw.drop_columns(["payload"]).take(order), typed, None)
 
 
 def file_table(wide: pa.Table) -> pa.Table:
