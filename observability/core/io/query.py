@@ -109,6 +109,8 @@ class QueryLayer:
         self._scratch = new_duck()
         self._live: pa.Table = WIDE_SCHEMA.empty_table()
         self._live_max = 0
+        self._live_min: int | None = None
+        """Lowest seq in `_live`, None when it is empty."""
         self._health: pa.Table = HEALTH_SCHEMA.empty_table()
         self._health_max_id = 0
         self._trades = TradeTables()
@@ -152,7 +154,8 @@ class QueryLayer:
         foreign = [f.path for f in files if f.box != self.box]
         mark = self._own_mark
         tops = [f.last_seq if mark is None else min(f.last_seq, mark) for f in own]
-        self._trades.update(con, own, foreign, self.watermark, max([*tops, self._live_top()]))
+        live_above = None if self.box is None else self._own_mark
+        self._trades.update(con, own, foreign, self.watermark, max([*tops, self._live_top()]), live_above)
 
     @property
     def _own_mark(self) -> int | None:
@@ -192,8 +195,7 @@ class QueryLayer:
     # ------------------------------------------------------------------ internals
 
     def _live_top(self) -> int:
-        seqs = self._live["seq"]
-        return int(pc.max(seqs).as_py()) if len(seqs) else -1
+        return -1 if self._live_min is None else self._live_max
 
     def _read_live(self) -> None:
         """New live rows and health rows; the watermark and the rows above it come from one read
@@ -213,11 +215,15 @@ class QueryLayer:
             conn.close()
         self.watermark = watermark
         live = self._live
-        if live.num_rows and watermark is not None:
+        # Only an export since the last refresh leaves rows to drop (filtering copies every live row).
+        if self._live_min is not None and watermark is not None and self._live_min <= watermark:
             live = live.filter(pc.greater(live["seq"], watermark))
+            self._live_min = None if watermark >= self._live_max else int(pc.min(live["seq"]).as_py())
         if raw.num_rows:
             live = pa.concat_tables([live, widen(self._scratch, raw)])
             self._live_max = int(raw["seq"][-1].as_py())
+            if self._live_min is None:
+                self._live_min = int(raw["seq"][0].as_py())
         self._live = live
         if health.num_rows:
             self._health = pa.concat_tables([self._health, health])
