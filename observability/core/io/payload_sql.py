@@ -21,7 +21,7 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def sql_literal(value: Any) -> str:
+def _sql_literal(value: Any) -> str:
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, int | float):
@@ -29,29 +29,16 @@ def sql_literal(value: Any) -> str:
     return _lit(str(value))
 
 
-def _rest_of(event_type: str) -> str | None:
-    """JSON of one event type's payload keys without a typed column (None: every key has one)."""
-    rest = [k for k, where in PAYLOAD_PLAN[event_type] if where is None]
-    if not rest:
-        return None
-    pairs = ", ".join(f"{_lit(k)}, payload -> {_lit('$.' + k)}" for k in rest)
-    return f"json_merge_patch('{{}}', json_object({pairs}))::VARCHAR"
-
-
-def _rest_expr() -> str:
-    branches = [f"WHEN {_lit(et)} THEN {rest}" for et in PAYLOAD_PLAN if (rest := _rest_of(et)) is not None]
-    return f"nullif(CASE event_type {' '.join(branches)} ELSE NULL END, '{{}}')"
-
-
 def _typed_select(event_type: str) -> str | None:
     """SELECT over `payload` rows of ONE event type: its typed columns (defaults filled in), then payload_rest.
 
     Why per type: from_json into the struct of every type's fields made DuckDB build and hand over
-    ~80 mostly-null columns per row; one type's struct has 4-24, which cut the typing cost ~3x.
+    ~80 mostly-null columns per row; one type's struct has 4-24. The keys without a column are read
+    by the same from_json as raw JSON (one parse per row; `payload -> key` parsed it again per key).
     """
     cols = TYPE_COLUMNS[event_type]
-    rest = _rest_of(event_type)
-    if not cols and rest is None:
+    rest = [k for k, where in PAYLOAD_PLAN[event_type] if where is None]
+    if not cols and not rest:
         return None
     tree: dict[str, Any] = {}
     for col in cols:
@@ -63,11 +50,16 @@ def _typed_select(event_type: str) -> str | None:
     for col in cols:
         ref = "j." + ".".join(f'"{p}"' for p in col.json_path)
         default = dict(col.defaults).get(event_type)
-        expr = ref if default is None else f"coalesce({ref}, {sql_literal(default)})::{col.duck_type}"
+        expr = ref if default is None else f"coalesce({ref}, {_sql_literal(default)})::{col.duck_type}"
         exprs.append(f'{expr} AS "{col.name}"')
-    exprs.append(f"nullif({rest}, '{{}}') AS payload_rest" if rest is not None else "NULL::VARCHAR AS payload_rest")
-    struct = f", from_json(payload, {_lit(json.dumps(tree))}) AS j" if cols else ""
-    return f"SELECT {', '.join(exprs)} FROM (SELECT payload{struct} FROM __payloads)"
+    # the same single parse hands over the keys without a column (a sub-model with some typed fields is read again)
+    tree.update({k: "JSON" for k in rest if k not in tree})
+    pairs = ", ".join(f"{_lit(k)}, payload -> {_lit('$.' + k)}" if isinstance(tree[k], dict) else f'{_lit(k)}, j."{k}"'
+                      for k in rest)
+    exprs.append(f"nullif(json_merge_patch('{{}}', json_object({pairs}))::VARCHAR, '{{}}') AS payload_rest"
+                 if rest else "NULL::VARCHAR AS payload_rest")
+    parsed = f"from_json(payload, {_lit(json.dumps(tree))}) AS j"
+    return f"SELECT {', '.join(exprs)} FROM (SELECT payload, {parsed} FROM __payloads)"
 
 
 def _value(where: tuple[tuple[str, str], ...] | str) -> str:
@@ -89,9 +81,6 @@ def _payload_expr() -> str:
 
 TYPED_SQL: Final[dict[str, str]] = {et: sql for et in PAYLOAD_PLAN if (sql := _typed_select(et)) is not None}
 """Per event type, over a table `__payloads(payload)` of that type's rows: the typed columns and payload_rest."""
-
-REST_SQL: Final = _rest_expr()
-"""Over a live row (`event_type`, `payload`): the JSON of the keys without a typed column, or NULL."""
 
 PAYLOAD_SQL: Final = _payload_expr()
 """Over a Parquet row (typed columns, `payload_rest`): the full payload JSON."""
