@@ -123,9 +123,15 @@ def fast_type(tp: Any, metadata: Sequence[Any] = (), structs: dict[type, Any] | 
     raise NotExpressible(f"type {tp!r}")
 
 
+_NEUTRAL_CONFIG: Final = frozenset({"extra", "allow_inf_nan", "frozen", "defer_build", "title"})
+"""Model settings that cannot make Pydantic accept less than the derived Struct (inf/nan is always refused here)."""
+
+
 def _check_model(model: type[BaseModel]) -> None:
     if model.model_config.get("extra") != "forbid":
         raise NotExpressible(f"{model.__name__} allows extra fields")
+    if other := set(model.model_config) - _NEUTRAL_CONFIG:
+        raise NotExpressible(f"{model.__name__} sets {sorted(other)}")
     decorators = model.__pydantic_decorators__
     own = {name for kind in ("validators", "field_validators", "root_validators", "model_validators",
                              "field_serializers", "model_serializers", "computed_fields")

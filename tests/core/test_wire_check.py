@@ -101,7 +101,11 @@ def test_schema_constructs_the_fast_check_cannot_express_stay_with_pydantic() ->
     class Lenient(BaseModel):
         x: int
 
-    for model in (Patterned, Validated, Lenient):
+    class Trimmed(BaseModel):
+        model_config = ConfigDict(extra="forbid", str_min_length=1)
+        name: str
+
+    for model in (Patterned, Validated, Lenient, Trimmed):
         with pytest.raises(NotExpressible):
             model_struct(model)
 
