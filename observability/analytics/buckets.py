@@ -62,6 +62,10 @@ class HeldView:
     max_key: object
     changed: str | None = None
     since_key: object = None
+    recent: str | None = None
+    """For a table updated in place: a small table (or parenthesised SELECT) of its rows in the changed
+    buckets and in the two minutes at the window's edges (window_cache.py), with every column a metric
+    reads. Partials of changed buckets and edge rows are read from it instead of the whole table."""
 
 
 def _key_literal(key: object) -> str:
@@ -108,7 +112,7 @@ class BucketCache:
         for start, end in ranges:
             edge = f"{src.ts} >= {_literal(start)} AND {src.ts} < {_literal(end)}"
             inner += (" UNION ALL SELECT NULL AS b, * FROM ("
-                      + self._partial_select(src, partials, where, group_by, evidence, held.table, edge,
+                      + self._partial_select(src, partials, where, group_by, evidence, held.recent or held.table, edge,
                                              bucketed=False) + ")")
         scope, grp_out, groups = grouping(src, group_by)
         ids = "CAST(NULL AS VARCHAR[])"
@@ -142,7 +146,10 @@ class BucketCache:
                 del self._parts[sig]  # rebuilt from all rows when next asked for
                 continue
             src, partials, where, group_by, evidence = parts.group
-            if rows is None:
+            if rows is None and held.recent is not None:
+                rows = (f"(SELECT * FROM {held.recent} "
+                        f"WHERE epoch_us({src.ts}) // {BUCKET_US} IN (SELECT b FROM {held.changed}))")
+            elif rows is None:
                 rows = f"_obs_changed_{view}"
                 self.con.execute(f"CREATE OR REPLACE TEMP TABLE {rows} AS SELECT * FROM {held.table} "
                                  f"WHERE epoch_us({src.ts}) // {BUCKET_US} IN (SELECT b FROM {held.changed})")

@@ -171,7 +171,7 @@ class MetricsComputer:
         values: list[MetricValue] = []
         for (view, where, group_by), names in groups.items():
             exprs = [(f"m{i}", specs[n].expr) for i, n in enumerate(names)]
-            results = self._group(window, view, where, group_by, exprs)
+            results, inline_ids = self._group(window, view, where, group_by, exprs)
             queries += len(results)
             merged: dict[tuple[str, str | None], tuple[int, dict[str, object]]] = {}
             inline: dict[tuple[str, str | None], list[str]] = {}
@@ -180,8 +180,8 @@ class MetricsComputer:
                     n, vals = merged.setdefault((row[0], row[1]), (int(row[2]), {}))
                     inline.setdefault((row[0], row[1]), row[3] or [])
                     vals.update(zip(aliases, row[4:], strict=True))
-            evidence, extra = self._evidence(window, ALL_SOURCES[view], where, group_by,
-                                             {key: n for key, (n, _) in merged.items()})
+            evidence, extra = ({}, 0) if inline_ids else self._evidence(
+                window, ALL_SOURCES[view], where, group_by, {key: n for key, (n, _) in merged.items()})
             evidence = evidence or inline
             queries += extra
             for (scope, grp), (n, vals) in merged.items():
@@ -209,13 +209,17 @@ class MetricsComputer:
             changed[view] = self.buckets.apply(view, held, derived)
 
     def _group(self, window: Window, view: str, where: str | None, group_by: str | None,
-               exprs: list[tuple[str, str]]) -> list[tuple[list[str], list[tuple[Any, ...]]]]:
+               exprs: list[tuple[str, str]]) -> tuple[list[tuple[list[str], list[tuple[Any, ...]]]], bool]:
         """(aliases, rows) of each query computing one metric group: from minute partials where the
-        view is held for a live window and the expression splits, over the rows otherwise."""
+        view is held for a live window and the expression splits, over the rows otherwise; and whether
+        those rows carry the evidence ids."""
         src = ALL_SOURCES[view]
         held = self.cache.held(view)
-        # Evidence ids come from `_evidence`, but a source without recent rows gets them with its values.
-        ev = 0 if src.recent_evidence else self.config.evidence_ids
+        # Evidence ids come from `_evidence`, but a source without recent rows gets them with its values,
+        # and so does one updated in place: its minute partials keep each minute's most recent ids (only
+        # changed minutes are recomputed), while a tail of it is a scan of the whole table.
+        in_place = held is not None and held.changed is not None
+        ev = 0 if src.recent_evidence and not in_place else self.config.evidence_ids
         splits = self.buckets.splits(src, exprs, where, group_by, held) if held is not None else {}
         out: list[tuple[list[str], list[tuple[Any, ...]]]] = []
         if splits and held is not None:
@@ -223,9 +227,9 @@ class MetricsComputer:
             out.append((list(splits), self.con.execute(sql).fetchall()))
         rest = [(a, e) for a, e in exprs if a not in splits]
         if rest:  # same rows as the partials' query: its evidence ids (taken first) serve both
-            sql = group_query(src, rest, where, group_by, 0 if out else ev)
+            sql = group_query(src, rest, where, group_by, 0 if out or in_place else ev)
             out.append(([a for a, _ in rest], self.con.execute(sql).fetchall()))
-        return out
+        return out, ev > 0 and bool(splits)
 
     def _evidence(self, window: Window, src: Source, where: str | None, group_by: str | None,
                   rows: dict[tuple[str, str | None], int]) -> tuple[dict[tuple[str, str | None], list[str]], int]:

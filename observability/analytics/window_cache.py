@@ -24,14 +24,14 @@ from typing import Final
 
 import duckdb
 
-from observability.analytics.buckets import HeldView
+from observability.analytics.buckets import BUCKET_US, HeldView
 from observability.analytics.equity import EquityCache, register_equity
 from observability.analytics.trace_latency import TraceLatencyCache
 from observability.analytics.trade_changes import TradeChanges
 from observability.analytics.views import BASE_SOURCES, DERIVED_SOURCES, derived_sql, window_table
 from observability.analytics.windows import Window, window_us
 from observability.core.io.columns import WIDE_SCHEMA
-from observability.core.io.query import OTHER_BOXES_VARIABLE
+from observability.core.io.query import LIVE_FROM_VARIABLE, NEW_FROM_VARIABLE, OTHER_BOXES_VARIABLE
 from observability.core.io.views import VIEWS
 
 LIVE_SLACK: Final = timedelta(seconds=120)
@@ -79,6 +79,9 @@ class WindowCache:
         self.changes = TradeChanges(con)
         self.equity = EquityCache(con)
         self._in_place: dict[str, HeldView] = {}
+        self._recent_columns: dict[str, list[str]] = {}
+        """Columns of each in-place view's recent table: every column any earlier call asked for too
+        (partials tables of earlier calls are updated from it)."""
         self.last: dict[str, str] = {}
         """How each view was prepared by the last call: 'appended', 'rebuilt' or 'in_place' (for tests and
         benches)."""
@@ -91,7 +94,8 @@ class WindowCache:
             held = self.held(base)
             if held is None or held.changed is None:
                 return None
-            return replace(held, table=f"({DERIVED_SOURCES[view].sql.format(**{base: base})})")
+            recent = None if held.recent is None else f"({DERIVED_SOURCES[view].sql.format(**{base: held.recent})})"
+            return replace(held, table=f"({DERIVED_SOURCES[view].sql.format(**{base: base})})", recent=recent)
         if view in self._in_place and self.last.get(view) == "in_place":
             return self._in_place[view]
         h = self._held.get(view)
@@ -125,25 +129,40 @@ class WindowCache:
         return int(row[0]) if row is not None and row[0] is not None else 0
 
     def _source_above(self, low: int) -> str:
-        """`_live` alone when it holds every row above `low`, else the whole union. Why: the union's
+        """The smallest relation of the query layer holding every row above `low`: the rows its last
+        refresh read (`_live_new`), else every live row (`_live`), else the whole union. Why: the union's
         Parquet side costs a footer and stats check per file even when no file has a row above `low`
-        (a third of a warm refresh at 10 M events). Parquet holds rows up to the export watermark and
-        `_live` every row above it, so a lowest live seq of at most `low + 1` puts the watermark at or
-        below `low`: no Parquet row can be above it."""
+        (a third of a warm refresh at 10 M events), and a scan of every live row costs as much again."""
         try:
-            row = self.con.execute(f"SELECT min(seq), coalesce(getvariable('{OTHER_BOXES_VARIABLE}'), false) "
-                                   f"FROM {LIVE}").fetchone()
-        except duckdb.Error:  # a query layer without separate live rows
+            row = self.con.execute(f"SELECT getvariable('{LIVE_FROM_VARIABLE}'), getvariable('{NEW_FROM_VARIABLE}'), "
+                                   f"coalesce(getvariable('{OTHER_BOXES_VARIABLE}'), false)").fetchone()
+        except duckdb.Error:  # a connection that is not the query layer's
             return WIDE
-        if row is None or row[0] is None or row[1]:  # other boxes' files hold rows of any seq
+        if row is None or row[0] is None or row[2] or int(row[0]) > low:  # other boxes' rows: any seq
             return WIDE
-        return LIVE if int(row[0]) <= low + 1 else WIDE
+        return "_live_new" if row[1] is not None and int(row[1]) <= low + 1 else LIVE
 
     def _other_boxes(self) -> bool:
         """Other boxes' files count in the query layer: seq then orders only this box's rows, so the
         append-by-seq path could miss or repeat theirs; every window is rebuilt instead."""
         row = self.con.execute(f"SELECT coalesce(getvariable('{OTHER_BOXES_VARIABLE}'), false)").fetchone()
         return bool(row and row[0])
+
+    def _with_recent(self, view: str, cols_list: list[str], changes: HeldView, window: Window) -> HeldView:
+        """`changes` with its recent table: the view's rows in the changed buckets and in the window's two
+        edge minutes, only the columns metrics read. Why: one narrow scan of the in-place table per
+        refresh, instead of one full-width scan per changed-rows copy and per metric group's edges."""
+        known = self._recent_columns.get(view, [])
+        cols = known + [c for c in cols_list if c not in known]
+        self._recent_columns[view] = cols
+        bucket = f"epoch_us({BASE_SOURCES[view].ts}) // {BUCKET_US}"
+        buckets = {us // BUCKET_US for us in window_us(window)}
+        buckets.update(int(b) for (b,) in self.con.execute(f"SELECT b FROM {changes.changed}").fetchall())
+        table = f"_obs_recent_{view}"
+        # A list of literals: evaluated in the scan (a subquery here became a join reading every column).
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {', '.join(cols)} FROM {view} "
+                         f"WHERE {bucket} IN ({', '.join(map(str, sorted(buckets)))})")
+        return replace(changes, recent=table)
 
     def prepare(self, window: Window, columns: dict[str, list[str]], derived: dict[str, int],
                 equity_columns: list[str] | None = None) -> int:
@@ -164,7 +183,7 @@ class WindowCache:
                 if changes is None:
                     self._in_place.pop(view, None)
                 else:
-                    self._in_place[view] = changes
+                    self._in_place[view] = self._with_recent(view, cols_list, changes, window)
                 self.con.execute(f"DROP TABLE IF EXISTS {held_table(view)}")
                 self.con.execute(f"CREATE OR REPLACE TEMP VIEW {window_table(view)} AS SELECT * FROM {view} "
                                  f"WHERE {ts} >= {since} AND {ts} < {until}")
@@ -206,7 +225,9 @@ class WindowCache:
         # each held view has seen every row up to the highest seq any of them holds.
         seq_held = [h for v, h in self._held.items() if APPEND_KEYS.get(v) == "seq" and v in columns]
         if seq_held:
-            top = max(int(str(h.max_key)) for h in seq_held)
+            # Every row up to the export watermark was in that snapshot too (its files count whole).
+            (floor,) = self.con.execute(f"SELECT coalesce(getvariable('{LIVE_FROM_VARIABLE}'), 0)").fetchone() or (0,)
+            top = max(int(floor), *(int(str(h.max_key)) for h in seq_held))
             for h in seq_held:
                 h.max_key = top
         for name, readers in derived.items():

@@ -51,6 +51,13 @@ from observability.paths import DataLayout
 _ALLOWED: Final = frozenset({duckdb.StatementType.SELECT})
 OTHER_BOXES_VARIABLE: Final = "huracan_other_boxes"
 """DuckDB variable mirroring `QueryLayer.other_boxes`, for readers that only hold the connection."""
+LIVE_FROM_VARIABLE: Final = "huracan_live_from"
+"""DuckDB variable: every row of this box with a greater seq is in `_live` (its files stop there); NULL
+without a live.db."""
+NEW_FROM_VARIABLE: Final = "huracan_live_new_from"
+"""DuckDB variable: `_live_new` (the live rows the last refresh read) holds every row of `_live` from this
+seq up; NULL when that refresh read none. Incremental readers take their new rows from this small
+table instead of scanning every live row."""
 _EXPLAIN = re.compile(r"^\s*explain\s+(analyze\s+)?", re.IGNORECASE)
 _WIDE_COLUMNS: Final = ", ".join(f'"{n}"' for n in WIDE_SCHEMA.names)
 _PARQUET_COLUMNS: Final = ", ".join(f'"{n}"' for n in FILE_SCHEMA.names) + f", {PAYLOAD_SQL} AS payload, date"
@@ -109,6 +116,7 @@ class QueryLayer:
         self._scratch = new_duck()
         self._live: pa.Table = WIDE_SCHEMA.empty_table()
         self._live_max = 0
+        self._live_new: pa.Table = WIDE_SCHEMA.empty_table()
         self._live_min: int | None = None
         """Lowest seq in `_live`, None when it is empty."""
         self._health: pa.Table = HEALTH_SCHEMA.empty_table()
@@ -142,6 +150,11 @@ class QueryLayer:
         self._read_live()
         files = self._define_parquet(con)
         con.register("_live", self._live)
+        con.register("_live_new", self._live_new)
+        new_from = self._live_new["seq"][0].as_py() if self._live_new.num_rows else None
+        live_from = None if self.box is None else self._own_mark
+        for name, value in ((LIVE_FROM_VARIABLE, live_from), (NEW_FROM_VARIABLE, new_from)):
+            con.execute(f"SET VARIABLE {name} = {'NULL' if value is None else int(value)}")
         con.register("_health", self._health)
         con.execute(
             f"CREATE OR REPLACE VIEW _events_wide AS SELECT {_WIDE_COLUMNS}, _own FROM _pq "
@@ -154,8 +167,10 @@ class QueryLayer:
         foreign = [f.path for f in files if f.box != self.box]
         mark = self._own_mark
         tops = [f.last_seq if mark is None else min(f.last_seq, mark) for f in own]
-        live_above = None if self.box is None else self._own_mark
-        self._trades.update(con, own, foreign, self.watermark, max([*tops, self._live_top()]), live_above)
+        live = [] if live_from is None else [("_live", live_from)]
+        if new_from is not None and live_from is not None:
+            live.insert(0, ("_live_new", max(live_from, new_from - 1)))
+        self._trades.update(con, own, foreign, self.watermark, max([*tops, self._live_top()]), live)
 
     @property
     def _own_mark(self) -> int | None:
@@ -219,8 +234,9 @@ class QueryLayer:
         if self._live_min is not None and watermark is not None and self._live_min <= watermark:
             live = live.filter(pc.greater(live["seq"], watermark))
             self._live_min = None if watermark >= self._live_max else int(pc.min(live["seq"]).as_py())
+        self._live_new = widen(self._scratch, raw)
         if raw.num_rows:
-            live = pa.concat_tables([live, widen(self._scratch, raw)])
+            live = pa.concat_tables([live, self._live_new])
             self._live_max = int(raw["seq"][-1].as_py())
             if self._live_min is None:
                 self._live_min = int(raw["seq"][0].as_py())

@@ -54,14 +54,15 @@ class TradeTables:
 
     def update(
         self, con: duckdb.DuckDBPyConnection, files: list[DataFile], foreign: list[str], watermark: int | None,
-        top: int, live_above: int | None = None,
+        top: int, live: list[tuple[str, int]] | None = None,
     ) -> None:
         """Bring the tables up to date with `_events_wide`, just redefined over the files and live rows.
 
         `files`: this box's files; `foreign`: paths of other boxes' files; `top`: the highest seq of
         this box's rows in `_events_wide` (-1 when none), known from file names and live rows;
-        `live_above`: every row of this box above it is in `_live` (its files stop there). New events
-        are then read from `_live` alone: the union's Parquet side costs a footer check per file.
+        `live`: (relation, seq) pairs, smallest first, each holding every row of this box above that seq.
+        New events are read from the first that holds them all: the union's Parquet side costs a
+        footer check per file, and a scan of every live row costs more than one of the newest.
         """
         paths = {f.path: f.first_seq for f in files}
         bound = self._watermark if self._watermark is not None else self.covered
@@ -80,8 +81,8 @@ class TradeTables:
             for spec in SPECS:
                 con.execute(f"CREATE OR REPLACE TABLE {spec.table} AS {spec.sql(EVENTS, None)}")
         elif top > self.covered:
-            live = live_above is not None and live_above <= self.covered
-            src = "_live WHERE" if live else "_events_wide WHERE _own AND"
+            src = next((f"{name} WHERE" for name, above in live or [] if above <= self.covered),
+                       "_events_wide WHERE _own AND")
             self._apply(con, f"SELECT {TRADE_EVENT_COLUMNS} FROM {src} seq > {self.covered} "
                              f"AND seq <= {top} AND event_type IN ({types})")
         self.covered, self._files, self._foreign, self._watermark = top, paths, frozenset(foreign), watermark
