@@ -22,13 +22,13 @@ import fcntl
 import itertools
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
-import duckdb
+import adbc_driver_sqlite.dbapi as adbc_sqlite
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -43,13 +43,7 @@ from observability.core.io.dataset import (
     split_files,
 )
 from observability.core.io.files import delete_files, remove_temp_files, write_parquet
-from observability.core.io.live_rows import (
-    arrow_reader,
-    export_rows,
-    fetch_raw_arrow,
-    file_table,
-    new_duck,
-)
+from observability.core.io.live_rows import arrow_reader, export_rows, fetch_raw_arrow, file_table, new_duck
 from observability.core.live_store import box_id, export_record, exported_seq, open_live_db
 from observability.errors import DataDirError
 from observability.paths import DataLayout
@@ -150,16 +144,64 @@ def _write_part(target: Target, box: str, part: pa.Table) -> int:
     return write_parquet(target, f"{partition_path(day, symbol)}/{file_name(lo, hi, box)}", file_table(part))
 
 
-def _write_chunk(target: Target, box: str, duck: duckdb.DuckDBPyConnection, raw: pa.Table) -> tuple[int, int]:
+def _write_chunk(target: Target, box: str, rows: pa.Table) -> tuple[int, int]:
     """Write one chunk's files (one per partition), WRITE_THREADS at a time; return (files, bytes).
 
     Encoding and compressing a file is C++ that releases the GIL, so partitions written side by
     side use both cores where one writer used one.
     """
-    parts = list(_partitions(export_rows(duck, raw)))
+    parts = list(_partitions(rows))
     with ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="export-write") as pool:
         sizes = list(pool.map(lambda part: _write_part(target, box, part), parts))
     return len(parts), sum(sizes)
+
+
+@dataclass
+class _Progress:
+    watermark: int
+    rows: int = 0
+    files: int = 0
+    bytes: int = 0
+
+
+_Stage = tuple["Future[Any]", int, int]
+"""A chunk in a pipeline stage: (its future, its last seq, its row count)."""
+
+
+def _run_chunks(reader: adbc_sqlite.Connection, target: Target, box: str, max_rows: int | None,
+                commit: Callable[[int, int, tuple[int, int]], None], start: int) -> int | None:
+    """Read, type and write every chunk above `start` as a three-stage pipeline; return the first seq read.
+
+    While chunk k+1 is read from SQLite (C, no GIL), chunk k is typed by DuckDB in one thread and chunk
+    k-1's files are compressed and written in another, so the stages overlap on all cores. Chunks are
+    written in order and `commit` (the watermark) runs only after a chunk's files are durable, so a
+    crash still leaves only files above the watermark.
+    """
+    duck = new_duck()
+    after, fetched, first = start, 0, None
+    typing: _Stage | None = None
+    writing: _Stage | None = None
+    try:
+        with (ThreadPoolExecutor(1, thread_name_prefix="export-type") as typer,
+              ThreadPoolExecutor(1, thread_name_prefix="export-write") as writer):
+            while True:
+                read: _Stage | None = None
+                limit = CHUNK_ROWS if max_rows is None else min(CHUNK_ROWS, max_rows - fetched)
+                raw = fetch_raw_arrow(reader, after_seq=after, limit=limit) if limit > 0 else None
+                if raw is not None and raw.num_rows:
+                    first = first if first is not None else int(raw["seq"][0].as_py())
+                    after, fetched = int(raw["seq"][-1].as_py()), fetched + raw.num_rows
+                    read = (typer.submit(export_rows, duck, raw), after, raw.num_rows)
+                if writing is not None:
+                    commit(writing[1], writing[2], writing[0].result())
+                    writing = None
+                if typing is not None:
+                    writing = (writer.submit(_write_chunk, target, box, typing[0].result()), typing[1], typing[2])
+                typing = read
+                if read is None and writing is None:
+                    return first
+    finally:
+        duck.close()
 
 
 def export_once(
@@ -171,9 +213,8 @@ def export_once(
     with `skipped=True` (the writer process calls it on a schedule and must never stall on it);
     the next call catches up. `wait=True` (the CLI) waits for the dataset lock instead.
 
-    Pipelined: while one chunk is typed, compressed and written (C++ without the GIL) in a worker
-    thread, the next is read from SQLite. Chunks are written in order and the watermark moves only
-    after a chunk's files are durable, so a crash still leaves only files above the watermark.
+    Pipelined (see `_run_chunks`): reading, typing and writing overlap, the watermark moves only after
+    a chunk's files are durable.
     """
     started = time.perf_counter()
     target = open_target(layout, uri)
@@ -181,12 +222,8 @@ def export_once(
         raise DataDirError(f"{layout.live_db}: no live feed database to export; run the engine or "
                            "`huracan-obs demo` first, or pass the right --data-dir")
     conn = open_live_db(layout.live_db)
-    duck = new_duck()
-    rows = files = size = fetched = 0
-    first: int | None = None
     try:
-        with (dataset_lock(layout, wait=wait) as locked, ThreadPoolExecutor(1, thread_name_prefix="export") as pool,
-              arrow_reader(layout.live_db) as reader):
+        with dataset_lock(layout, wait=wait) as locked, arrow_reader(layout.live_db) as reader:
             watermark = exported_seq(conn, target.state_key)
             box = target.box(box_id(conn))
             if not locked:
@@ -198,29 +235,17 @@ def export_once(
                 # a crash fell between watermark and marker; or this box's first export: from now on files
                 # it leaves above its watermark are unfinished to every reader, not only to its own
                 publish_watermark(target, box, watermark)
-            after = watermark
-            pending: tuple[Future[tuple[int, int]], int, int] | None = None
-            while True:
-                raw = None
-                if max_rows is None or fetched < max_rows:
-                    limit = CHUNK_ROWS if max_rows is None else min(CHUNK_ROWS, max_rows - fetched)
-                    raw = fetch_raw_arrow(reader, after_seq=after, limit=limit)
-                if pending is not None:
-                    future, last, n = pending
-                    n_files, n_bytes = future.result()
-                    set_watermark(conn, target.state_key, last)
-                    publish_watermark(target, box, last)
-                    watermark, rows, files, size = last, rows + n, files + n_files, size + n_bytes
-                    pending = None
-                if raw is None or raw.num_rows == 0:
-                    break
-                first = first if first is not None else int(raw["seq"][0].as_py())
-                after = int(raw["seq"][-1].as_py())
-                fetched += raw.num_rows
-                pending = (pool.submit(_write_chunk, target, box, duck, raw), after, raw.num_rows)
+            progress = _Progress(watermark)
+
+            def commit(last: int, n: int, written: tuple[int, int]) -> None:
+                set_watermark(conn, target.state_key, last)
+                publish_watermark(target, box, last)
+                progress.watermark, progress.rows = last, progress.rows + n
+                progress.files, progress.bytes = progress.files + written[0], progress.bytes + written[1]
+
+            first = _run_chunks(reader, target, box, max_rows, commit, watermark)
     finally:
-        duck.close()
         conn.close()
-    return ExportResult(rows=rows, files=files, bytes=size, first_seq=first,
-                        last_seq=watermark if rows else None, watermark=watermark,
+    return ExportResult(rows=progress.rows, files=progress.files, bytes=progress.bytes, first_seq=first,
+                        last_seq=progress.watermark if progress.rows else None, watermark=progress.watermark,
                         reconciled_files=reconciled, seconds=time.perf_counter() - started)

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from observability.core.io.columns import FILE_SCHEMA, RAW_FIELDS, WIDE_SCHEMA
-from observability.core.io.payload_typing import typed_columns
+from observability.core.io.payload_typing import TypedRows, type_rows, typed_columns
 
 RAW_COLUMNS: Final[tuple[str, ...]] = tuple(n for n, _ in RAW_FIELDS)
 _SELECT: Final = f"SELECT {', '.join(RAW_COLUMNS)} FROM live_feed"
@@ -116,16 +116,20 @@ def widen(con: duckdb.DuckDBPyConnection, raw: pa.Table) -> pa.Table:
 
 
 def export_rows(con: duckdb.DuckDBPyConnection, raw: pa.Table) -> pa.Table:
-    """Envelope table -> the file columns plus `date` (EXPORT_SCHEMA), in `partition_order`, for the exporter.
+    """Envelope table -> the file columns plus `date` (EXPORT_SCHEMA), in `partition_order`, for the exporter."""
+    return export_table(raw.drop_columns(["payload"]), type_rows(con, raw["event_type"], raw["payload"]))
+
+
+def export_table(envelope: pa.Table, typed: TypedRows) -> pa.Table:
+    """Envelope rows without the payload + their typed payloads -> EXPORT_SCHEMA rows in `partition_order`.
 
     The full payload is neither reordered nor kept: the files store payload_rest, and moving ~300 B
     strings per row was a measurable share of an export.
     """
-    if raw.num_rows == 0:
+    if envelope.num_rows == 0:
         return EXPORT_SCHEMA.empty_table()
-    order = partition_order(raw)
-    typed = typed_columns(con, raw["event_type"], raw["payload"], order)
-    return _wide(raw.drop_columns(["payload"]).take(order), typed, None)
+    order = partition_order(envelope)
+    return _wide(envelope.take(order), typed.take(order), None)
 
 
 def file_table(wide: pa.Table) -> pa.Table:
