@@ -26,13 +26,18 @@ _DELTA: Final = [f.name for f in FILE_SCHEMA if f.name == "seq" or pa.types.is_t
 _SPLIT: Final = [f.name for f in FILE_SCHEMA if pa.types.is_float64(f.type)]
 WRITE_OPTIONS: Final[dict[str, object]] = {
     "compression": "zstd",
-    "compression_level": 3,
+    "compression_level": 1,
     "use_dictionary": [f.name for f in FILE_SCHEMA if f.name not in _DELTA and f.name not in _SPLIT],
+    "dictionary_pagesize_limit": 64 * 1024,
     "column_encoding": {**dict.fromkeys(_DELTA, "DELTA_BINARY_PACKED"), **dict.fromkeys(_SPLIT, "BYTE_STREAM_SPLIT")},
     "write_statistics": True,
 }
 """seq and timestamps grow almost monotonically: delta-packed they shrink ~3x; doubles split by byte
-plane compress ~25% better under zstd. Both are standard Parquet encodings (DuckDB, Spark, Trino)."""
+plane compress ~25% better under zstd. Both are standard Parquet encodings (DuckDB, Spark, Trino).
+A 64 KiB dictionary page (default 1 MiB) makes unique ids and JSON (event_id, trace_id, payload_rest)
+fall back to plain encoding after a few thousand values instead of hashing ~30k into a dictionary
+that is then thrown away; gate, symbol, regime, ... stay far below it. With zstd level 1 (was 3)
+that cut the write's CPU ~30% on simulator data, and the files got smaller (46.9 vs 48.9 B/event)."""
 
 
 _TEMP_NAME: Final = re.compile(

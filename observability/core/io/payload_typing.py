@@ -43,7 +43,8 @@ def _type_group(con: duckdb.DuckDBPyConnection, sql: str, payloads: pa.ChunkedAr
 class TypedRows:
     """Typed columns (TYPED_FIELDS) of some rows, grouped by event type; input row i is `table` row `where[i]`.
 
-    Kept grouped so that slices typed one after another are put in their final order by ONE take.
+    Kept grouped so that the rows are put in their final order (input order or the exporter's partition
+    order) by ONE take per column.
     """
 
     table: pa.Table
@@ -86,15 +87,6 @@ def type_rows(con: duckdb.DuckDBPyConnection, event_type: pa.ChunkedArray, paylo
                 chunks.append(pa.nulls(len(rows), field.type))
         columns.append(pa.chunked_array(chunks, field.type))
     return TypedRows(pa.Table.from_arrays(columns, schema=TYPED_FIELDS), where)
-
-
-def concat_typed(parts: list[TypedRows]) -> TypedRows:
-    """Slices typed one after another, as if typed at once (no copy of the columns)."""
-    if not parts:
-        return TypedRows(TYPED_FIELDS.empty_table(), np.empty(0, dtype=np.int64))
-    offsets = np.cumsum([0] + [p.table.num_rows for p in parts[:-1]])
-    return TypedRows(pa.concat_tables([p.table for p in parts]),
-                     np.concatenate([p.where + off for p, off in zip(parts, offsets, strict=True)]))
 
 
 def typed_columns(con: duckdb.DuckDBPyConnection, event_type: pa.ChunkedArray, payload: pa.ChunkedArray,
