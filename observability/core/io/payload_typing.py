@@ -30,7 +30,7 @@ BATCH_ROWS: Final = 32_768
 size use every core where one big batch was parsed on one."""
 
 
-def _type_group(con: duckdb.DuckDBPyConnection, sql: str, payloads: pa.ChunkedArray) -> pa.Table:
+def _type_group(con: duckdb.DuckDBPyConnection, sql: str, payloads: pa.Array) -> pa.Table:
     table = pa.table({"payload": payloads})
     con.register("__payloads", pa.Table.from_batches(table.to_batches(max_chunksize=BATCH_ROWS), table.schema))
     try:
@@ -53,7 +53,12 @@ class TypedRows:
     def take(self, order: pa.Array | None = None) -> pa.Table:
         """The rows in input order, or in `order` (input row indices)."""
         pick = pa.array(self.where)
-        return self.table.take(pick if order is None else pc.take(pick, order))
+        pick = pick if order is None else pc.take(pick, order)
+        # a column no row of this chunk has (health, kill_switch, ... fields) needs no take
+        columns = self.table.columns
+        return pa.Table.from_arrays(
+            [pa.nulls(len(pick), c.type) if c.null_count == len(c) else c.take(pick) for c in columns],
+            schema=self.table.schema)
 
 
 def type_rows(con: duckdb.DuckDBPyConnection, event_type: pa.ChunkedArray, payload: pa.ChunkedArray) -> TypedRows:
@@ -72,10 +77,12 @@ def type_rows(con: duckdb.DuckDBPyConnection, event_type: pa.ChunkedArray, paylo
         else:
             untyped.append(rows)
     groups.append((None, pa.concat_arrays(untyped)))
-    results = {kind: _type_group(con, TYPED_SQL[kind], payload.take(rows))
+    payloads = payload.combine_chunks()  # a take from a chunked array concatenates it first, every time
+    results = {kind: _type_group(con, TYPED_SQL[kind], payloads.take(rows))
                for kind, rows in groups if kind is not None and len(rows)}
     where = np.empty(n, dtype=np.int64)  # groups laid end to end: scatter 0..n-1 by input row
     where[np.concatenate([rows.to_numpy() for _, rows in groups])] = np.arange(n, dtype=np.int64)
+    blank = {t: pa.nulls(n, t) for t in {f.type for f in TYPED_FIELDS}}  # sliced, not allocated per group
     columns = []
     for field in TYPED_FIELDS:
         chunks = []
@@ -84,7 +91,7 @@ def type_rows(con: duckdb.DuckDBPyConnection, event_type: pa.ChunkedArray, paylo
             if out is not None and field.name in out.column_names:
                 chunks.extend(out[field.name].cast(field.type).chunks)
             elif len(rows):
-                chunks.append(pa.nulls(len(rows), field.type))
+                chunks.append(blank[field.type].slice(0, len(rows)))
         columns.append(pa.chunked_array(chunks, field.type))
     return TypedRows(pa.Table.from_arrays(columns, schema=TYPED_FIELDS), where)
 
