@@ -151,7 +151,7 @@ from pathlib import Path
 from observability.core.io.exporter import dataset_lock, export_once
 from observability.paths import DataLayout
 layout = DataLayout(Path(sys.argv[1])); rng = random.Random(int(sys.argv[2]))
-while export_once(layout, max_rows=rng.randint(50, 400)).rows:
+while export_once(layout, max_rows=rng.randint(50, 400), chunk_rows=rng.randint(20, 150)).rows:
     print("exported", flush=True)
 """
 

@@ -168,7 +168,7 @@ _Stage = tuple["Future[Any]", int, int]
 """A chunk in a pipeline stage: (its future, its last seq, its row count)."""
 
 
-def _run_chunks(reader: adbc_sqlite.Connection, target: Target, box: str, max_rows: int | None,
+def _run_chunks(reader: adbc_sqlite.Connection, target: Target, box: str, max_rows: int | None, chunk_rows: int,
                 commit: Callable[[int, int, tuple[int, int]], None], start: int) -> int | None:
     """Read, type and write every chunk above `start` as a three-stage pipeline; return the first seq read.
 
@@ -186,7 +186,7 @@ def _run_chunks(reader: adbc_sqlite.Connection, target: Target, box: str, max_ro
               ThreadPoolExecutor(1, thread_name_prefix="export-write") as writer):
             while True:
                 read: _Stage | None = None
-                limit = CHUNK_ROWS if max_rows is None else min(CHUNK_ROWS, max_rows - fetched)
+                limit = chunk_rows if max_rows is None else min(chunk_rows, max_rows - fetched)
                 raw = fetch_raw_arrow(reader, after_seq=after, limit=limit) if limit > 0 else None
                 if raw is not None and raw.num_rows:
                     first = first if first is not None else int(raw["seq"][0].as_py())
@@ -205,7 +205,8 @@ def _run_chunks(reader: adbc_sqlite.Connection, target: Target, box: str, max_ro
 
 
 def export_once(
-    layout: DataLayout, *, max_rows: int | None = None, uri: str | None = None, wait: bool = False
+    layout: DataLayout, *, max_rows: int | None = None, uri: str | None = None, wait: bool = False,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> ExportResult:
     """Export every row above the watermark (at most `max_rows`) to Parquet; safe to call any time.
 
@@ -213,8 +214,8 @@ def export_once(
     with `skipped=True` (the writer process calls it on a schedule and must never stall on it);
     the next call catches up. `wait=True` (the CLI) waits for the dataset lock instead.
 
-    Pipelined (see `_run_chunks`): reading, typing and writing overlap, the watermark moves only after
-    a chunk's files are durable.
+    Pipelined (see `_run_chunks`): reading, typing and writing of successive chunks of `chunk_rows`
+    overlap, the watermark moves only after a chunk's files are durable.
     """
     started = time.perf_counter()
     target = open_target(layout, uri)
@@ -243,7 +244,7 @@ def export_once(
                 progress.watermark, progress.rows = last, progress.rows + n
                 progress.files, progress.bytes = progress.files + written[0], progress.bytes + written[1]
 
-            first = _run_chunks(reader, target, box, max_rows, commit, watermark)
+            first = _run_chunks(reader, target, box, max_rows, max(1, chunk_rows), commit, watermark)
     finally:
         conn.close()
     return ExportResult(rows=progress.rows, files=progress.files, bytes=progress.bytes, first_seq=first,
