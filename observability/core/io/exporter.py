@@ -53,8 +53,10 @@ CHUNK_ROWS: Final = 200_000
 scheduled export of a minute of events at 20k/s run as a pipeline of several chunks."""
 
 
-WRITE_THREADS: Final = 2
-"""Partition files written at once within a chunk (this product's boxes have 2+ cores)."""
+WRITE_THREADS: Final = 4
+"""Partition files written at once within a chunk. More threads than this product's 2 cores: a chunk's
+partitions differ in size (3 symbols of ~66k rows and a few stragglers), and with 2 threads the third
+big file ran alone at the end (wall 1.30 vs 1.54 µs/row measured for 4 vs 2 threads)."""
 
 
 @dataclass(frozen=True)
