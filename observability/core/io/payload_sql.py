@@ -12,29 +12,39 @@ typed column is left out (JSON merge-patch semantics), which every model reads a
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any, Final
 
-from observability.core.io.columns import PAYLOAD_PLAN, TYPE_COLUMNS
+from observability.core.io.columns import PAYLOAD_PLAN, TYPE_COLUMNS, PayloadColumn
 
 
 def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _sql_literal(value: Any) -> str:
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int | float):
-        return repr(value)
-    return _lit(str(value))
+@dataclass(frozen=True)
+class TypeQuery:
+    """How one event type's payloads become typed columns (see `payload_typing`).
+
+    `sql` over `__payloads(payload)` returns the struct `j` of the type's fields, and the raw JSON of
+    any key without a column that is also a struct of typed fields; flattened, column `result` of
+    `columns` holds each typed column (NULL: the `default` applies), and each `rest` result the raw
+    JSON of a key without a column.
+    """
+
+    sql: str
+    columns: tuple[tuple[PayloadColumn, str, Any], ...]
+    """(column, result column, default or None)."""
+    rest: tuple[tuple[str, str], ...]
+    """(payload key, result column)."""
 
 
-def _typed_select(event_type: str) -> str | None:
-    """SELECT over `payload` rows of ONE event type: its typed columns (defaults filled in), then payload_rest.
-
-    Why per type: from_json into the struct of every type's fields made DuckDB build and hand over
-    ~80 mostly-null columns per row; one type's struct has 4-24. The keys without a column are read
-    by the same from_json as raw JSON (one parse per row; `payload -> key` parsed it again per key).
+def _type_query(event_type: str) -> TypeQuery | None:
+    """Why per type: from_json into the struct of every type's fields made DuckDB build and hand over
+    ~80 mostly-null columns per row; one type's struct has 4-24. And why only the struct: flattening it
+    in Arrow is free, while 20 extract/coalesce expressions and building payload_rest with
+    json_merge_patch in SQL cost ~25% of the typing (the keys without a column are read as raw JSON by
+    the same single parse).
     """
     cols = TYPE_COLUMNS[event_type]
     rest = [k for k, where in PAYLOAD_PLAN[event_type] if where is None]
@@ -46,20 +56,18 @@ def _typed_select(event_type: str) -> str | None:
         for part in col.json_path[:-1]:
             node = node.setdefault(part, {})
         node[col.json_path[-1]] = col.duck_type
-    exprs = []
-    for col in cols:
-        ref = "j." + ".".join(f'"{p}"' for p in col.json_path)
-        default = dict(col.defaults).get(event_type)
-        expr = ref if default is None else f"coalesce({ref}, {_sql_literal(default)})::{col.duck_type}"
-        exprs.append(f'{expr} AS "{col.name}"')
-    # the same single parse hands over the keys without a column (a sub-model with some typed fields is read again)
+    again = [k for k in rest if k in tree]  # a sub-model with some typed fields: its JSON is read again
     tree.update({k: "JSON" for k in rest if k not in tree})
-    pairs = ", ".join(f"{_lit(k)}, payload -> {_lit('$.' + k)}" if isinstance(tree[k], dict) else f'{_lit(k)}, j."{k}"'
-                      for k in rest)
-    exprs.append(f"nullif(json_merge_patch('{{}}', json_object({pairs}))::VARCHAR, '{{}}') AS payload_rest"
-                 if rest else "NULL::VARCHAR AS payload_rest")
-    parsed = f"from_json(payload, {_lit(json.dumps(tree))}) AS j"
-    return f"SELECT {', '.join(exprs)} FROM (SELECT payload, {parsed} FROM __payloads)"
+    extra = "".join(f", payload -> {_lit('$.' + k)} AS \"rest.{k}\"" for k in again)
+    return TypeQuery(
+        sql=f"SELECT from_json(payload, {_lit(json.dumps(tree))}) AS j{extra} FROM __payloads",
+        columns=tuple((c, "j." + ".".join(c.json_path), dict(c.defaults).get(event_type)) for c in cols),
+        rest=tuple((k, f"rest.{k}" if k in again else f"j.{k}") for k in rest),
+    )
+
+
+TYPE_QUERIES: Final[dict[str, TypeQuery]] = {et: q for et in PAYLOAD_PLAN if (q := _type_query(et)) is not None}
+"""Per event type with a payload model: how its payloads are typed."""
 
 
 def _value(where: tuple[tuple[str, str], ...] | str) -> str:
@@ -78,9 +86,6 @@ def _payload_expr() -> str:
         branches.append(f"WHEN {_lit(event_type)} THEN {typed}::VARCHAR")
     return f"CASE event_type {' '.join(branches)} ELSE payload_rest END"
 
-
-TYPED_SQL: Final[dict[str, str]] = {et: sql for et in PAYLOAD_PLAN if (sql := _typed_select(et)) is not None}
-"""Per event type, over a table `__payloads(payload)` of that type's rows: the typed columns and payload_rest."""
 
 PAYLOAD_SQL: Final = _payload_expr()
 """Over a Parquet row (typed columns, `payload_rest`): the full payload JSON."""

@@ -1,7 +1,7 @@
 """Payload JSON -> typed payload columns + `payload_rest`, one event type at a time.
 
 Rows are grouped by event type; each group's payloads go through DuckDB's `from_json` with only that
-type's fields (`payload_sql.TYPED_SQL`), and the dense per-type results are put back in row order with
+type's fields (`payload_sql.TYPE_QUERIES`), and the dense per-type results are put back in row order with
 one Arrow `take` per column. Why: a single `from_json` into the struct of all ~80 fields made DuckDB
 materialise and convert every field of every row, mostly nulls: that conversion, not the JSON parse,
 was ~3/4 of the exporter's CPU. DuckDB and Arrow's take both run in C++ without the GIL.
@@ -9,9 +9,11 @@ was ~3/4 of the exporter's CPU. DuckDB and Arrow's take both run in C++ without 
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Final
+from enum import Enum
+from typing import Any, Final
 
 import duckdb
 import numpy as np
@@ -20,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from observability.core.io.columns import PAYLOAD_COLUMNS
-from observability.core.io.payload_sql import TYPED_SQL
+from observability.core.io.payload_sql import TYPE_QUERIES, TypeQuery
 
 TYPED_FIELDS: Final = pa.schema([pa.field(c.name, c.arrow_type) for c in PAYLOAD_COLUMNS]
                                 + [pa.field("payload_rest", pa.string())])
@@ -37,12 +39,46 @@ spread over cores (it is as fast with one thread), and Arrow's take is one threa
 release the GIL, so running two at a time halves the wall time on this product's 2+ core boxes."""
 
 
-def _type_group(con: duckdb.DuckDBPyConnection, sql: str, payloads: pa.Array) -> pa.Table:
-    """One event type's rows through its query, on a cursor of its own (cursors run concurrently)."""
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
+
+
+_NULL_TEXT: Final = pa.scalar(None, pa.string())
+
+
+def _rest_json(out: pa.Table, rest: tuple[tuple[str, str], ...]) -> pa.ChunkedArray:
+    """payload_rest from the raw JSON of each key without a column: `{"k": v, ...}`, null keys left out, NULL if none.
+
+    Same meaning as JSON merge-patch of the keys onto {} (what readers apply it with), built by Arrow's
+    string kernels over the text the one parse already cut out.
+    """
+    parts = []
+    for key, name in rest:
+        text = out[name].cast(pa.string())
+        part = pc.binary_join_element_wise(json.dumps(key) + ":", text, ",", "")  # '"k":v,' or null
+        parts.append(pc.fill_null(pc.if_else(pc.equal(text, "null"), _NULL_TEXT, part), ""))
+    # (null_handling="skip" would be the natural join here, but pyarrow 26 drops rows where every part is null)
+    body = pc.utf8_rtrim(pc.binary_join_element_wise(*parts, ""), ",")
+    return pc.if_else(pc.equal(body, ""), _NULL_TEXT, pc.binary_join_element_wise("{", body, "}", ""))
+
+
+def _type_group(con: duckdb.DuckDBPyConnection, query: TypeQuery, payloads: pa.Array) -> dict[str, pa.ChunkedArray]:
+    """One event type's rows through its query (on a cursor of its own: cursors run concurrently)."""
     table = pa.table({"payload": payloads})
     with con.cursor() as cur:
         cur.register("__payloads", pa.Table.from_batches(table.to_batches(max_chunksize=BATCH_ROWS), table.schema))
-        return cur.sql(sql).to_arrow_table()
+        out = cur.sql(query.sql).to_arrow_table()
+    while any(pa.types.is_struct(f.type) for f in out.schema):
+        out = out.flatten()  # zero-copy: j.execution.fees, ...
+    typed = {}
+    for col, name, default in query.columns:
+        values = out[name]
+        if default is not None:
+            values = pc.fill_null(values, pa.scalar(_plain(default), col.arrow_type))
+        typed[col.name] = values.cast(col.arrow_type)
+    if query.rest:
+        typed["payload_rest"] = _rest_json(out, query.rest)
+    return typed
 
 
 @dataclass(frozen=True)
@@ -78,7 +114,7 @@ def type_rows(con: duckdb.DuckDBPyConnection, event_type: pa.ChunkedArray, paylo
     untyped = [pc.indices_nonzero(pc.is_null(codes.indices))]
     for k, kind in enumerate(codes.dictionary.to_pylist()):
         rows = pc.indices_nonzero(pc.equal(codes.indices, k))
-        if kind in TYPED_SQL:
+        if kind in TYPE_QUERIES:
             groups.append((kind, rows))
         else:
             untyped.append(rows)
@@ -86,7 +122,7 @@ def type_rows(con: duckdb.DuckDBPyConnection, event_type: pa.ChunkedArray, paylo
     payloads = payload.combine_chunks()  # a take from a chunked array concatenates it first, every time
     todo = sorted(((kind, rows) for kind, rows in groups if kind is not None and len(rows)), key=lambda g: -len(g[1]))
     with ThreadPoolExecutor(THREADS, thread_name_prefix="typing") as pool:  # largest first: balanced
-        typed = pool.map(lambda g: _type_group(con, TYPED_SQL[g[0]], payloads.take(g[1])), todo)
+        typed = pool.map(lambda g: _type_group(con, TYPE_QUERIES[g[0]], payloads.take(g[1])), todo)
         results = {kind: out for (kind, _), out in zip(todo, typed, strict=True)}
     where = np.empty(n, dtype=np.int64)  # groups laid end to end: scatter 0..n-1 by input row
     where[np.concatenate([rows.to_numpy() for _, rows in groups])] = np.arange(n, dtype=np.int64)
@@ -96,8 +132,8 @@ def type_rows(con: duckdb.DuckDBPyConnection, event_type: pa.ChunkedArray, paylo
         chunks = []
         for kind, rows in groups:
             out = results.get(kind) if kind is not None else None
-            if out is not None and field.name in out.column_names:
-                chunks.extend(out[field.name].cast(field.type).chunks)
+            if out is not None and field.name in out:
+                chunks.extend(out[field.name].chunks)
             elif len(rows):
                 chunks.append(blank[field.type].slice(0, len(rows)))
         columns.append(pa.chunked_array(chunks, field.type))
