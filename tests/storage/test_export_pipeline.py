@@ -33,7 +33,7 @@ def _exported(layout: DataLayout) -> list[tuple[int, float]]:
 
 def test_an_export_of_many_chunks_writes_each_row_once_seq_ordered_per_file(layout: DataLayout) -> None:
     store(layout, gate_events(1000, day_seconds=300.0))  # 3 symbols x 4 days
-    result = export_once(layout, chunk_rows=97)
+    result = export_once(layout, chunk_rows=97)  # 11 chunks, each read and typed in 3 slices
     assert (result.rows, result.first_seq, result.last_seq, result.watermark) == (1000, 1, 1000, 1000)
     assert _exported(layout) == [(s, float((s - 1) % 10)) for s in range(1, 1001)]  # each typed from its own row
     files = list_files(open_target(layout))

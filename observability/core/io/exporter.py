@@ -26,9 +26,10 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 import adbc_driver_sqlite.dbapi as adbc_sqlite
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -43,7 +44,8 @@ from observability.core.io.dataset import (
     split_files,
 )
 from observability.core.io.files import delete_files, remove_temp_files, write_parquet
-from observability.core.io.live_rows import arrow_reader, export_rows, fetch_raw_arrow, file_table, new_duck
+from observability.core.io.live_rows import arrow_reader, export_table, fetch_raw_arrow, file_table, new_duck
+from observability.core.io.payload_typing import TypedRows, concat_typed, type_rows
 from observability.core.live_store import box_id, export_record, exported_seq, open_live_db
 from observability.errors import DataDirError
 from observability.paths import DataLayout
@@ -52,6 +54,10 @@ CHUNK_ROWS: Final = 200_000
 """Rows per export step: bounds memory, keeps files large (few files make fast queries), and lets a
 scheduled export of a minute of events at 20k/s run as a pipeline of several chunks."""
 
+
+SLICE_ROWS: Final = 100_000
+"""Rows read from SQLite at a time (at most half a chunk): a chunk's second slice is read while its first
+is typed. Not smaller: each slice costs ~10 DuckDB queries (one per event type) of a few ms fixed cost."""
 
 WRITE_THREADS: Final = 4
 """Partition files written at once within a chunk. More threads than this product's 2 cores: a chunk's
@@ -146,12 +152,22 @@ def _write_part(target: Target, box: str, part: pa.Table) -> int:
     return write_parquet(target, f"{partition_path(day, symbol)}/{file_name(lo, hi, box)}", file_table(part))
 
 
-def _write_chunk(target: Target, box: str, rows: pa.Table) -> tuple[int, int]:
-    """Write one chunk's files (one per partition), WRITE_THREADS at a time; return (files, bytes).
+_Slice = tuple[pa.Table, TypedRows]
+"""A slice of a chunk: its envelope rows (no payload) and their typed payloads."""
 
-    Encoding and compressing a file is C++ that releases the GIL, so partitions written side by
-    side use both cores where one writer used one.
+
+def _type_slice(duck: duckdb.DuckDBPyConnection, raw: pa.Table) -> _Slice:
+    return raw.drop_columns(["payload"]), type_rows(duck, raw["event_type"], raw["payload"])
+
+
+def _write_chunk(target: Target, box: str, slices: list[Future[_Slice]]) -> tuple[int, int]:
+    """Write one chunk's files (one per partition) once its slices are typed; return (files, bytes).
+
+    Encoding and compressing a file is C++ that releases the GIL: WRITE_THREADS partitions written
+    side by side use every core where one writer used one.
     """
+    typed = [f.result() for f in slices]
+    rows = export_table(pa.concat_tables([env for env, _ in typed]), concat_typed([t for _, t in typed]))
     parts = list(_partitions(rows))
     with ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="export-write") as pool:
         sizes = list(pool.map(lambda part: _write_part(target, box, part), parts))
@@ -166,44 +182,44 @@ class _Progress:
     bytes: int = 0
 
 
-_Stage = tuple["Future[Any]", int, int]
-"""A chunk in a pipeline stage: (its future, its last seq, its row count)."""
-
-
 def _run_chunks(reader: adbc_sqlite.Connection, target: Target, box: str, max_rows: int | None, chunk_rows: int,
                 commit: Callable[[int, int, tuple[int, int]], None], start: int) -> int | None:
-    """Read, type and write every chunk above `start` as a three-stage pipeline; return the first seq read.
+    """Read, type and write every chunk above `start` as a pipeline; return the first seq read.
 
-    While chunk k+1 is read from SQLite (C, no GIL), chunk k is typed by DuckDB in one thread and chunk
-    k-1's files are compressed and written in another, so the stages overlap on all cores. Chunks are
-    written in order and `commit` (the watermark) runs only after a chunk's files are durable, so a
-    crash still leaves only files above the watermark.
+    A chunk is read from SQLite (C, no GIL) in slices of SLICE_ROWS, each typed by DuckDB in a thread as
+    soon as it is read, and its files are written in another thread while the next chunk is read and
+    typed, so the stages overlap on all cores even within one chunk. Chunks are written in order and
+    `commit` (the watermark) runs only after a chunk's files are durable, so a crash still leaves only
+    files above the watermark.
     """
-    duck = new_duck()
+    duck: duckdb.DuckDBPyConnection | None = None  # opened only when there is something to type (~15 ms)
     after, fetched, first = start, 0, None
-    typing: _Stage | None = None
-    writing: _Stage | None = None
+    writing: tuple[Future[tuple[int, int]], int, int] | None = None
     try:
         with (ThreadPoolExecutor(1, thread_name_prefix="export-type") as typer,
               ThreadPoolExecutor(1, thread_name_prefix="export-write") as writer):
             while True:
-                read: _Stage | None = None
-                limit = chunk_rows if max_rows is None else min(chunk_rows, max_rows - fetched)
-                raw = fetch_raw_arrow(reader, after_seq=after, limit=limit) if limit > 0 else None
-                if raw is not None and raw.num_rows:
+                slices: list[Future[_Slice]] = []
+                chunk = 0
+                while chunk < chunk_rows and (max_rows is None or fetched < max_rows):
+                    limit = min(max(1, min(SLICE_ROWS, chunk_rows // 2)), chunk_rows - chunk)
+                    limit = limit if max_rows is None else min(limit, max_rows - fetched)
+                    raw = fetch_raw_arrow(reader, after_seq=after, limit=limit)
+                    if raw.num_rows == 0:
+                        break
                     first = first if first is not None else int(raw["seq"][0].as_py())
-                    after, fetched = int(raw["seq"][-1].as_py()), fetched + raw.num_rows
-                    read = (typer.submit(export_rows, duck, raw), after, raw.num_rows)
-                if writing is not None:
+                    after, fetched, chunk = int(raw["seq"][-1].as_py()), fetched + raw.num_rows, chunk + raw.num_rows
+                    duck = duck if duck is not None else new_duck()
+                    slices.append(typer.submit(_type_slice, duck, raw))
+                if writing is not None:  # the previous chunk's files were written while this one was read
                     commit(writing[1], writing[2], writing[0].result())
                     writing = None
-                if typing is not None:
-                    writing = (writer.submit(_write_chunk, target, box, typing[0].result()), typing[1], typing[2])
-                typing = read
-                if read is None and writing is None:
+                if not slices:
                     return first
+                writing = (writer.submit(_write_chunk, target, box, slices), after, chunk)
     finally:
-        duck.close()
+        if duck is not None:
+            duck.close()
 
 
 def export_once(
