@@ -111,28 +111,38 @@ class BucketCache:
         inner = f"SELECT b, {keys}, {cols} FROM {table} WHERE b >= {b0} AND b < {b1}"
         for start, end in ranges:
             edge = f"{src.ts} >= {_literal(start)} AND {src.ts} < {_literal(end)}"
-            inner += (" UNION ALL SELECT NULL AS b, * FROM ("
+            # Labelled with their own minute: older than every bucket above the first, newer below the last.
+            inner += (f" UNION ALL SELECT {start // BUCKET_US} AS b, * FROM ("
                       + self._partial_select(src, partials, where, group_by, evidence, held.recent or held.table, edge,
                                              bucketed=False) + ")")
         scope, grp_out, groups = grouping(src, group_by)
-        ids = "CAST(NULL AS VARCHAR[])"
-        if evidence > 0:
-            # The `evidence` most recent rows lie in the `evidence` most recent partial rows of their
-            # group (each holds >= 1 row; rank keeps ties; +2 for the edge rows, ranked first):
-            # only those partial rows' id lists are merged and sorted.
-            keep = evidence + 2
-            inner = ("SELECT *, rank() OVER (PARTITION BY _grp ORDER BY b DESC NULLS FIRST) AS _ra, "
-                     + ("rank() OVER (PARTITION BY mode, _grp ORDER BY b DESC NULLS FIRST)" if src.scoping == "mode"
-                        else "0") + f" AS _rm FROM ({inner})")
-
-            def top(rank: str) -> str:
-                return (f"list_transform(list_slice(list_sort(flatten(list(_ev) FILTER (WHERE {rank} <= {keep})), "
-                        f"'DESC'), 1, {evidence}), lambda x: x.id)")
-            ids = (f"CASE WHEN grouping(mode) = 1 THEN {top('_ra')} ELSE {top('_rm')} END"
-                   if src.scoping == "mode" else top("_ra"))
         finals = ", ".join(f'({s.final}) AS "{alias}"' for alias, s in splits.items())
-        return (f"SELECT {scope} AS scope, {grp_out} AS grp, CAST(coalesce(sum(_n), 0) AS BIGINT) AS _n, "
-                f"{ids} AS _ids, {finals} FROM ({inner}){groups}")
+        values = (f"SELECT {scope} AS scope, {grp_out} AS grp, CAST(coalesce(sum(_n), 0) AS BIGINT) AS _n, "
+                  f"CAST(NULL AS VARCHAR[]) AS _ids, {finals} FROM ({inner}){groups}")
+        if evidence <= 0:
+            return values
+        # The `evidence` most recent rows of a group lie in its newest minutes holding at least that many
+        # rows: those from the `cut` minute on, the oldest one with fewer rows in newer minutes (found by a
+        # running count over the keys alone). Only those partial rows' id lists are merged and sorted:
+        # carrying every minute's list through a window or sort cost more than the metrics.
+        per = "mode, _grp" if src.scoping == "mode" else "_grp"
+        newer = "sum(_n) OVER (PARTITION BY {} ORDER BY b DESC RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
+        counts = (f"SELECT {keys}, b, coalesce({newer.format('_grp')}, 0) AS _na, "
+                  f"coalesce({newer.format(per)}, 0) AS _nm FROM (SELECT b, {keys}, _n FROM ({inner}))")
+        cuts = (f"SELECT {keys}, min(b) FILTER (WHERE _na < {evidence}) AS _ca, "
+                f"min(b) FILTER (WHERE _nm < {evidence}) AS _cm FROM ({counts}) GROUP BY {keys}")
+        match = " AND ".join(f"r.{k} IS NOT DISTINCT FROM c.{k}" for k in keys.split(", "))
+        rows = f"SELECT r.*, c._ca, c._cm FROM (SELECT b, {keys}, _ev FROM ({inner})) r JOIN ({cuts}) c ON {match}"
+
+        def top(cut: str) -> str:
+            return (f"list_transform(list_slice(list_sort(flatten(list(_ev) FILTER (WHERE b >= {cut})), "
+                    f"'DESC'), 1, {evidence}), lambda x: x.id)")
+        ids = (f"CASE WHEN grouping(mode) = 1 THEN {top('_ca')} ELSE {top('_cm')} END"
+               if src.scoping == "mode" else top("_ca"))
+        id_rows = f"SELECT {scope} AS scope, {grp_out} AS grp, {ids} AS _ids FROM ({rows}){groups}"
+        aliases = "".join(f', v."{alias}"' for alias in splits)
+        return (f"SELECT v.scope, v.grp, v._n, i._ids{aliases} FROM ({values}) v LEFT JOIN ({id_rows}) i "
+                "ON v.scope IS NOT DISTINCT FROM i.scope AND v.grp IS NOT DISTINCT FROM i.grp")
 
     def apply(self, view: str, held: HeldView, rows: str | None = None) -> str | None:
         """Recompute, in every partials table over the in-place `view`, the buckets it changed. The rows

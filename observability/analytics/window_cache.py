@@ -135,10 +135,10 @@ class WindowCache:
         (a third of a warm refresh at 10 M events), and a scan of every live row costs as much again."""
         try:
             row = self.con.execute(f"SELECT getvariable('{LIVE_FROM_VARIABLE}'), getvariable('{NEW_FROM_VARIABLE}'), "
-                                   f"coalesce(getvariable('{OTHER_BOXES_VARIABLE}'), false)").fetchone()
+                                   f"coalesce(getvariable('{OTHER_BOXES_VARIABLE}'), false)").fetchall()[0]
         except duckdb.Error:  # a connection that is not the query layer's
             return WIDE
-        if row is None or row[0] is None or row[2] or int(row[0]) > low:  # other boxes' rows: any seq
+        if row[0] is None or row[2] or int(row[0]) > low:  # other boxes' rows: any seq
             return WIDE
         return "_live_new" if row[1] is not None and int(row[1]) <= low + 1 else LIVE
 
@@ -158,10 +158,12 @@ class WindowCache:
         bucket = f"epoch_us({BASE_SOURCES[view].ts}) // {BUCKET_US}"
         buckets = {us // BUCKET_US for us in window_us(window)}
         buckets.update(int(b) for (b,) in self.con.execute(f"SELECT b FROM {changes.changed}").fetchall())
-        table = f"_obs_recent_{view}"
-        # A list of literals: evaluated in the scan (a subquery here became a join reading every column).
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {', '.join(cols)} FROM {view} "
-                         f"WHERE {bucket} IN ({', '.join(map(str, sorted(buckets)))})")
+        table, stored = f"_obs_recent_{view}", IN_PLACE[view]
+        # Rows found by a scan of the time columns alone, then fetched by rowid: a filtered scan reads
+        # every projected column of every row. A list of literals is evaluated in the scan.
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {', '.join(cols)} FROM {stored} "
+                         f"WHERE rowid IN (SELECT rowid FROM {stored} "
+                         f"WHERE {bucket} IN ({', '.join(map(str, sorted(buckets)))}))")
         return replace(changes, recent=table)
 
     def prepare(self, window: Window, columns: dict[str, list[str]], derived: dict[str, int],
@@ -226,7 +228,7 @@ class WindowCache:
         seq_held = [h for v, h in self._held.items() if APPEND_KEYS.get(v) == "seq" and v in columns]
         if seq_held:
             # Every row up to the export watermark was in that snapshot too (its files count whole).
-            (floor,) = self.con.execute(f"SELECT coalesce(getvariable('{LIVE_FROM_VARIABLE}'), 0)").fetchone() or (0,)
+            ((floor,),) = self.con.execute(f"SELECT coalesce(getvariable('{LIVE_FROM_VARIABLE}'), 0)").fetchall()
             top = max(int(floor), *(int(str(h.max_key)) for h in seq_held))
             for h in seq_held:
                 h.max_key = top

@@ -106,7 +106,16 @@ class TradeTables:
                 return
             con.execute(f"INSERT INTO {EVENTS} SELECT * FROM _new_trade_events")
             for spec in SPECS:
-                con.execute(f"DELETE FROM {spec.table} WHERE {spec.key} IN (SELECT {spec.key} FROM _new_trade_events)")
-                con.execute(f"INSERT INTO {spec.table} {spec.sql(EVENTS, '_new_trade_events')}")
+                touched = f"{spec.key} IN (SELECT {spec.key} FROM _new_trade_events)"
+                # Every event of the touched ids: found by a scan of the key column alone, then fetched by
+                # rowid (a semi-join reading every column of every event cost 4x more, and ran twice).
+                con.execute(f"CREATE OR REPLACE TEMP TABLE _touched_rows AS SELECT rowid AS r FROM {EVENTS} "
+                            f"WHERE {touched}")
+                con.execute(f"CREATE OR REPLACE TEMP TABLE _touched_trade_events AS SELECT * FROM {EVENTS} "
+                            "WHERE rowid IN (SELECT r FROM _touched_rows)")
+                con.execute(f"DELETE FROM {spec.table} WHERE {touched}")
+                con.execute(f"INSERT INTO {spec.table} {spec.sql('_touched_trade_events', None)}")
         finally:
+            con.execute("DROP TABLE IF EXISTS _touched_rows")
+            con.execute("DROP TABLE IF EXISTS _touched_trade_events")
             con.execute("DROP TABLE _new_trade_events")
