@@ -29,15 +29,14 @@ from observability.analytics.views import window_table
 ROWS: Final = "_obs_equity_rows"
 
 
-def _fold(pnl: pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
-    """(cum_pnl, drawdown) over rows in curve order: NULL pnl adds nothing; before the first non-NULL
-    pnl both are NULL (as SQL's sum over only NULLs); the peak starts at 0."""
-    values = pnl.to_numpy(zero_copy_only=False).astype(np.float64)
+def _fold(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(cum_pnl, drawdown) over pnl values in curve order: NaN (NULL) pnl adds nothing; before the first
+    non-NULL pnl both are NaN (as SQL's sum over only NULLs: NULL); the peak starts at 0."""
     valid = ~np.isnan(values)
     cum = np.cumsum(np.where(valid, values, 0.0))
     cum[np.cumsum(valid) == 0] = np.nan
     drawdown = np.maximum(np.fmax.accumulate(cum), 0.0) - cum if len(cum) else cum
-    return pa.array(cum, from_pandas=True), pa.array(drawdown, from_pandas=True)
+    return cum, drawdown
 
 
 def _columns(columns: list[str]) -> str:
@@ -52,16 +51,25 @@ def register_equity(con: duckdb.DuckDBPyConnection, columns: list[str]) -> str:
 
 
 def _register(con: duckdb.DuckDBPyConnection, base: pa.Table) -> str:
-    parts = []
-    modes = base["mode"]
-    for scope in ["all", *pc.unique(modes).to_pylist()]:
-        rows = base if scope == "all" else base.filter(
-            pc.is_null(modes) if scope is None else pc.equal(modes, scope))
-        cum, drawdown = _fold(rows["pnl_net"])
-        parts.append(rows.append_column("scope", pa.array([scope] * rows.num_rows, pa.string()))
-                     .append_column("cum_pnl", cum).append_column("drawdown", drawdown))
-    con.register(ROWS, pa.concat_tables(parts))
-    return f"SELECT * FROM {ROWS}"
+    """Register `base` (closed trades in curve order) with each row's curve under 'all' and under its
+    mode, and return the SELECT giving one row per (row, scope). Why not one table per scope: filtering
+    and concatenating every column per scope cost more than the folds."""
+    pnl = base["pnl_net"].to_numpy(zero_copy_only=False).astype(np.float64)
+    cum_all, dd_all = _fold(pnl)
+    cum_mode, dd_mode = np.empty_like(pnl), np.empty_like(pnl)
+    codes = base["mode"].combine_chunks().dictionary_encode()
+    indices = pc.fill_null(codes.indices, -1).to_numpy(zero_copy_only=False)
+    for code in np.unique(indices):
+        rows = np.flatnonzero(indices == code)
+        cum_mode[rows], dd_mode[rows] = _fold(pnl[rows])
+    curves = {"_cum_all": cum_all, "_dd_all": dd_all, "_cum_mode": cum_mode, "_dd_mode": dd_mode}
+    table = base
+    for name, values in curves.items():
+        table = table.append_column(name, pa.array(values, from_pandas=True))
+    con.register(ROWS, table)
+    rest = f"SELECT * EXCLUDE ({', '.join(curves)})"
+    return (f"{rest}, 'all' AS scope, _cum_all AS cum_pnl, _dd_all AS drawdown FROM {ROWS} UNION ALL "
+            f"{rest}, mode AS scope, _cum_mode AS cum_pnl, _dd_mode AS drawdown FROM {ROWS}")
 
 
 class EquityCache:
