@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from observability.core.io.columns import FILE_SCHEMA, RAW_FIELDS, WIDE_SCHEMA
-from observability.core.io.payload_typing import TypedRows, type_rows, typed_columns
+from observability.core.io.payload_typing import TypedRows, type_rows
 
 RAW_COLUMNS: Final[tuple[str, ...]] = tuple(n for n, _ in RAW_FIELDS)
 _SELECT: Final = f"SELECT {', '.join(RAW_COLUMNS)} FROM live_feed"
@@ -111,7 +111,7 @@ def widen(con: duckdb.DuckDBPyConnection, raw: pa.Table) -> pa.Table:
     """
     if raw.num_rows == 0:
         return WIDE_SCHEMA.empty_table()
-    typed = typed_columns(con, raw["event_type"], raw["payload"])
+    typed = type_rows(con, raw["event_type"], raw["payload"]).take()
     return _wide(raw.drop_columns(["payload"]), typed, raw["payload"])
 
 
