@@ -51,6 +51,8 @@ class TraceLatencyCache:
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
         self._state: _State | None = None
+        self._last_gate: object = None
+        """The latest gate time of the held gate rows (the newest row never slides out first)."""
 
     def view_sql(self, signals: HeldView | None, gates: HeldView | None, since: str, until: str) -> str | None:
         """SELECT giving the window's trace_latency rows, or None when only the full SQL is exact."""
@@ -58,7 +60,7 @@ class TraceLatencyCache:
             self._state = None
             return None
         self._update(signals, gates)
-        (late_gate,) = self._one(f"SELECT max(ts_event) >= {until} FROM {gates.table}")
+        (late_gate,) = self._one(f"SELECT CAST(? AS TIMESTAMPTZ) >= {until}", [self._last_gate])
         (early_trade,) = self._one(f"SELECT count(*) > 0 FROM {ROWS} WHERE ts_event >= {since} "
                                    f"AND ts_event < {until} AND opened_at < {since}")
         if late_gate or early_trade:
@@ -72,8 +74,8 @@ class TraceLatencyCache:
                 f" FROM (SELECT * REPLACE ({gate} AS last_gate_at) FROM {ROWS}"
                 f" WHERE ts_event >= {since} AND ts_event < {until})")
 
-    def _one(self, sql: str) -> tuple[object, ...]:
-        row = self.con.execute(sql).fetchone()
+    def _one(self, sql: str, params: list[object] | None = None) -> tuple[object, ...]:
+        row = self.con.execute(sql, params).fetchone()
         assert row is not None  # an aggregate without GROUP BY always returns one row
         return tuple(row)
 
@@ -90,6 +92,7 @@ class TraceLatencyCache:
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE {LAST_GATE} AS SELECT trace_id, max(ts_event) AS "
                              f"last_gate_at FROM {gates.table} GROUP BY trace_id")
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE {ROWS} AS {_JOIN.format(signals=signals.table)}")
+            (self._last_gate,) = self._one(f"SELECT max(last_gate_at) FROM {LAST_GATE}")
             self._state = top
             return
         if (top.signals_key, top.gates_key, top.trades_key) == (old.signals_key, old.gates_key, old.trades_key):
@@ -101,6 +104,8 @@ class TraceLatencyCache:
             f" UNION ALL SELECT trace_id FROM {TRADE_EVENTS} WHERE seq > {old.trades_key}) WHERE trace_id IS NOT NULL")
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE _obs_new_gates AS SELECT trace_id, max(ts_event) AS "
                          f"last_gate_at FROM {gates.table} WHERE seq > {old.gates_key} GROUP BY trace_id")
+        (newest,) = self._one("SELECT greatest(max(last_gate_at), ?) FROM _obs_new_gates", [self._last_gate])
+        self._last_gate = newest
         self.con.execute(f"UPDATE {LAST_GATE} SET last_gate_at = greatest({LAST_GATE}.last_gate_at, n.last_gate_at) "
                          f"FROM _obs_new_gates n WHERE {LAST_GATE}.trace_id = n.trace_id")
         self.con.execute(f"INSERT INTO {LAST_GATE} SELECT * FROM _obs_new_gates n "

@@ -199,11 +199,12 @@ class WindowCache:
                 body = f"({VIEWS[view].replace(WIDE, NEW_ROWS)})" if key == "seq" and staged is not None else view
                 self.con.execute(f"INSERT INTO {table} SELECT {cols} FROM {body} WHERE {key} > ? AND {ts} >= {since}",
                                  [held.max_key])
-                row = self.con.execute(f"SELECT max({key}) FROM {table}").fetchone()
-                if row is not None and row[0] is not None:
-                    held.max_key = max(held.max_key, row[0])
-                if key == "seq" and staged is not None:  # a rare event type: no need to look back again
+                if key == "seq" and staged is not None:  # every new row was staged, a rare type's too
                     held.max_key = max(int(str(held.max_key)), staged)
+                else:
+                    row = self.con.execute(f"SELECT max({key}) FROM {table}").fetchone()
+                    if row is not None and row[0] is not None:
+                        held.max_key = max(held.max_key, row[0])
                 held.since = window.since
                 self.last[view] = "appended"
             else:

@@ -218,3 +218,41 @@ def test_a_computer_that_skipped_refreshes_or_saw_none_still_equals_a_recompute(
     finally:
         conn.close()
         q.close()
+
+
+def test_a_gate_after_the_window_end_falls_back_to_the_full_trace_latency_sql(
+    layout: DataLayout, metrics_config: MetricsConfig
+) -> None:
+    """The kept last gate time per trace cannot tell a gate inside the window from one after its end
+    (the TUI's window ends now; a clock ahead can log later): such a refresh uses the derived SQL."""
+    now = time.time()
+
+    def signal(i: int, ts: float) -> dict[str, Any]:
+        return builders.signal_received(signal_id=f"s-{i}", side="long", confidence=0.6, price=100.0, model_id="m",
+                                        strategy="st", symbol="X", trace_id=f"tr-{i}", mode="scalp", ts_event=ts)
+
+    def gate(i: int, ts: float) -> dict[str, Any]:
+        return builders.gate_decision(gate="spread", value=5.0, threshold=8.0, direction="max", symbol="X",
+                                      trace_id=f"tr-{i}", mode="scalp", ts_event=ts)
+
+    conn = open_live_db(layout.live_db)
+    ingest_events(conn, [signal(1, now - 300), gate(1, now - 299.5), signal(2, now - 200), gate(2, now - 199.9)])
+    q = QueryLayer(layout)
+    live = MetricsComputer(q.connect(), metrics_config)
+    try:
+        live.compute(window(now - 3600))
+        ingest_events(conn, [signal(3, now - 100), gate(3, now - 99.8)])
+        q.refresh()
+        w = window(now - 3600)
+        report = live.compute(w)
+        assert live.cache.last["trace_latency"] == "incremental"
+        assert_same(report, layout, metrics_config, w)
+        ingest_events(conn, [signal(4, now - 50), gate(4, now + 600)])  # logged ahead of the window's end
+        q.refresh()
+        w = window(now - 3600)
+        report = live.compute(w)
+        assert live.cache.last["trace_latency"] == "derived"
+        assert_same(report, layout, metrics_config, w)
+    finally:
+        conn.close()
+        q.close()
