@@ -71,6 +71,28 @@ def test_every_typed_column_of_every_event_type_equals_the_json_read_in_python(l
     assert wide["seq"].equals(raw["seq"]) and wide["payload"].equals(raw["payload"])
 
 
+def test_keys_left_out_of_a_payload_read_as_the_models_defaults_and_null_rest_keys_are_dropped(
+    layout: DataLayout,
+) -> None:
+    sparse = [
+        builders.envelope("market_context", {"price": 10.0, "spread_bps": 1.0, "volatility_bps": 2.0},
+                          symbol="BTC/USDT", ts_event=T0),
+        builders.envelope("error", {"component": "ws", "error_type": "Timeout", "message": "m"}, ts_event=T0),
+        builders.envelope("config_changed", {"key": "k", "old_value": None, "new_value": 3, "changed_by": "me"},
+                          ts_event=T0),
+    ]
+    store(layout, sparse)
+    raw = _raw(layout)
+    wide = widen(new_duck(), raw).to_pylist()
+    market, error, config = wide
+    assert [market[k] for k in ("regime", "volume_1m", "liquidity_usd", "bid")] == ["unknown", 0.0, 0.0, None]
+    assert error["recoverable"] is True and error["payload_rest"] is None  # no traceback key at all
+    assert json.loads(config["payload_rest"]) == {"new_value": 3}  # old_value null: left out, as merge-patch does
+    for row, payload in zip(wide, raw["payload"].to_pylist(), strict=True):
+        expected = _expected(row["event_type"], json.loads(payload))
+        assert {k: row[k] for k in expected} == expected
+
+
 def test_export_rows_are_the_wide_rows_in_partition_order_without_the_payload(layout: DataLayout) -> None:
     store(layout, _every_type())
     raw = _raw(layout)
