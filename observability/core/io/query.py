@@ -117,6 +117,8 @@ class QueryLayer:
         self._live: pa.Table = WIDE_SCHEMA.empty_table()
         self._live_max = 0
         self._live_new: pa.Table = WIDE_SCHEMA.empty_table()
+        self._wide_defined = False
+        self._pq_sql = ""
         self._live_min: int | None = None
         """Lowest seq in `_live`, None when it is empty."""
         self._health: pa.Table = HEALTH_SCHEMA.empty_table()
@@ -137,7 +139,7 @@ class QueryLayer:
             con.execute("SET parquet_metadata_cache = true")  # files are immutable: footers parse once
             con.register("_pq_empty", WIDE_SCHEMA.empty_table())
             con.execute("CREATE OR REPLACE VIEW _pq_none AS SELECT *, TRUE AS _own FROM _pq_empty")
-            self._con = con
+            self._con, self._wide_defined, self._pq_sql = con, False, ""
             self.refresh()
             for name, body in VIEWS.items():
                 con.execute(f"CREATE OR REPLACE VIEW {name} AS {body}")
@@ -156,10 +158,12 @@ class QueryLayer:
         for name, value in ((LIVE_FROM_VARIABLE, live_from), (NEW_FROM_VARIABLE, new_from)):
             con.execute(f"SET VARIABLE {name} = {'NULL' if value is None else int(value)}")
         con.register("_health", self._health)
-        con.execute(
-            f"CREATE OR REPLACE VIEW _events_wide AS SELECT {_WIDE_COLUMNS}, _own FROM _pq "
-            f"UNION ALL SELECT {_WIDE_COLUMNS}, TRUE AS _own FROM _live"
-        )
+        if not self._wide_defined:  # by name: the relations under it are replaced, the view stays
+            con.execute(
+                f"CREATE OR REPLACE VIEW _events_wide AS SELECT {_WIDE_COLUMNS}, _own FROM _pq "
+                f"UNION ALL SELECT {_WIDE_COLUMNS}, TRUE AS _own FROM _live"
+            )
+            self._wide_defined = True
         if not self.materialize_trades:
             self._trades.define_views(con)
             return
@@ -254,7 +258,10 @@ class QueryLayer:
         con.execute(f"SET VARIABLE {OTHER_BOXES_VARIABLE} = {'true' if self.other_boxes else 'false'}")
         groups = [(own, [f for f in visible if (f.box == self.box) is own]) for own in (True, False)]
         parts = [self._parquet_source(con, files, own) for own, files in groups if files]
-        con.execute(f"CREATE OR REPLACE VIEW _pq AS {' UNION ALL '.join(parts) or 'SELECT * FROM _pq_none'}")
+        sql = f"CREATE OR REPLACE VIEW _pq AS {' UNION ALL '.join(parts) or 'SELECT * FROM _pq_none'}"
+        if sql != self._pq_sql:  # binding read_parquet reads every file's schema: only when the files changed
+            con.execute(sql)
+            self._pq_sql = sql
         return visible
 
     def _parquet_source(self, con: duckdb.DuckDBPyConnection, files: list[DataFile], own: bool) -> str:
