@@ -98,7 +98,13 @@ def check_schema_version(conn: sqlite3.Connection, path: Path, expected: int = L
     return version
 
 
+PAGE_SIZE: Final = 16384
+"""For new databases (an existing one keeps its size: WAL mode cannot change it). Measured on simulator
+events: inserts −17 % CPU against the 4096 default, as each page holds ~25 rows instead of ~6."""
+
+
 def apply_pragmas(conn: sqlite3.Connection, *, synchronous: str = "NORMAL") -> None:
+    conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'FULL' else 'NORMAL'}")
     conn.execute("PRAGMA busy_timeout=5000")
