@@ -20,6 +20,7 @@ Run: python bench/bench_analytics.py [--events 1000000] [--copies 1] [--keep DIR
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sqlite3
 import statistics
@@ -110,7 +111,7 @@ def replicate(layout: DataLayout, copies: int) -> int:
         conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'live_feed'", (top,))
         conn.execute("UPDATE export_state SET exported_seq = ?", (top,))
     conn.close()
-    return copies * day.num_rows
+    return copies * int(day.num_rows)
 
 
 def main() -> None:
@@ -148,7 +149,7 @@ def main() -> None:
         con = q.connect()
         print(f"query layer connect (list Parquet, read live rows above the watermark): "
               f"{(time.perf_counter() - t0) * 1000:.0f} ms")
-        (n,) = con.execute(f"SELECT count(*) FROM events WHERE ts_event >= {since_sql}").fetchone()
+        ((n,),) = con.execute(f"SELECT count(*) FROM events WHERE ts_event >= {since_sql}").fetchall()
         print(f"events in the window: {n:,}; window {window.since:%Y-%m-%d %H:%M} -> {window.until:%H:%M} UTC")
         cfg = load_metrics_config()
         computer = MetricsComputer(con, cfg)
@@ -165,6 +166,7 @@ def main() -> None:
         arrivals = list(generate_events(seed=99, sim_seconds=args.refreshes, events_per_second=args.rate,
                                         start_ts=time.time() - args.refreshes - 1))
         chunk = -(-len(arrivals) // args.refreshes)
+        load_before = os.getloadavg()[0]
         warm, layer = [], []
         for i in range(0, len(arrivals), chunk):
             conn = open_live_db(layout.live_db)
@@ -180,6 +182,8 @@ def main() -> None:
         base_warm, _ = timed(lambda: con.execute(f"SELECT count(*) FROM events WHERE ts_event >= {since_sql}")
                              .fetchone(), 5)
         modes = "/".join(f"{k}={v}" for k, v in sorted(computer.cache.last.items()))
+        print(f"    load average during (d): {load_before:.2f} before, {os.getloadavg()[0]:.2f} after (2 cores; "
+              "other processes slow every figure here, the baseline's ratio less so)")
         print(f"(d) full metrics refresh (warm, live): median {statistics.median(warm) * 1000:.0f} ms "
               f"(max {max(warm) * 1000:.0f} ms) over {len(warm)} refreshes, each after {chunk:,} new events "
               f"(query layer refresh + metrics; {modes}); baseline count(*) over the window "
