@@ -3,14 +3,15 @@
 Why: with 10 M events in a 24 h window, aggregating the held rows again at every refresh costs
 seconds; combining ~1440 minute buckets per (mode, group) costs milliseconds. Each metric group
 (view, where, group_by) keeps a table of partials per (minute, mode, group): row count, the most
-recent evidence ids when asked for (metrics_computer looks them up in the window's tail instead, so
-it asks for none), and the partial columns of `partials.split_expr`. A refresh adds the partials
-of the rows appended to the held table since the last one (late rows land in their own, older
-minute: buckets are summed, never replaced), then combines the buckets that lie wholly inside the
-window with the rows of the two partial minutes at its edges, read from the held table. A rebuilt
-held table (new window start before the held one, other columns) rebuilds the partials. Tables
+recent evidence ids when asked for (metrics_computer asks only for views updated in place; for the
+others it looks them up in the window's tail), and the partial columns of `partials.split_expr`.
+A refresh adds the partials of the rows appended to the held table since the last one (late rows
+land in their own, older minute: buckets are summed, never replaced), then combines the buckets
+that lie wholly inside the window with the rows of the two partial minutes at its edges, read from
+the held table. A rebuilt held table (new window start before the held one, other columns) rebuilds the partials. Tables
 the query layer updates in place (`trades`, `shadow_trades`, and `shadow_gates` over the latter)
-instead get the minutes their new trade events touched recomputed (`apply`, with trade_changes.py).
+instead get the minutes their new trade events touched recomputed (`apply`, with trade_changes.py),
+from the small table of their recent rows the window cache copies (`HeldView.recent`).
 """
 
 from __future__ import annotations

@@ -8,7 +8,9 @@ partial aggregates (buckets.py) instead of re-reading every held row; the others
 window functions) still aggregate the rows. Evidence per value is the most recent row ids it was
 computed from (`evidence_ids` of them), looked for among the window's last minutes first: a top-N
 of ids over millions of rows cost as much as the metrics themselves, and the last minutes usually
-hold enough rows of each group (else the next, longer tail; else every row).
+hold enough rows of each group (else the next, longer tail; else every row). The trade views the
+query layer updates in place have no cheap tail (a time filter there scans every trade): their
+minute partials keep each minute's most recent ids instead.
 """
 
 from __future__ import annotations
