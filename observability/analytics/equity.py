@@ -98,7 +98,9 @@ class EquityCache:
         else:
             touched = f"SELECT DISTINCT trade_id FROM {TRADE_EVENTS} WHERE seq > {int(str(seen[2]))}"
             ids = self.con.sql(touched).to_arrow_table()["trade_id"]
-            kept = self._base.filter(pc.invert(pc.is_in(self._base["trade_id"], value_set=ids.combine_chunks())))
+            gone = pc.is_in(self._base["trade_id"], value_set=ids.combine_chunks())
+            # Usually only trades that just closed (not kept yet): no copy of the kept rows then.
+            kept = self._base.filter(pc.invert(gone)) if pc.any(gone).as_py() else self._base
             new = self.con.sql(f"{closed} AND trade_id IN ({touched}){order}").to_arrow_table()
             base = pa.concat_tables([kept, new])
             if kept.num_rows and new.num_rows and _key(kept, kept.num_rows - 1) > _key(new, 0):
