@@ -8,9 +8,9 @@ partial aggregates (buckets.py) instead of re-reading every held row; the others
 window functions) still aggregate the rows. Evidence per value is the most recent row ids it was
 computed from (`evidence_ids` of them), looked for among the window's last minutes first: a top-N
 of ids over millions of rows cost as much as the metrics themselves, and the last minutes usually
-hold enough rows of each group (else the next, longer tail; else every row). The trade views the
-query layer updates in place have no cheap tail (a time filter there scans every trade): their
-minute partials keep each minute's most recent ids instead.
+hold enough rows of each group (else the next, longer tail; else every row). Groups by a column over
+the trade views the query layer updates in place take them from their minute partials instead (a
+time filter there scans every trade, and a rare group needed a scan of the whole window).
 """
 
 from __future__ import annotations
@@ -231,9 +231,10 @@ class MetricsComputer:
         src = ALL_SOURCES[view]
         held = self.cache.held(view)
         # Evidence ids come from `_evidence`, but a source without recent rows gets them with its values,
-        # and so does one updated in place: its minute partials keep each minute's most recent ids (only
-        # changed minutes are recomputed), while a tail of it is a scan of the whole table.
-        in_place = held is not None and held.changed is not None
+        # and so does a group_by over a view updated in place: its minute partials keep each minute's most
+        # recent ids (only changed minutes are recomputed), while a tail of it scans the whole table, and a
+        # rare group lacking ids in the tails costs another scan with the group expression on every row.
+        in_place = held is not None and held.changed is not None and group_by is not None
         ev = 0 if src.recent_evidence and not in_place else self.config.evidence_ids
         splits = self.buckets.splits(src, exprs, where, group_by, held) if held is not None else {}
         out: list[tuple[list[str], list[tuple[Any, ...]]]] = []
