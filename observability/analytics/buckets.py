@@ -65,8 +65,9 @@ class HeldView:
     since_key: object = None
     recent: str | None = None
     """For a table updated in place: a small table (or parenthesised SELECT) of its rows in the changed
-    buckets and in the two minutes at the window's edges (window_cache.py), with every column a metric
-    reads. Partials of changed buckets and edge rows are read from it instead of the whole table."""
+    buckets, in the two minutes at the window's edges and in the window's last minutes (window_cache.py),
+    with every column a metric reads. Partials of changed buckets, edge rows and the first evidence
+    tail are read from it instead of the whole table."""
 
 
 def _key_literal(key: object) -> str:

@@ -33,13 +33,13 @@ from observability.analytics.views import (
     needed_bases,
     needed_columns,
 )
-from observability.analytics.window_cache import ON_IN_PLACE, WindowCache
+from observability.analytics.window_cache import ON_IN_PLACE, RECENT_SPAN, WindowCache
 from observability.analytics.windows import Window
 from observability.config.metrics_config import MetricsConfig, MetricSpec, load_metrics_config
 
 Status = Literal["ok", "warn", "critical", "insufficient", "no_data", "info"]
 _RANK = {"ok": 0, "warn": 1, "critical": 2}
-RECENT_TAILS: Final = (timedelta(minutes=10), timedelta(hours=2))
+RECENT_TAILS: Final = (RECENT_SPAN, timedelta(hours=2))
 """The window's last stretches searched for evidence ids before all of it."""
 
 
@@ -195,8 +195,10 @@ class MetricsComputer:
                     n, vals = merged.setdefault((row[0], row[1]), (int(row[2]), {}))
                     inline.setdefault((row[0], row[1]), row[3] or [])
                     vals.update(zip(aliases, row[4:], strict=True))
+            held = self.cache.held(view)
             evidence, extra = ({}, 0) if inline_ids else self._evidence(
-                window, ALL_SOURCES[view], where, group_by, {key: n for key, (n, _) in merged.items()})
+                window, ALL_SOURCES[view], where, group_by, {key: n for key, (n, _) in merged.items()},
+                held.recent if held is not None else None)
             evidence = evidence or inline
             queries += extra
             for (scope, grp), (n, vals) in merged.items():
@@ -248,11 +250,13 @@ class MetricsComputer:
         return out, ev > 0 and bool(splits)
 
     def _evidence(self, window: Window, src: Source, where: str | None, group_by: str | None,
-                  rows: dict[tuple[str, str | None], int]) -> tuple[dict[tuple[str, str | None], list[str]], int]:
+                  rows: dict[tuple[str, str | None], int], recent: str | None = None,
+                  ) -> tuple[dict[tuple[str, str | None], list[str]], int]:
         """The `evidence_ids` most recent row ids per (scope, group) with `rows` rows in the window, and
         the queries run. A tail of the window holding at least that many rows of a group (or all of its
         rows) holds that group's most recent ones: the same ids as a top-N over every row. Each longer
-        tail, and at last the whole window, is read only for the groups still lacking ids."""
+        tail, and at last the whole window, is read only for the groups still lacking ids. `recent`: an
+        in-place view's recent rows (they hold the first tail whole), read for it instead of the view."""
         ev = self.config.evidence_ids
         if ev <= 0 or not src.recent_evidence:
             return {}, 0
@@ -266,7 +270,11 @@ class MetricsComputer:
                 conds.append(f"{src.ts} >= TIMESTAMPTZ '{start.astimezone(UTC).isoformat()}'")
             if group_by and queries:
                 conds.append(_one_of(group_by, {g for _, g in lacking}))
-            sql = group_query(src, [], " AND ".join(conds) or None, group_by, ev)
+            relation = None
+            if recent is not None and start == window.until - RECENT_SPAN:
+                since, until = window.sql_bounds()
+                relation = f"(SELECT * FROM {recent} WHERE {src.ts} >= {since} AND {src.ts} < {until})"
+            sql = group_query(src, [], " AND ".join(conds) or None, group_by, ev, relation)
             queries += 1
             for scope, grp, n, ids, *_ in self.con.execute(sql).fetchall():
                 key = (scope, grp)

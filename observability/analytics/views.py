@@ -239,14 +239,16 @@ def grouping(src: Source, group_by: str | None) -> tuple[str, str, str]:
 
 
 def group_query(src: Source, exprs: list[tuple[str, str]], where: str | None, group_by: str | None,
-                evidence: int = 0) -> str:
+                evidence: int = 0, relation: str | None = None) -> str:
     """One aggregate query computing every `(alias, expr)` per scope (and per `group_by` value).
 
     Output columns: scope, grp, _n (rows aggregated), _ids (the `evidence` most recent row ids, by
     a streaming top-n aggregate; among rows of the same time, any), then one column per alias.
+    `relation`: rows of the window to read instead of the windowed table (a subset of them).
     """
     grp = f"CAST(({group_by}) AS VARCHAR)" if group_by else "CAST(NULL AS VARCHAR)"
-    inner = f"SELECT *, {grp} AS _grp FROM {window_table(src.name)}" + (f" WHERE ({where})" if where else "")
+    table = relation or window_table(src.name)
+    inner = f"SELECT *, {grp} AS _grp FROM {table}" + (f" WHERE ({where})" if where else "")
     cols = "".join(f', ({expr}) AS "{alias}"' for alias, expr in exprs)
     scope, grp_out, groups = grouping(src, group_by)
     ids = (f"arg_max(CAST({src.id_col} AS VARCHAR), {src.ts}, {evidence})" if evidence > 0

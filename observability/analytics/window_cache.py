@@ -35,6 +35,8 @@ from observability.core.io.query import LIVE_FROM_VARIABLE, NEW_FROM_VARIABLE, O
 from observability.core.io.views import VIEWS
 
 LIVE_SLACK: Final = timedelta(seconds=120)
+RECENT_SPAN: Final = timedelta(minutes=10)
+"""The window's last stretch an in-place view's recent table holds whole (the first evidence tail)."""
 APPEND_KEYS: Final[dict[str, str]] = {
     "events": "seq", "signals": "seq", "gate_decisions": "seq", "model_updates": "seq",
     "config_changes": "seq", "market_context": "seq", "errors": "seq", "health": "ts",
@@ -149,14 +151,17 @@ class WindowCache:
         return bool(row and row[0])
 
     def _with_recent(self, view: str, cols_list: list[str], changes: HeldView, window: Window) -> HeldView:
-        """`changes` with its recent table: the view's rows in the changed buckets and in the window's two
-        edge minutes, only the columns metrics read. Why: one narrow scan of the in-place table per
-        refresh, instead of one full-width scan per changed-rows copy and per metric group's edges."""
+        """`changes` with its recent table: the view's rows in the changed buckets, in the window's two
+        edge minutes and in its last RECENT_SPAN, only the columns metrics read. Why: one narrow scan of
+        the in-place table per refresh, instead of one full-width scan per changed-rows copy, per metric
+        group's edges and per first evidence tail."""
         known = self._recent_columns.get(view, [])
         cols = known + [c for c in cols_list if c not in known]
         self._recent_columns[view] = cols
         bucket = f"epoch_us({BASE_SOURCES[view].ts}) // {BUCKET_US}"
-        buckets = {us // BUCKET_US for us in window_us(window)}
+        lo_us, hi_us = window_us(window)
+        tail_us = max(lo_us, hi_us - RECENT_SPAN // timedelta(microseconds=1))
+        buckets = {lo_us // BUCKET_US, *range(tail_us // BUCKET_US, hi_us // BUCKET_US + 1)}
         buckets.update(int(b) for (b,) in self.con.execute(f"SELECT b FROM {changes.changed}").fetchall())
         table, stored = f"_obs_recent_{view}", IN_PLACE[view]
         # Rows found by a scan of the time columns alone, then fetched by rowid: a filtered scan reads

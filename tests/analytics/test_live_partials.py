@@ -256,3 +256,48 @@ def test_a_gate_after_the_window_end_falls_back_to_the_full_trace_latency_sql(
     finally:
         conn.close()
         q.close()
+
+
+def test_evidence_of_trades_closed_in_the_last_minutes_equals_a_recompute(
+    layout: DataLayout, metrics_config: MetricsConfig
+) -> None:
+    """The first evidence tail of the in-place trade views is read from their recent rows: with more than
+    `evidence_ids` trades closed in the last second (in the window's last minute), the ids are the most
+    recent ones, as a recompute over every row finds them, also in a refresh without trade events."""
+    now = time.time()
+
+    def trade(i: int, closed_at: float) -> list[dict[str, Any]]:
+        exe = builders.execution(order_id=f"o-{i}", side="buy", price_requested=100.0, price_filled=100.0,
+                                 size_requested=1.0, size_filled=1.0, fees=0.1, latency_ms=5.0)
+        mode = "scalp" if i % 3 else "runner"
+        return [builders.trade_opened(trade_id=f"T{i}", side="long", execution=exe, model_id="m", symbol="X",
+                                      trace_id=f"tr-{i}", mode=mode, model_confidence=0.5 + i % 5 / 10,
+                                      ts_event=closed_at - 90 - i * 1e-3),
+                builders.trade_closed(trade_id=f"T{i}", side="long", entry_price=100.0, exit_price=100.0 + i % 7 - 3,
+                                      size=1.0, fees=0.2, hold_seconds=90.0, exit_reason="take_profit", symbol="X",
+                                      trace_id=f"tr-{i}", mode=mode, ts_event=closed_at)]
+
+    conn = open_live_db(layout.live_db)
+    ingest_events(conn, [e for i in range(40) for e in trade(i, now - 400 + i * 5)])
+    q = QueryLayer(layout)
+    live = MetricsComputer(q.connect(), metrics_config)
+    try:
+        live.compute(window(now - 3600))
+        ingest_events(conn, [e for i in range(40, 75) for e in trade(i, now - 0.9 + (i - 40) * 0.02)])
+        q.refresh()
+        w = window(now - 3600)
+        report = live.compute(w)
+        assert live.cache.held("trades") is not None
+        assert_same(report, layout, metrics_config, w)
+        # No trade event now: the newest trades are in the recent rows as the window's last minutes only.
+        ingest_events(conn, [builders.gate_decision(gate="spread", value=5.0, threshold=8.0, direction="max",
+                                                    symbol="X", trace_id="tr-g", mode="scalp", ts_event=now - 1)])
+        q.refresh()
+        w = window(now - 3600)
+        report = live.compute(w)
+        assert_same(report, layout, metrics_config, w)
+        newest = report.get("trades_closed")
+        assert newest is not None and "T74" in newest.evidence and "T39" not in newest.evidence
+    finally:
+        conn.close()
+        q.close()
