@@ -301,3 +301,36 @@ def test_evidence_of_trades_closed_in_the_last_minutes_equals_a_recompute(
     finally:
         conn.close()
         q.close()
+
+
+def test_a_quantile_forgets_the_minute_a_trade_left(layout: DataLayout, metrics_config: MetricsConfig) -> None:
+    """Quantiles of the in-place trade views come from kept per-minute values: when a trade's close moves
+    its row out of its open minute, that minute's value goes (a stale copy would shift the p95)."""
+    now = time.time()
+
+    def opened(tid: str, filled: float, ts: float) -> dict[str, Any]:
+        exe = builders.execution(order_id=f"o-{tid}", side="buy", price_requested=100.0, price_filled=filled,
+                                 size_requested=1.0, size_filled=1.0, fees=0.1, latency_ms=5.0)
+        return builders.trade_opened(trade_id=tid, side="long", execution=exe, model_id="m", symbol="X",
+                                     trace_id=f"tr-{tid}", mode="scalp", model_confidence=0.7, ts_event=ts)
+
+    def closed(tid: str, ts: float) -> dict[str, Any]:
+        return builders.trade_closed(trade_id=tid, side="long", entry_price=100.0, exit_price=101.0, size=1.0,
+                                     fees=0.2, hold_seconds=60.0, exit_reason="take_profit", symbol="X",
+                                     trace_id=f"tr-{tid}", mode="scalp", ts_event=ts)
+
+    conn = open_live_db(layout.live_db)
+    ingest_events(conn, [opened("A", 100.05, now - 900), opened("B", 100.0, now - 700), closed("B", now - 600)])
+    q = QueryLayer(layout)
+    live = MetricsComputer(q.connect(), metrics_config)
+    try:
+        live.compute(window(now - 3600))
+        ingest_events(conn, [closed("A", now - 120)])
+        q.refresh()
+        w = window(now - 3600)
+        report = live.compute(w)
+        assert live.cache.held("trades") is not None
+        assert_same(report, layout, metrics_config, w)
+    finally:
+        conn.close()
+        q.close()
