@@ -25,8 +25,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from observability.analytics.buckets import BucketCache
 from observability.analytics.evidence import Fact, fact
-from observability.analytics.quantiles import QuantileCache
-from observability.analytics.quantiles import parse as parse_quantile
 from observability.analytics.views import (
     ALL_SOURCES,
     DERIVED_SOURCES,
@@ -162,7 +160,6 @@ class MetricsComputer:
         self.config = config or load_metrics_config()
         self.cache = WindowCache(con, incremental=incremental)
         self.buckets = BucketCache(con)
-        self.quantiles = QuantileCache(con)
 
     def compute(self, window: Window, *, metrics: list[str] | None = None,
                 scopes: list[str] | None = None) -> MetricsReport:
@@ -247,12 +244,6 @@ class MetricsComputer:
             sql = self.buckets.query(src, splits, where, group_by, ev, held, window.since, window.until)
             out.append((list(splits), self.con.execute(sql).fetchall()))
         rest = [(a, e) for a, e in exprs if a not in splits]
-        quantiles = {a: q for a, e in rest if (q := parse_quantile(view, e)) is not None}
-        if quantiles and splits and held is not None and held.recent is not None and group_by is None:
-            # After the partials' rows (their counts are the group's): quantiles from kept minute values.
-            out.append((list(quantiles), self.quantiles.rows(src, where, quantiles, held, window.since,
-                                                             window.until)))
-            rest = [(a, e) for a, e in rest if a not in quantiles]
         if rest:  # same rows as the partials' query: its evidence ids (taken first) serve both
             sql = group_query(src, rest, where, group_by, 0 if out or in_place else ev)
             out.append(([a for a, _ in rest], self.con.execute(sql).fetchall()))

@@ -161,14 +161,16 @@ class WindowCache:
         bucket = f"epoch_us({BASE_SOURCES[view].ts}) // {BUCKET_US}"
         lo_us, hi_us = window_us(window)
         tail_us = max(lo_us, hi_us - RECENT_SPAN // timedelta(microseconds=1))
-        buckets = {lo_us // BUCKET_US, *range(tail_us // BUCKET_US, hi_us // BUCKET_US + 1)}
-        buckets.update(int(b) for (b,) in self.con.execute(f"SELECT b FROM {changes.changed}").fetchall())
+        tail = tail_us // BUCKET_US
+        older = {lo_us // BUCKET_US, *(int(b) for (b,) in self.con.execute(f"SELECT b FROM {changes.changed}")
+                                         .fetchall())}
+        listed = ", ".join(str(b) for b in sorted(older) if b < tail) or "NULL"
         table, stored = f"_obs_recent_{view}", IN_PLACE[view]
         # Rows found by a scan of the time columns alone, then fetched by rowid: a filtered scan reads
         # every projected column of every row. A list of literals is evaluated in the scan.
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {', '.join(cols)} FROM {stored} "
                          f"WHERE rowid IN (SELECT rowid FROM {stored} "
-                         f"WHERE {bucket} IN ({', '.join(map(str, sorted(buckets)))}))")
+                         f"WHERE {bucket} BETWEEN {tail} AND {hi_us // BUCKET_US} OR {bucket} IN ({listed}))")
         return replace(changes, recent=table)
 
     def prepare(self, window: Window, columns: dict[str, list[str]], derived: dict[str, int],
