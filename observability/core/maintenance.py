@@ -180,12 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the writer decides when we stop (stdin EOF)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     # Background work: on a box with few cores the engine's loop and the writer come first.
-    # SCHED_IDLE (Linux) runs it only on CPU time nothing else wants; nice 19 where that is refused.
-    try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    except (AttributeError, OSError):
-        with contextlib.suppress(OSError):
-            os.nice(19)
+    with contextlib.suppress(OSError):
+        os.nice(19)
     upkeep = Maintenance(DataLayout(Path(args.data_dir)), ObservabilityConfig.model_validate_json(args.config_json))
     upkeep.start()
     while sys.stdin.buffer.read(4096):
