@@ -53,7 +53,7 @@ full disk would. Unset in production; it costs one stat() per commit when set.""
 
 WRITER_AUTOCHECKPOINT_PAGES = 8192
 """The upkeep process checkpoints every second (PASSIVE: it never blocks commits). SQLite's default
-would also run one inside this process's COMMIT every 1000 pages, ~0.3 s apart at 50,000 events/s,
+would also run one inside this process's COMMIT every 1000 pages (16 MiB), about every half second at 50,000 events/s,
 stalling the commit thread for the copy and its fsync; this larger limit is only a backstop for an
 upkeep that cannot run."""
 _JSON_HEALTH = {"dropped_by_severity", "dropped_by_type"}

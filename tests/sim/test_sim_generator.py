@@ -133,9 +133,11 @@ def test_the_same_seed_gives_the_same_events_ids_aside() -> None:
 
 
 def test_the_event_density_follows_the_requested_rate() -> None:
-    for rate in (20.0, 2_000.0):
-        n = sum(1 for _ in generate_events(3, 30, events_per_second=rate))
-        assert n == pytest.approx(30 * rate, rel=0.2)
+    # A slow run is a few hundred events (Poisson noise ~5 %); at a high rate the density must hold
+    # within a few percent, or the demo reports a rate short of what was asked (it was 3 % short).
+    for rate, seconds, rel in ((20.0, 30, 0.1), (2_000.0, 30, 0.03), (20_000.0, 10, 0.03)):
+        n = sum(1 for _ in generate_events(3, seconds, events_per_second=rate))
+        assert n == pytest.approx(seconds * rate, rel=rel)
 
 
 def test_with_a_registry_retrains_are_registered_and_the_champion_moves(layout: DataLayout) -> None:
