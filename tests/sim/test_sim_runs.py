@@ -109,10 +109,16 @@ def test_a_broken_gates_file_stops_the_demo_with_its_line(tmp_path: Path) -> Non
     assert f"{gates}:4: gates.spread.threshold:" in proc.stderr and "'wide'" in proc.stderr
 
 
+def _as_foreground() -> None:
+    """A command typed in a terminal starts with SIGINT at its default, even when this test runs in a
+    background job (which inherits SIGINT ignored, and would pass that on to the demo)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_while_the_demo_is_still_starting_prints_no_traceback(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "observability.cli.main", "demo", "--data-dir", str(tmp_path / "d"),
                              "--rate", "100"], cwd=tmp_path, env=_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_as_foreground)
     maps = Path(f"/proc/{proc.pid}/maps")
     deadline = time.monotonic() + 60
     # pydantic-core's library is mapped while the CLI imports its command modules (seconds on a busy box):
