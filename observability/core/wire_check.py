@@ -145,6 +145,14 @@ def model_struct(model: type[BaseModel], structs: dict[type, Any] | None = None)
     structs = {} if structs is None else structs
     if model in structs:
         return structs[model]
+    struct = msgspec.defstruct(f"Fast{model.__name__}", _fields(model, structs), kw_only=True,
+                               forbid_unknown_fields=True)
+    structs[model] = struct
+    return struct
+
+
+def _fields(model: type[BaseModel], structs: dict[type, Any]) -> list[tuple[str, Any] | tuple[str, Any, Any]]:
+    """(name, type[, default]) of each field, as `msgspec.defstruct` takes them."""
     _check_model(model)
     fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
     for name, info in model.model_fields.items():
@@ -158,20 +166,12 @@ def model_struct(model: type[BaseModel], structs: dict[type, Any] | None = None)
         else:
             default = info.default.value if isinstance(info.default, Enum) else info.default
             fields.append((name, ftype, default))
-    struct = msgspec.defstruct(f"Fast{model.__name__}", fields, kw_only=True, forbid_unknown_fields=True)
-    structs[model] = struct
-    return struct
+    return fields
 
 
 def _envelope_struct() -> Any:
     """The envelope with `event_type` required and the payload kept as its raw JSON bytes."""
-    fields: list[tuple[str, Any] | tuple[str, Any, Any]] = [("event_type", str), ("payload", msgspec.Raw)]
-    for name, info in EventEnvelope.model_fields.items():
-        ftype = fast_type(info.annotation, info.metadata)
-        if info.is_required():
-            fields.append((name, ftype))
-        else:
-            fields.append((name, ftype, info.default.value if isinstance(info.default, Enum) else info.default))
+    fields = [("event_type", str), ("payload", msgspec.Raw), *_fields(EventEnvelope, {})]
     return msgspec.defstruct("FastEnvelope", fields, kw_only=True, forbid_unknown_fields=True)
 
 
