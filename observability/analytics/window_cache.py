@@ -151,8 +151,9 @@ class WindowCache:
         return bool(row and row[0])
 
     def _with_recent(self, view: str, cols_list: list[str], changes: HeldView, window: Window) -> HeldView:
-        """`changes` with its recent table: the view's rows in the changed buckets, in the window's two
-        edge minutes and in its last RECENT_SPAN, only the columns metrics read. Why: one narrow scan of
+        """`changes` with its recent table: the view's rows in the changed buckets (past the window's end
+        too), in the window's two edge minutes and in its last RECENT_SPAN, only the columns metrics read.
+        Why: one narrow scan of
         the in-place table per refresh, instead of one full-width scan per changed-rows copy, per metric
         group's edges and per first evidence tail."""
         known = self._recent_columns.get(view, [])
@@ -164,13 +165,16 @@ class WindowCache:
         tail = tail_us // BUCKET_US
         older = {lo_us // BUCKET_US, *(int(b) for (b,) in self.con.execute(f"SELECT b FROM {changes.changed}")
                                          .fetchall())}
-        listed = ", ".join(str(b) for b in sorted(older) if b < tail) or "NULL"
+        # Changed buckets past the window's end too (a close logged ahead of this clock): their partials are
+        # recomputed from these rows now, and never again when the window reaches them.
+        top = hi_us // BUCKET_US
+        listed = ", ".join(str(b) for b in sorted(older) if b < tail or b > top) or "NULL"
         table, stored = f"_obs_recent_{view}", IN_PLACE[view]
         # Rows found by a scan of the time columns alone, then fetched by rowid: a filtered scan reads
         # every projected column of every row. A list of literals is evaluated in the scan.
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {', '.join(cols)} FROM {stored} "
                          f"WHERE rowid IN (SELECT rowid FROM {stored} "
-                         f"WHERE {bucket} BETWEEN {tail} AND {hi_us // BUCKET_US} OR {bucket} IN ({listed}))")
+                         f"WHERE {bucket} BETWEEN {tail} AND {top} OR {bucket} IN ({listed}))")
         return replace(changes, recent=table)
 
     def prepare(self, window: Window, columns: dict[str, list[str]], derived: dict[str, int],

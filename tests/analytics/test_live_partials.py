@@ -334,3 +334,38 @@ def test_a_quantile_forgets_the_minute_a_trade_left(layout: DataLayout, metrics_
     finally:
         conn.close()
         q.close()
+
+
+def test_a_trade_closed_ahead_of_the_clock_counts_once_the_window_reaches_its_close(
+    layout: DataLayout, metrics_config: MetricsConfig
+) -> None:
+    """A close logged with a time past the window's end (a clock ahead; the simulator's settled closes) changes
+    a minute after the window: its partials are computed then, as no later trade event touches it again."""
+    now = time.time()
+    exe = builders.execution(order_id="o-1", side="buy", price_requested=100.0, price_filled=100.0, size_requested=1.0,
+                             size_filled=1.0, fees=0.1, latency_ms=5.0)
+    opened = builders.trade_opened(trade_id="T1", side="long", execution=exe, model_id="m", symbol="X",
+                                   trace_id="tr-1", mode="scalp", model_confidence=0.7, ts_event=now - 600)
+    closed = builders.trade_closed(trade_id="T1", side="long", entry_price=100.0, exit_price=103.0, size=1.0,
+                                   fees=0.2, hold_seconds=750.0, exit_reason="take_profit", symbol="X",
+                                   trace_id="tr-1", mode="scalp", ts_event=now + 150)
+
+    def until(end: float) -> Window:
+        return Window(label="w", since=datetime.fromtimestamp(now - 3600, UTC), until=datetime.fromtimestamp(end, UTC))
+
+    conn = open_live_db(layout.live_db)
+    ingest_events(conn, [opened])
+    q = QueryLayer(layout)
+    live = MetricsComputer(q.connect(), metrics_config)
+    try:
+        live.compute(until(now + 1))
+        ingest_events(conn, [closed])
+        q.refresh()
+        assert live.compute(until(now + 1)).value("trades_closed") == 0
+        report = live.compute(until(now + 400))
+        assert live.cache.held("trades") is not None
+        assert report.value("trades_closed") == 1
+        assert_same(report, layout, metrics_config, until(now + 400))
+    finally:
+        conn.close()
+        q.close()
