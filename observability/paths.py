@@ -52,6 +52,11 @@ class DataLayout:
         return self.sqlite_dir / "learning.db"
 
     @property
+    def export_spool_dir(self) -> Path:
+        """Typed copies of committed live_feed rows the writer keeps for the exporter (`core.io.spool`)."""
+        return self.sqlite_dir / "export-spool"
+
+    @property
     def parquet_events(self) -> Path:
         return self.root / "parquet" / "events"
 

@@ -73,6 +73,9 @@ class ExportConfig(_Cfg):
     uri: str | None = None
     """Optional pyarrow filesystem URI (e.g. s3://bucket/prefix); default is <data_dir>/parquet/events."""
     compact_every_seconds: float = Field(3600.0, gt=0)
+    spool: bool = True
+    """The writer keeps typed copies of committed rows for the exporter (`core.io.spool`): ~2 µs/event
+    more in the writer, ~4 µs/row less in the export. live.db stays the truth either way."""
 
 
 class AlertConfig(_Cfg):

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from observability.core.io.spool import SpoolWriter
 from observability.core.live_store import INSERT_DEAD_LETTER_SQL, INSERT_EVENT_SQL
 from observability.core.schemas import EVENT_ADAPTER, EVENT_LIST_ADAPTER, MAX_EVENT_BYTES
 from observability.core.wire_check import fast_rows
@@ -86,23 +87,29 @@ def _peek(line: bytes) -> tuple[str | None, str | None]:
 
 
 def prepare_batch(
-    lines: Sequence[bytes], *, ts_stored: int | None = None
+    lines: Sequence[bytes], *, ts_stored: int | None = None, decoded: list[Any] | None = None,
 ) -> tuple[list[Row], list[Row], list[int]]:
     """Validate JSON lines; return (live_feed rows in line order, dead_letter rows, indexes of dead lines).
 
     The fast check (`wire_check`, derived from the schemas and never looser) takes what it can;
-    the rest goes through Pydantic, which accepts it or says why not.
+    the rest goes through Pydantic, which accepts it or says why not. `decoded`, when given, receives
+    one payload Struct per returned row (None for rows of the Pydantic path): see `wire_check.fast_rows`.
     """
     now = ts_stored if ts_stored is not None else time.time_ns() // 1000
-    fast = fast_rows(lines, now)
+    structs: list[Any] | None = [] if decoded is not None else None
+    fast = fast_rows(lines, now, structs)
     slow = [i for i, row in enumerate(fast) if row is None]
     if not slow:
+        if decoded is not None and structs is not None:
+            decoded.extend(structs)
         return fast, [], []  # type: ignore[return-value]  # no None left in it
     slow_rows, dead, slow_dead = pydantic_batch([lines[i] for i in slow], now)
     dead_idx = [slow[k] for k in slow_dead]
     kept = iter(slow_rows)
     gone = set(dead_idx)
     rows = [row if row is not None else next(kept) for i, row in enumerate(fast) if i not in gone]
+    if decoded is not None and structs is not None:
+        decoded.extend(p for i, p in enumerate(structs) if i not in gone)
     return rows, dead, dead_idx
 
 
@@ -157,20 +164,32 @@ def pydantic_batch(lines: Sequence[bytes], now: int) -> tuple[list[Row], list[Ro
     return rows, dead, sorted(problems)
 
 
-def write_batch(conn: sqlite3.Connection, rows: Iterable[Row], dead: Iterable[Row]) -> None:
-    """Insert one prepared batch in one transaction (duplicates by event_id are ignored)."""
+def write_batch(conn: sqlite3.Connection, rows: Sequence[Row], dead: Iterable[Row]) -> int | None:
+    """Insert one prepared batch in one transaction (duplicates by event_id are ignored).
+
+    Returns the seq of the batch's first row when every row was stored (their seqs are then consecutive:
+    one writer holds the write lock, and AUTOINCREMENT gives each insert the next), else None.
+    """
     conn.execute("BEGIN IMMEDIATE")
     try:
+        before = conn.total_changes
         conn.executemany(INSERT_EVENT_SQL, rows)
+        stored = conn.total_changes - before
+        last = conn.execute("SELECT last_insert_rowid()").fetchone()[0] if rows else 0
         conn.executemany(INSERT_DEAD_LETTER_SQL, dead)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+    return int(last) - len(rows) + 1 if rows and stored == len(rows) else None
 
 
-def ingest_events(conn: sqlite3.Connection, events: Iterable[Mapping[str, Any] | Any]) -> tuple[int, int]:
-    """Validate and store events (wire dicts or Pydantic events) synchronously; return (stored, dead)."""
+def ingest_events(conn: sqlite3.Connection, events: Iterable[Mapping[str, Any] | Any],
+                  spool: SpoolWriter | None = None) -> tuple[int, int]:
+    """Validate and store events (wire dicts or Pydantic events) synchronously; return (stored, dead).
+
+    With a `spool`, the stored rows are also spooled for the exporter, as the writer process does.
+    """
     lines = []
     for ev in events:
         if isinstance(ev, Mapping):
@@ -179,6 +198,9 @@ def ingest_events(conn: sqlite3.Connection, events: Iterable[Mapping[str, Any] |
             lines.append(orjson.dumps(d))
         else:
             lines.append(ev.model_dump_json().encode())
-    rows, dead, _ = prepare_batch(lines)
-    write_batch(conn, rows, dead)
+    decoded: list[Any] | None = [] if spool is not None else None
+    rows, dead, _ = prepare_batch(lines, decoded=decoded)
+    first = write_batch(conn, rows, dead)
+    if spool is not None and decoded is not None:
+        spool.append(first, rows, decoded)
     return len(rows), len(dead)

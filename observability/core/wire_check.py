@@ -220,21 +220,28 @@ def _envelopes(lines: Sequence[bytes]) -> list[Any]:
     return out
 
 
-def fast_rows(lines: Sequence[bytes], ts_stored: int) -> list[Row | None]:
-    """live_feed rows for the lines this check accepts; None marks a line for the Pydantic path."""
+def fast_rows(lines: Sequence[bytes], ts_stored: int, decoded: list[Any] | None = None) -> list[Row | None]:
+    """live_feed rows for the lines this check accepts; None marks a line for the Pydantic path.
+
+    `decoded`, when given, receives each line's payload Struct (None for the Pydantic path's lines):
+    the export spool reads the typed values off them.
+    """
     out: list[Row | None] = []
     payloads = _PAYLOADS
+    keep = decoded.append if decoded is not None else None
     for e in _envelopes(lines):
         check = payloads.get(e.event_type) if e is not None else None
-        if check is None:
-            out.append(None)
-            continue
-        try:
-            p = check[0].decode(e.payload)
-        except msgspec.MsgspecError:
-            out.append(None)
-            continue
-        if check[1] is not None and not check[1](p):
+        p = None
+        if check is not None:
+            try:
+                p = check[0].decode(e.payload)
+            except msgspec.MsgspecError:
+                p = None
+            if p is not None and check[1] is not None and not check[1](p):
+                p = None
+        if keep is not None:
+            keep(p)
+        if p is None:
             out.append(None)
             continue
         ts_logged = e.ts_logged

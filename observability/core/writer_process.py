@@ -37,6 +37,7 @@ import orjson
 from observability.config.observability_config import ObservabilityConfig
 from observability.core import maintenance
 from observability.core.ingest import prepare_batch
+from observability.core.io.spool import SpoolWriter
 from observability.core.live_store import (
     HEALTH_COLUMNS,
     INSERT_DEAD_LETTER_SQL,
@@ -84,6 +85,8 @@ class Prepared:
     dead: list[tuple[Any, ...]]
     dead_idx: list[int]
     health: list[tuple[Any, ...]]
+    decoded: list[Any] | None
+    """Each row's payload Struct, for the export spool (None: not spooling)."""
 
 
 class Writer:
@@ -98,6 +101,8 @@ class Writer:
         # validating batch k+1 on the main one; two batches in flight at most (back-pressure).
         self._batches: queue.Queue[Prepared | None] = queue.Queue(maxsize=2)
         self._committer = threading.Thread(target=self._commit_loop, name="commit", daemon=True)
+        self.spool = (SpoolWriter(layout.export_spool_dir)
+                      if config.export.enabled and config.export.spool else None)
 
     # -- replies ----------------------------------------------------------------------------------
 
@@ -108,12 +113,17 @@ class Writer:
 
     # -- storage ----------------------------------------------------------------------------------
 
-    def _commit(self, rows: Sequence[Any], dead: Sequence[Any], health: Sequence[Any]) -> None:
+    def _commit(self, rows: Sequence[Any], dead: Sequence[Any], health: Sequence[Any]) -> int | None:
+        """Store one batch in one transaction; return its first row's seq when every row was stored (see
+        `ingest.write_batch`), else None."""
         if self._fault_file and os.path.exists(self._fault_file):
             raise sqlite3.OperationalError("database or disk is full (injected fault)")
         self.conn.execute("BEGIN IMMEDIATE")
         try:
+            before = self.conn.total_changes
             self.conn.executemany(INSERT_EVENT_SQL, rows)
+            stored = self.conn.total_changes - before
+            last = self.conn.execute("SELECT last_insert_rowid()").fetchone()[0] if rows else 0
             if dead:
                 self.conn.executemany(INSERT_DEAD_LETTER_SQL, dead)
             if health:
@@ -123,22 +133,24 @@ class Writer:
             with contextlib.suppress(sqlite3.Error):
                 self.conn.execute("ROLLBACK")
             raise
+        return int(last) - len(rows) + 1 if rows and stored == len(rows) else None
 
     def prepare(self, lines: list[bytes], health_lines: list[bytes]) -> Prepared:
         """Validation and row building: the CPU-heavy half, done while the previous batch commits."""
-        rows, dead, dead_idx = prepare_batch(lines)
+        decoded: list[Any] | None = [] if self.spool is not None else None
+        rows, dead, dead_idx = prepare_batch(lines, decoded=decoded)
         health = []
         for raw in health_lines:
             with contextlib.suppress(ValueError, TypeError, KeyError):
                 health.append(_health_row(raw))
-        return Prepared(len(lines), rows, dead, dead_idx, health)
+        return Prepared(len(lines), rows, dead, dead_idx, health, decoded)
 
     def store(self, batch: Prepared) -> None:
-        """Commit one prepared batch; on storage errors keep it and retry until it lands, then ack."""
+        """Commit one prepared batch; on storage errors keep it and retry until it lands, then ack, then spool it."""
         delay = 0.05
         while True:
             try:
-                self._commit(batch.rows, batch.dead, batch.health)
+                first = self._commit(batch.rows, batch.dead, batch.health)
                 break
             except sqlite3.Error as exc:
                 self.reply({"n": self.handled, "err": f"{type(exc).__name__}: {exc}"})
@@ -148,6 +160,8 @@ class Writer:
         self.handled += batch.n
         errors = {i: d[3] for i, d in zip(batch.dead_idx, batch.dead, strict=True)}
         self.reply({"n": self.handled, "dead": [[base + i, e] for i, e in errors.items()]})
+        if self.spool is not None and batch.decoded is not None:
+            self.spool.append(first, batch.rows, batch.decoded)
 
     def _commit_loop(self) -> None:
         try:
@@ -210,6 +224,8 @@ class Writer:
     def stop_committer(self) -> None:
         self._batches.put(None)
         self._committer.join()
+        if self.spool is not None:
+            self.spool.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,6 +6,7 @@ from typing import Any
 
 from observability.core import builders
 from observability.core.ingest import ingest_events
+from observability.core.io.spool import SpoolWriter
 from observability.core.live_store import box_id, open_live_db
 from observability.paths import DataLayout
 
@@ -27,13 +28,17 @@ def gate_events(n: int, *, start: int = 0, day_seconds: float = 60.0) -> list[di
     return out
 
 
-def store(layout: DataLayout, events: list[dict[str, Any]]) -> None:
+def store(layout: DataLayout, events: list[dict[str, Any]], *, spooled: bool = False) -> None:
+    """Store events in live.db; `spooled`: also in the export spool, as the writer process does."""
     conn = open_live_db(layout.live_db)
+    spool = SpoolWriter(layout.export_spool_dir) if spooled else None
     try:
-        stored, dead = ingest_events(conn, events)
+        stored, dead = ingest_events(conn, events, spool)
         assert dead == 0 and stored == len(events)
     finally:
         conn.close()
+        if spool is not None:
+            spool.close()
 
 
 def trade_pair(trade_id: str, *, symbol: str, mode: str, side: str, entry: float, exit_: float, size: float,

@@ -26,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
     console.print(
         f"exported {result.rows:,} rows into {result.files} files ({result.bytes / 1e6:.1f} MB) in "
         f"{result.seconds:.2f} s ({rate:,.0f} rows/s); watermark seq {result.watermark:,}"
+        + (f", {result.from_spool:,} of them typed by the writer" if result.from_spool else "")
         + (f"; cleaned {result.reconciled_files} leftover files" if result.reconciled_files else "")
     )
     return 0

@@ -19,7 +19,6 @@ A file lock serialises the exporter, compaction and pruning of one data director
 from __future__ import annotations
 
 import fcntl
-import itertools
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +29,7 @@ from typing import Final
 
 import adbc_driver_sqlite.dbapi as adbc_sqlite
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -44,8 +44,10 @@ from observability.core.io.dataset import (
     split_files,
 )
 from observability.core.io.files import delete_files, remove_temp_files, write_parquet
-from observability.core.io.live_rows import arrow_reader, export_table, fetch_raw_arrow, file_table, new_duck
+from observability.core.io.live_rows import ExportChunk, arrow_reader, fetch_raw_arrow, file_table, new_duck
 from observability.core.io.payload_typing import TypedRows, concat_typed, type_rows
+from observability.core.io.spool import SpoolReader, remove_exported
+from observability.core.io.spool_export import spool_slice
 from observability.core.live_store import box_id, export_record, exported_seq, open_live_db
 from observability.errors import DataDirError
 from observability.paths import DataLayout
@@ -78,6 +80,8 @@ class ExportResult:
     seconds: float
     skipped: bool = False
     """True when another exporter or a compaction held the dataset and `wait=False` was asked."""
+    from_spool: int = 0
+    """Rows read typed from the writer's spool (the others were read and typed from live.db)."""
 
 
 @contextmanager
@@ -134,43 +138,39 @@ def reconcile(target: Target, box: str, watermark: int | None) -> int:
     return len(orphans) + len(covered) + remove_temp_files(target, box)
 
 
-def _partitions(wide: pa.Table) -> Iterator[pa.Table]:
-    """Zero-copy slices of a chunk grouped by (date, symbol), seq-ordered inside: one per partition."""
-    n = wide.num_rows
-    days = wide["date"].cast(pa.int32())
-    symbols = pc.fill_null(wide["symbol"].combine_chunks().dictionary_encode().indices, -1)
-    change = pc.or_(pc.not_equal(days.slice(1), days.slice(0, n - 1)),
-                    pc.not_equal(symbols.slice(1), symbols.slice(0, n - 1)))
-    starts = [0, *(int(i) + 1 for i in pc.indices_nonzero(change).to_pylist()), n]
-    for lo, hi in itertools.pairwise(starts):
-        yield wide.slice(lo, hi - lo)
-
-
 def _write_part(target: Target, box: str, part: pa.Table) -> int:
     lo, hi = int(part["seq"][0].as_py()), int(part["seq"][-1].as_py())
     day, symbol = part["date"][0].as_py(), part["symbol"][0].as_py()
     return write_parquet(target, f"{partition_path(day, symbol)}/{file_name(lo, hi, box)}", file_table(part))
 
 
-_Slice = tuple[pa.Table, TypedRows]
-"""A slice of a chunk: its envelope rows (no payload) and their typed payloads."""
+_Slice = tuple[TypedRows, TypedRows]
+"""A slice of a chunk: its envelope rows (no payload) and their typed payloads, each with `where` to seq order."""
 
 
 def _type_slice(duck: duckdb.DuckDBPyConnection, raw: pa.Table) -> _Slice:
-    return raw.drop_columns(["payload"]), type_rows(duck, raw["event_type"], raw["payload"])
+    envelope = TypedRows(raw.drop_columns(["payload"]), np.arange(raw.num_rows))
+    return envelope, type_rows(duck, raw["event_type"], raw["payload"])
+
+
+def _ready(value: _Slice) -> Future[_Slice]:
+    done: Future[_Slice] = Future()
+    done.set_result(value)
+    return done
 
 
 def _write_chunk(target: Target, box: str, slices: list[Future[_Slice]]) -> tuple[int, int]:
     """Write one chunk's files (one per partition) once its slices are typed; return (files, bytes).
 
-    Encoding and compressing a file is C++ that releases the GIL: WRITE_THREADS partitions written
-    side by side use every core where one writer used one.
+    Each thread takes its partition's rows from the chunk and encodes and compresses them (C++ that
+    releases the GIL): WRITE_THREADS partitions side by side use every core where one writer used one.
     """
     typed = [f.result() for f in slices]
-    rows = export_table(pa.concat_tables([env for env, _ in typed]), concat_typed([t for _, t in typed]))
-    parts = list(_partitions(rows))
+    chunk = ExportChunk.of(concat_typed([env for env, _ in typed]), concat_typed([t for _, t in typed]))
+    parts = chunk.partitions()
     with ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="export-write") as pool:
-        sizes = list(pool.map(lambda part: _write_part(target, box, part), parts))
+        sizes = list(pool.map(lambda rows: _write_part(target, box, chunk.part(rows)),
+                              sorted(parts, key=len, reverse=True)))
     return len(parts), sum(sizes)
 
 
@@ -182,9 +182,12 @@ class _Progress:
     bytes: int = 0
 
 
-def _run_chunks(reader: adbc_sqlite.Connection, target: Target, box: str, max_rows: int | None, chunk_rows: int,
-                commit: Callable[[int, int, tuple[int, int]], None], start: int) -> int | None:
-    """Read, type and write every chunk above `start` as a pipeline; return the first seq read.
+def _run_chunks(reader: adbc_sqlite.Connection, spool: SpoolReader | None, target: Target, box: str,
+                max_rows: int | None, chunk_rows: int, commit: Callable[[int, int, tuple[int, int]], None],
+                start: int) -> tuple[int | None, int]:
+    """Read, type and write every chunk above `start` as a pipeline; return (first seq read, rows from the spool).
+
+    A slice the spool holds (confirmed against live.db, see `spool_export`) comes typed from there instead.
 
     A chunk is read from SQLite (C, no GIL) in slices of SLICE_ROWS, each typed by DuckDB in a thread as
     soon as it is read, and its files are written in another thread while the next chunk is read and
@@ -193,7 +196,7 @@ def _run_chunks(reader: adbc_sqlite.Connection, target: Target, box: str, max_ro
     files above the watermark.
     """
     duck: duckdb.DuckDBPyConnection | None = None  # opened only when there is something to type (~15 ms)
-    after, fetched, first = start, 0, None
+    after, fetched, first, spooled_rows = start, 0, None, 0
     writing: tuple[Future[tuple[int, int]], int, int] | None = None
     try:
         with (ThreadPoolExecutor(1, thread_name_prefix="export-type") as typer,
@@ -204,18 +207,28 @@ def _run_chunks(reader: adbc_sqlite.Connection, target: Target, box: str, max_ro
                 while chunk < chunk_rows and (max_rows is None or fetched < max_rows):
                     limit = min(max(1, min(SLICE_ROWS, chunk_rows // 2)), chunk_rows - chunk)
                     limit = limit if max_rows is None else min(limit, max_rows - fetched)
-                    raw = fetch_raw_arrow(reader, after_seq=after, limit=limit)
-                    if raw.num_rows == 0:
+                    spooled = spool_slice(spool, reader, after=after, limit=limit) if spool is not None else None
+                    if spooled is None and spool is not None and (nxt := spool.next_seq(after)) is not None \
+                            and nxt > after + 1:
+                        limit = min(limit, nxt - after - 1)  # rows the spool lacks, up to where it has them again
+                    rows = (spooled[0].table if spooled is not None
+                            else fetch_raw_arrow(reader, after_seq=after, limit=limit))
+                    if rows.num_rows == 0:
                         break
-                    first = first if first is not None else int(raw["seq"][0].as_py())
-                    after, fetched, chunk = int(raw["seq"][-1].as_py()), fetched + raw.num_rows, chunk + raw.num_rows
+                    lo, hi = pc.min_max(rows["seq"]).values()
+                    first = first if first is not None else int(lo.as_py())
+                    after, fetched, chunk = int(hi.as_py()), fetched + rows.num_rows, chunk + rows.num_rows
+                    if spooled is not None:
+                        spooled_rows += rows.num_rows
+                        slices.append(_ready(spooled))
+                        continue
                     duck = duck if duck is not None else new_duck()
-                    slices.append(typer.submit(_type_slice, duck, raw))
+                    slices.append(typer.submit(_type_slice, duck, rows))
                 if writing is not None:  # the previous chunk's files were written while this one was read
                     commit(writing[1], writing[2], writing[0].result())
                     writing = None
                 if not slices:
-                    return first
+                    return first, spooled_rows
                 writing = (writer.submit(_write_chunk, target, box, slices), after, chunk)
     finally:
         if duck is not None:
@@ -224,7 +237,7 @@ def _run_chunks(reader: adbc_sqlite.Connection, target: Target, box: str, max_ro
 
 def export_once(
     layout: DataLayout, *, max_rows: int | None = None, uri: str | None = None, wait: bool = False,
-    chunk_rows: int = CHUNK_ROWS,
+    chunk_rows: int = CHUNK_ROWS, use_spool: bool = True,
 ) -> ExportResult:
     """Export every row above the watermark (at most `max_rows`) to Parquet; safe to call any time.
 
@@ -233,7 +246,8 @@ def export_once(
     the next call catches up. `wait=True` (the CLI) waits for the dataset lock instead.
 
     Pipelined (see `_run_chunks`): reading, typing and writing of successive chunks of `chunk_rows`
-    overlap, the watermark moves only after a chunk's files are durable.
+    overlap, the watermark moves only after a chunk's files are durable. Rows the writer's spool holds
+    are taken typed from there (`use_spool=False`: every row from live.db).
     """
     started = time.perf_counter()
     target = open_target(layout, uri)
@@ -262,9 +276,12 @@ def export_once(
                 progress.watermark, progress.rows = last, progress.rows + n
                 progress.files, progress.bytes = progress.files + written[0], progress.bytes + written[1]
 
-            first = _run_chunks(reader, target, box, max_rows, max(1, chunk_rows), commit, watermark)
+            spool = SpoolReader(layout.export_spool_dir) if use_spool else None
+            first, spooled_rows = _run_chunks(reader, spool, target, box, max_rows, max(1, chunk_rows), commit,
+                                              watermark)
+            remove_exported(layout.export_spool_dir, progress.watermark)
     finally:
         conn.close()
     return ExportResult(rows=progress.rows, files=progress.files, bytes=progress.bytes, first_seq=first,
                         last_seq=progress.watermark if progress.rows else None, watermark=progress.watermark,
-                        reconciled_files=reconciled, seconds=time.perf_counter() - started)
+                        reconciled_files=reconciled, seconds=time.perf_counter() - started, from_spool=spooled_rows)

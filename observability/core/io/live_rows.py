@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 import adbc_driver_sqlite.dbapi as adbc_sqlite
 import duckdb
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from observability.core.io.columns import FILE_SCHEMA, RAW_FIELDS, WIDE_SCHEMA
-from observability.core.io.payload_typing import TypedRows, type_rows
+from observability.core.io.payload_typing import THREADS, TypedRows, type_rows
 
 RAW_COLUMNS: Final[tuple[str, ...]] = tuple(n for n, _ in RAW_FIELDS)
 _SELECT: Final = f"SELECT {', '.join(RAW_COLUMNS)} FROM live_feed"
@@ -82,17 +86,20 @@ def fetch_raw_arrow(conn: adbc_sqlite.Connection, *, after_seq: int, limit: int)
     return pa.Table.from_arrays(arrays, schema=pa.schema(RAW_FIELDS))
 
 
+def _partition_key(envelope: pa.Table) -> pa.Array:
+    """Per row, one int64 ordering rows by (UTC date, symbol): the date, then the symbol's dictionary index."""
+    dates = pc.cast(envelope["ts_event"], pa.date32()).cast(pa.int32()).cast(pa.int64())
+    symbols = envelope["symbol"].combine_chunks().dictionary_encode()
+    slots = pc.add(pc.fill_null(symbols.indices.cast(pa.int64()), -1), 1)
+    return pc.add(pc.multiply(dates, len(symbols.dictionary) + 1), slots).combine_chunks()
+
+
 def partition_order(raw: pa.Table) -> pa.Array:
     """Row indices grouping rows by (UTC date, symbol), in seq order inside each group: a partition is one slice.
 
-    One int64 key (date, then the symbol's dictionary index) and Arrow's stable sort keep seq order
-    without sorting on strings.
+    One int64 key and Arrow's stable sort keep seq order without sorting on strings.
     """
-    dates = pc.cast(raw["ts_event"], pa.date32()).cast(pa.int32()).cast(pa.int64())
-    symbols = raw["symbol"].combine_chunks().dictionary_encode()
-    slots = pc.add(pc.fill_null(symbols.indices.cast(pa.int64()), -1), 1)
-    key = pc.add(pc.multiply(dates, len(symbols.dictionary) + 1), slots)
-    return pc.sort_indices(key)
+    return pc.sort_indices(_partition_key(raw))
 
 
 def _wide(envelope: pa.Table, typed: pa.Table, payload: pa.ChunkedArray | None) -> pa.Table:
@@ -120,16 +127,79 @@ def export_rows(con: duckdb.DuckDBPyConnection, raw: pa.Table) -> pa.Table:
     return export_table(raw.drop_columns(["payload"]), type_rows(con, raw["event_type"], raw["payload"]))
 
 
-def export_table(envelope: pa.Table, typed: TypedRows) -> pa.Table:
+def export_table(envelope: pa.Table | TypedRows, typed: TypedRows) -> pa.Table:
     """Envelope rows without the payload + their typed payloads -> EXPORT_SCHEMA rows in `partition_order`.
 
-    The full payload is neither reordered nor kept: the files store payload_rest, and moving ~300 B
-    strings per row was a measurable share of an export.
+    The envelope is a table in seq order, or rows laid out otherwise (the spool's, by event type) with
+    `where` giving them in seq order. The full payload is neither reordered nor kept: the files store
+    payload_rest, and moving ~300 B strings per row was a measurable share of an export.
     """
-    if envelope.num_rows == 0:
+    env = envelope if isinstance(envelope, TypedRows) else TypedRows(envelope, np.arange(envelope.num_rows))
+    if env.table.num_rows == 0:
         return EXPORT_SCHEMA.empty_table()
-    order = partition_order(envelope)
-    return _wide(envelope.take(order), typed.take(order), None)
+    chunk = ExportChunk.of(env, typed)
+    return chunk.part(np.concatenate(chunk.partitions()))
+
+
+def _combined(table: pa.Table) -> pa.Table:
+    """One chunk per column (a take from a many-chunk column concatenates it first, at every take); a column
+    without a value (fields of event types the chunk lacks) as None, taken as nulls without looking at it."""
+    def one(c: pa.ChunkedArray) -> pa.ChunkedArray | None:
+        if c.null_count == len(c):
+            return None
+        return c if c.num_chunks == 1 else pa.chunked_array([c.combine_chunks()], c.type)
+    with ThreadPoolExecutor(THREADS, thread_name_prefix="export-combine") as pool:
+        return _Columns(table.schema, list(pool.map(one, table.columns)))
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """A table's columns ready for many takes (see `_combined`)."""
+
+    schema: pa.Schema
+    columns: list[pa.ChunkedArray | None]
+
+    def take(self, rows: npt.NDArray[np.int64]) -> pa.Table:
+        pick = pa.array(rows)
+        return pa.Table.from_arrays(
+            [pa.nulls(len(rows), f.type) if c is None else c.take(pick) for f, c in zip(self.schema, self.columns,
+                                                                                       strict=True)],
+            schema=self.schema)
+
+
+@dataclass(frozen=True)
+class ExportChunk:
+    """An export chunk's envelope and typed payloads, to be cut into partition files side by side.
+
+    Why per partition: each file's rows are taken from the chunk by the thread that writes the file, so
+    taking and writing overlap on every core, where one take of the whole chunk ran before any write.
+    """
+
+    envelope: _Columns
+    envelope_where: npt.NDArray[np.int64]
+    typed: _Columns
+    typed_where: npt.NDArray[np.int64]
+    key: npt.NDArray[np.int64]
+    """Each input row's partition key."""
+
+    @staticmethod
+    def of(envelope: TypedRows, typed: TypedRows) -> ExportChunk:
+        key = _partition_key(envelope.table).take(pa.array(envelope.where)).to_numpy()
+        return ExportChunk(_combined(envelope.table), envelope.where, _combined(typed.table), typed.where, key)
+
+    def partitions(self) -> list[npt.NDArray[np.int64]]:
+        """Per (date, symbol) partition, its rows (input row indices) in seq order; partitions in key order."""
+        key = self.key
+        if len(key) == 0:
+            return []
+        order = np.argsort(key, kind="stable")
+        ordered = key[order]
+        cuts = np.flatnonzero(ordered[1:] != ordered[:-1]) + 1
+        return np.split(order, cuts)
+
+    def part(self, rows: npt.NDArray[np.int64]) -> pa.Table:
+        """These input rows (EXPORT_SCHEMA), in the order given."""
+        return _wide(self.envelope.take(self.envelope_where[rows]), self.typed.take(self.typed_where[rows]), None)
 
 
 def file_table(wide: pa.Table) -> pa.Table:

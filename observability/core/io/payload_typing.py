@@ -10,6 +10,7 @@ that conversion, not the JSON parse, was most of the typing cost (3.9 -> ~2 µs/
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
@@ -126,18 +127,29 @@ def type_rows(con: duckdb.DuckDBPyConnection, event_type: pa.ChunkedArray, paylo
         results = {kind: out for (kind, _), out in zip(todo, typed, strict=True)}
     where = np.empty(n, dtype=np.int64)  # groups laid end to end: scatter 0..n-1 by input row
     where[np.concatenate([rows.to_numpy() for _, rows in groups])] = np.arange(n, dtype=np.int64)
-    blank = {t: pa.nulls(n, t) for t in {f.type for f in TYPED_FIELDS}}  # sliced, not allocated per group
+    laid = [(results.get(kind) if kind is not None else None, len(rows)) for kind, rows in groups]
+    return TypedRows(end_to_end(laid, TYPED_FIELDS), where)
+
+
+def end_to_end(groups: Sequence[tuple[Mapping[str, pa.ChunkedArray | pa.Array] | None, int]],
+               schema: pa.Schema) -> pa.Table:
+    """Groups of rows (each: its columns by name, and its row count) laid end to end as one table of `schema`.
+
+    A column a group lacks reads as nulls there (slices of one null array: nothing is allocated per group).
+    """
+    n = sum(rows for _, rows in groups)
+    blank = {t: pa.nulls(n, t) for t in {f.type for f in schema}}
     columns = []
-    for field in TYPED_FIELDS:
-        chunks = []
-        for kind, rows in groups:
-            out = results.get(kind) if kind is not None else None
-            if out is not None and field.name in out:
-                chunks.extend(out[field.name].chunks)
-            elif len(rows):
-                chunks.append(blank[field.type].slice(0, len(rows)))
+    for field in schema:
+        chunks: list[pa.Array] = []
+        for out, rows in groups:
+            values = out.get(field.name) if out is not None else None
+            if values is not None:
+                chunks.extend(values.chunks if isinstance(values, pa.ChunkedArray) else [values])
+            elif rows:
+                chunks.append(blank[field.type].slice(0, rows))
         columns.append(pa.chunked_array(chunks, field.type))
-    return TypedRows(pa.Table.from_arrays(columns, schema=TYPED_FIELDS), where)
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def concat_typed(parts: list[TypedRows]) -> TypedRows:

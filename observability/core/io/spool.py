@@ -1,0 +1,286 @@
+"""The export spool: a typed columnar copy of committed live_feed rows, kept beside live.db until exported.
+
+Why: an export that reads rows from SQLite (~2 µs/row: SQLite hands over one value at a time) and
+parses their payload JSON into typed columns (~3 µs/row) could not pass ~300k rows/s on two cores.
+The writer has every payload decoded already (it validated it), so after each commit it appends the
+batch's rows, typed (`spool_columns`), to Arrow IPC streams here; the exporter then reads columns that
+are already typed.
+
+live.db stays the only truth. The spool is never fsynced and may lack any batch (a writer killed
+between commit and append, a batch with rows validated by Pydantic, a full disk, the size cap). The
+exporter uses spool rows only for the longest run whose (seq, event_id) equal live.db's, row by row,
+and reads everything else from live.db as before; so a missing, stale or torn spool costs speed, never
+a row.
+
+Layout: `<live.db dir>/export-spool/<first_seq>.open/` is the segment a writer is appending to (it
+holds `lock`, flocked while it writes: freed by any death), `<first_seq>-<last_seq>/` a finished one;
+one `<event_type>.arrows` stream per event type in each. A writer starting up removes open segments
+no live writer holds (their last batch may be torn, and after a power loss their pages may be
+garbage); the exporter removes finished segments its watermark has passed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Final
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from observability.core.io.spool_columns import type_batch, type_schema
+
+SEGMENT_ROWS: Final = 500_000
+"""Rows per segment: a finished segment can be deleted once exported, so the spool holds about one
+export interval plus one segment."""
+
+MAX_BYTES: Final = 1 << 30
+"""The spool stops growing here (an export that cannot run, a target that is down): live.db has every
+row, and the export reads those from there."""
+
+_LOCK: Final = "lock"
+_OPEN: Final = ".open"
+
+
+def _first_last(name: str) -> tuple[int, int | None] | None:
+    """(first, last) of a finished segment's name, (first, None) of an open one's; None: not a segment."""
+    try:
+        if name.endswith(_OPEN):
+            return int(name[: -len(_OPEN)]), None
+        first, last = name.split("-")
+        return int(first), int(last)
+    except ValueError:
+        return None
+
+
+def _segments(root: Path) -> list[tuple[int, int | None, Path]]:
+    if not root.is_dir():
+        return []
+    found = [(*fl, p) for p in root.iterdir() if (fl := _first_last(p.name)) is not None]
+    return sorted(found, key=lambda s: s[0])
+
+
+def spool_bytes(root: Path) -> int:
+    return sum(f.stat().st_size for _, _, seg in _segments(root) for f in seg.iterdir() if f.is_file())
+
+
+def remove_dead_segments(root: Path) -> int:
+    """Delete open segments whose writer is gone (their lock is free); return how many."""
+    removed = 0
+    for _, last, seg in _segments(root):
+        if last is not None:
+            continue
+        try:
+            with open(seg / _LOCK, "a+b") as fh:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # a live writer's
+        except OSError:
+            pass
+        shutil.rmtree(seg, ignore_errors=True)
+        removed += 1
+    return removed
+
+
+def remove_exported(root: Path, watermark: int) -> int:
+    """Delete finished segments whose every row is at or below the export watermark; return how many."""
+    removed = 0
+    for _, last, seg in _segments(root):
+        if last is not None and last <= watermark:
+            shutil.rmtree(seg, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+@dataclass
+class _Segment:
+    path: Path
+    first: int
+    lock: BinaryIO
+    last: int = 0
+    rows: int = 0
+    streams: dict[str, tuple[BinaryIO, pa.ipc.RecordBatchStreamWriter]] = field(default_factory=dict)
+
+    def write(self, event_type: str, batch: pa.RecordBatch) -> None:
+        stream = self.streams.get(event_type)
+        if stream is None:
+            sink = open(self.path / f"{event_type}.arrows", "wb")  # noqa: SIM115 - closed in close()
+            stream = sink, pa.ipc.new_stream(sink, type_schema(event_type))
+            self.streams[event_type] = stream
+        stream[1].write_batch(batch)
+        stream[0].flush()
+
+    def close(self) -> None:
+        for sink, writer in self.streams.values():
+            with contextlib.suppress(OSError, pa.ArrowException):
+                writer.close()
+            with contextlib.suppress(OSError):
+                sink.close()
+        self.streams.clear()
+        self.lock.close()
+
+
+class SpoolWriter:
+    """Appends committed batches to the spool (the writer process's commit thread); never raises.
+
+    Any failure (full disk, a removed directory) drops the segment in hand and spooling resumes with a
+    new one `segment_rows` rows later: the rows are in live.db either way.
+    """
+
+    def __init__(self, root: Path, *, segment_rows: int = SEGMENT_ROWS, max_bytes: int = MAX_BYTES) -> None:
+        self.root = root
+        self.segment_rows = segment_rows
+        self.max_bytes = max_bytes
+        self.skipped_rows = 0
+        """Rows committed but not spooled (they export from live.db)."""
+        self._segment: _Segment | None = None
+        self._resume_at = 0
+        with contextlib.suppress(OSError):
+            root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            remove_dead_segments(root)
+
+    def append(self, first_seq: int | None, rows: Sequence[tuple[Any, ...]], payloads: Sequence[Any]) -> bool:
+        """Spool rows committed with seqs first_seq, first_seq+1, ...; `payloads` are their decoded Structs.
+
+        False when the batch was not spooled: seqs unknown (None: live.db ignored some rows as duplicates),
+        a row without a Struct (Pydantic's path), the cap, a failure.
+        """
+        if not rows:
+            return True
+        if first_seq is None:
+            self._finish()
+            self.skipped_rows += len(rows)
+            return False
+        if self._segment is None and not self._open(first_seq):
+            self.skipped_rows += len(rows)
+            return False
+        seg = self._segment
+        assert seg is not None
+        if None in payloads or first_seq != (seg.last + 1 if seg.rows else seg.first):
+            self._finish()  # keep each segment gap-free; the next batch starts a new one
+            self.skipped_rows += len(rows)
+            return False
+        try:
+            groups: dict[str, list[int]] = {}
+            for i, row in enumerate(rows):
+                groups.setdefault(row[9], []).append(i)
+            for event_type, idx in groups.items():
+                seqs = [first_seq + i for i in idx]
+                seg.write(event_type, type_batch(event_type, seqs, [rows[i] for i in idx], [payloads[i] for i in idx]))
+        except (OSError, pa.ArrowException, ValueError, TypeError):
+            self._drop()
+            self.skipped_rows += len(rows)
+            return False
+        seg.rows += len(rows)
+        seg.last = first_seq + len(rows) - 1
+        if seg.rows >= self.segment_rows:
+            self._finish()
+        return True
+
+    def close(self) -> None:
+        """Finish the open segment (the writer is stopping)."""
+        self._finish()
+
+    def _open(self, first_seq: int) -> bool:
+        if first_seq < self._resume_at:
+            return False
+        try:
+            if spool_bytes(self.root) >= self.max_bytes:
+                self._resume_at = first_seq + self.segment_rows
+                return False
+            path = self.root / f"{first_seq:020d}{_OPEN}"
+            path.mkdir(mode=0o700)
+            lock = open(path / _LOCK, "a+b")  # noqa: SIM115 - held for the segment's life
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._resume_at = first_seq + self.segment_rows
+            return False
+        self._segment = _Segment(path, first_seq, lock)
+        return True
+
+    def _finish(self) -> None:
+        seg, self._segment = self._segment, None
+        if seg is None:
+            return
+        seg.close()
+        if not seg.rows:
+            shutil.rmtree(seg.path, ignore_errors=True)
+            return
+        try:
+            os.replace(seg.path, self.root / f"{seg.first:020d}-{seg.last:020d}")
+        except OSError:
+            shutil.rmtree(seg.path, ignore_errors=True)
+
+    def _drop(self) -> None:
+        seg, self._segment = self._segment, None
+        if seg is not None:
+            seg.close()
+            shutil.rmtree(seg.path, ignore_errors=True)
+            self._resume_at = seg.last + 1 + self.segment_rows
+
+
+def _read_stream(path: Path) -> pa.Table | None:
+    """Every complete batch of a stream (a batch being appended, or torn by a crash, ends it)."""
+    try:
+        reader = pa.ipc.open_stream(pa.memory_map(str(path)))
+    except (OSError, pa.ArrowException):
+        return None
+    batches = []
+    with contextlib.suppress(OSError, pa.ArrowException):
+        for batch in reader:
+            batches.append(batch)
+    return pa.Table.from_batches(batches, reader.schema) if batches else None
+
+
+class SpoolReader:
+    """The exporter's view of the spool: per event type, the spooled rows in a seq range.
+
+    Segments are read (memory-mapped) once per reader; an open segment shows the batches complete when
+    it was first read.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self._segments = _segments(root)
+        self._tables: dict[Path, dict[str, tuple[pa.Table, npt.NDArray[np.int64]]]] = {}
+
+    def _load(self, seg: Path) -> dict[str, tuple[pa.Table, npt.NDArray[np.int64]]]:
+        """Each stream's table, with its seq column as one numpy array (to find ranges by binary search)."""
+        if seg not in self._tables:
+            tables = {}
+            for f in seg.glob("*.arrows"):
+                table = _read_stream(f)
+                if table is not None and table.schema.equals(type_schema(f.stem)):
+                    tables[f.stem] = table, table["seq"].to_numpy()
+            self._tables[seg] = tables
+        return self._tables[seg]
+
+    def rows(self, after: int, until: int) -> dict[str, pa.Table]:
+        """Spooled rows with after < seq <= until, per event type, each in seq order."""
+        parts: dict[str, list[pa.Table]] = {}
+        for i, (first, last, seg) in enumerate(self._segments):
+            nxt = self._segments[i + 1][0] if i + 1 < len(self._segments) else None
+            if first > until or (last if last is not None else (nxt - 1 if nxt is not None else until)) <= after:
+                continue
+            for event_type, (table, seq) in self._load(seg).items():
+                lo, hi = np.searchsorted(seq, [after, until], side="right")
+                if hi > lo:
+                    parts.setdefault(event_type, []).append(table.slice(lo, hi - lo))
+        return {et: pa.concat_tables(ts) if len(ts) > 1 else ts[0] for et, ts in parts.items()}
+
+    def next_seq(self, after: int) -> int | None:
+        """The smallest spooled seq above `after` (None: nothing spooled there)."""
+        best: int | None = None
+        for first, last, seg in self._segments:
+            if (last is not None and last <= after) or (best is not None and first > best):
+                continue
+            for _, seq in self._load(seg).values():
+                i = int(np.searchsorted(seq, after, side="right"))
+                if i < len(seq) and (best is None or int(seq[i]) < best):
+                    best = int(seq[i])
+        return best
