@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from observability.analytics.buckets import BucketCache
 from observability.analytics.evidence import Fact, fact
+from observability.analytics.quantiles import QuantileCache, parse_quantile
 from observability.analytics.views import (
     ALL_SOURCES,
     DERIVED_SOURCES,
@@ -34,7 +35,7 @@ from observability.analytics.views import (
     needed_columns,
 )
 from observability.analytics.window_cache import ON_IN_PLACE, RECENT_SPAN, WindowCache
-from observability.analytics.windows import Window
+from observability.analytics.windows import Window, window_us
 from observability.config.metrics_config import MetricsConfig, MetricSpec, load_metrics_config
 
 Status = Literal["ok", "warn", "critical", "insufficient", "no_data", "info"]
@@ -160,6 +161,7 @@ class MetricsComputer:
         self.config = config or load_metrics_config()
         self.cache = WindowCache(con, incremental=incremental)
         self.buckets = BucketCache(con)
+        self.quantiles = QuantileCache(con)
 
     def compute(self, window: Window, *, metrics: list[str] | None = None,
                 scopes: list[str] | None = None) -> MetricsReport:
@@ -244,10 +246,25 @@ class MetricsComputer:
             sql = self.buckets.query(src, splits, where, group_by, ev, held, window.since, window.until)
             out.append((list(splits), self.con.execute(sql).fetchall()))
         rest = [(a, e) for a, e in exprs if a not in splits]
+        kept = self._kept_quantiles(window, view, src, where, group_by, rest)
+        if kept is not None:
+            out.append(kept)
+            rest = [(a, e) for a, e in rest if a not in kept[0]]
         if rest:  # same rows as the partials' query: its evidence ids (taken first) serve both
             sql = group_query(src, rest, where, group_by, 0 if out or in_place else ev)
             out.append(([a for a, _ in rest], self.con.execute(sql).fetchall()))
         return out, ev > 0 and bool(splits)
+
+    def _kept_quantiles(self, window: Window, view: str, src: Source, where: str | None, group_by: str | None,
+                        exprs: list[tuple[str, str]]) -> tuple[list[str], list[tuple[Any, ...]]] | None:
+        """(aliases, rows) of the plain `quantile_cont` metrics among `exprs`, from the quantile cache's kept
+        values; None when there are none or the view's rows are not kept between refreshes."""
+        parsed = [(a, *q) for a, e in exprs if (q := parse_quantile(e)) is not None]
+        if not parsed or group_by is not None or src.scoping != "mode":
+            return None
+        source = self.cache.quantile_source(view)
+        rows = None if source is None else self.quantiles.rows(view, source, where, parsed, *window_us(window))
+        return None if rows is None else ([a for a, _, _ in parsed], rows)
 
     def _evidence(self, window: Window, src: Source, where: str | None, group_by: str | None,
                   rows: dict[tuple[str, str | None], int], recent: str | None = None,

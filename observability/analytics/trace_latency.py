@@ -21,7 +21,8 @@ from typing import Final
 
 import duckdb
 
-from observability.analytics.buckets import HeldView
+from observability.analytics.buckets import BUCKET_US, HeldView
+from observability.analytics.quantiles import QuantileSource
 
 TRADE_EVENTS: Final = "_trade_events"
 """The query layer's table of (shadow) trade events, by seq (core/io/trade_tables.py)."""
@@ -29,6 +30,14 @@ ROWS: Final = "_obs_tl"
 LAST_GATE: Final = "_obs_lastgate"
 _TOUCHED: Final = "_obs_tl_touched"
 
+_VALUES: Final = (
+    "trace_id, mode, symbol, ts_event, last_gate_at, opened_at, entry_latency_ms,"
+    " (epoch_us(last_gate_at) - epoch_us(ts_event)) / 1000.0 AS signal_to_decision_ms,"
+    " (epoch_us(opened_at) - epoch_us(last_gate_at)) / 1000.0 AS decision_to_fill_ms,"
+    " (epoch_us(opened_at) - epoch_us(ts_event)) / 1000.0 AS signal_to_fill_ms,"
+    " trade_id IS NOT NULL AS taken"
+)
+"""The derived source's columns over the kept rows (`views.DERIVED_SOURCES["trace_latency"]`)."""
 _JOIN: Final = (
     "SELECT s.trace_id, s.mode, s.symbol, s.ts_event, g.last_gate_at, t.trade_id, t.opened_at, t.entry_latency_ms"
     " FROM {signals} s LEFT JOIN " + LAST_GATE + " g ON g.trace_id = s.trace_id"
@@ -53,6 +62,14 @@ class TraceLatencyCache:
         self._state: _State | None = None
         self._last_gate: object = None
         """The latest gate time of the held gate rows (the newest row never slides out first)."""
+        self.exact_rows = False
+        """The last `view_sql` kept the window, and each kept row in it reads as in any window (see
+        `quantile_source`)."""
+        self._generation = 0
+        self._version = 0
+        self._since_version = 0
+        self._changed: list[int] = []
+        """Minutes (of signal time) whose kept rows the last update replaced, removed or added."""
 
     def view_sql(self, signals: HeldView | None, gates: HeldView | None, since: str, until: str) -> str | None:
         """SELECT giving the window's trace_latency rows, or None when only the full SQL is exact."""
@@ -60,19 +77,26 @@ class TraceLatencyCache:
             self._state = None
             return None
         self._update(signals, gates)
+        self.exact_rows = False
         (late_gate,) = self._one(f"SELECT CAST(? AS TIMESTAMPTZ) >= {until}", [self._last_gate])
-        (early_trade,) = self._one(f"SELECT count(*) > 0 FROM {ROWS} WHERE ts_event >= {since} "
-                                   f"AND ts_event < {until} AND opened_at < {since}")
+        early_trade, early_gate = self._one(
+            f"SELECT coalesce(bool_or(opened_at < {since}), false), coalesce(bool_or(last_gate_at < {since}), false) "
+            f"FROM {ROWS} WHERE ts_event >= {since} AND ts_event < {until}")
         if late_gate or early_trade:
             return None
+        self.exact_rows = not early_gate
         gate = f"CASE WHEN last_gate_at >= {since} THEN last_gate_at END"
-        return (f"SELECT trace_id, mode, symbol, ts_event, last_gate_at, opened_at, entry_latency_ms,"
-                f"  (epoch_us(last_gate_at) - epoch_us(ts_event)) / 1000.0 AS signal_to_decision_ms,"
-                f"  (epoch_us(opened_at) - epoch_us(last_gate_at)) / 1000.0 AS decision_to_fill_ms,"
-                f"  (epoch_us(opened_at) - epoch_us(ts_event)) / 1000.0 AS signal_to_fill_ms,"
-                f"  trade_id IS NOT NULL AS taken"
-                f" FROM (SELECT * REPLACE ({gate} AS last_gate_at) FROM {ROWS}"
+        return (f"SELECT {_VALUES} FROM (SELECT * REPLACE ({gate} AS last_gate_at) FROM {ROWS}"
                 f" WHERE ts_event >= {since} AND ts_event < {until})")
+
+    def quantile_source(self) -> QuantileSource | None:
+        """Every kept row as the window's rows, for the quantile cache: only when the last `view_sql` kept the
+        window (no fallback) and no row in it has a last gate before the window start (that row's gate
+        reads as NULL in this window only)."""
+        if not self.exact_rows:
+            return None
+        return QuantileSource(f"(SELECT {_VALUES} FROM {ROWS})", f"(SELECT {_VALUES} FROM {ROWS})", "ts_event",
+                              self._generation, self._since_version, self._version, self._changed)
 
     def _one(self, sql: str, params: list[object] | None = None) -> tuple[object, ...]:
         row = self.con.execute(sql, params).fetchone()
@@ -88,7 +112,9 @@ class TraceLatencyCache:
         top = _State(signals.generation, gates.generation, int(str(signals.max_key)), int(str(gates.max_key)),
                      int(str(trades_key)))
         old = self._state
+        self._since_version, self._changed = self._version, []
         if old is None or (old.signals_gen, old.gates_gen) != (top.signals_gen, top.gates_gen):
+            self._generation += 1
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE {LAST_GATE} AS SELECT trace_id, max(ts_event) AS "
                              f"last_gate_at FROM {gates.table} GROUP BY trace_id")
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE {ROWS} AS {_JOIN.format(signals=signals.table)}")
@@ -112,10 +138,15 @@ class TraceLatencyCache:
                          f"ANTI JOIN {LAST_GATE} g ON g.trace_id = n.trace_id")
         self.con.execute(f"DELETE FROM {ROWS} WHERE trace_id IN (SELECT trace_id FROM {_TOUCHED}) "
                          f"OR ts_event < (SELECT min(ts_event) FROM {signals.table})")
-        # A signal without a trace id joins nothing: only new ones are added.
-        self.con.execute(f"INSERT INTO {ROWS} {_JOIN.format(signals=signals.table)} "
-                         f"WHERE s.trace_id IN (SELECT trace_id FROM {_TOUCHED}) "
-                         f"OR (s.trace_id IS NULL AND s.seq > {old.signals_key})")
+        # A signal without a trace id joins nothing: only new ones are added. A touched trace's rows come back
+        # with their signal's time: the minutes of the rows added are all that changed in the window (the
+        # rows deleted for sliding out lie before it).
+        came = self.con.execute(f"INSERT INTO {ROWS} {_JOIN.format(signals=signals.table)} "
+                                f"WHERE s.trace_id IN (SELECT trace_id FROM {_TOUCHED}) "
+                                f"OR (s.trace_id IS NULL AND s.seq > {old.signals_key}) "
+                                f"RETURNING epoch_us(ts_event) // {BUCKET_US}").fetchall()
         self.con.execute(f"DROP TABLE {_TOUCHED}")
         self.con.execute("DROP TABLE _obs_new_gates")
+        self._changed = sorted({int(b) for (b,) in came})
+        self._version += 1
         self._state = top

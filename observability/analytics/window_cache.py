@@ -26,6 +26,7 @@ import duckdb
 
 from observability.analytics.buckets import BUCKET_US, HeldView
 from observability.analytics.equity import EquityCache, register_equity
+from observability.analytics.quantiles import QuantileSource
 from observability.analytics.trace_latency import TraceLatencyCache
 from observability.analytics.trade_changes import TradeChanges
 from observability.analytics.views import BASE_SOURCES, DERIVED_SOURCES, derived_sql, window_table
@@ -81,6 +82,8 @@ class WindowCache:
         self.changes = TradeChanges(con)
         self.equity = EquityCache(con)
         self._in_place: dict[str, HeldView] = {}
+        self._types: dict[str, dict[str, str]] = {}
+        """DuckDB type of each column of the relations new rows are staged from."""
         self._recent_columns: dict[str, list[str]] = {}
         """Columns of each in-place view's recent table: every column any earlier call asked for too
         (partials tables of earlier calls are updated from it)."""
@@ -106,6 +109,18 @@ class WindowCache:
             return None
         return HeldView(held_table(view), key, h.generation, h.max_key)
 
+    def quantile_source(self, view: str) -> QuantileSource | None:
+        """The rows of a view kept up to date between live refreshes (an in-place trade view, or
+        `trace_latency` kept per trace), for the quantile cache; None otherwise."""
+        if view == "trace_latency":
+            return self.trace_latency.quantile_source() if self.last.get(view) == "incremental" else None
+        held = self.held(view) if view in IN_PLACE else None
+        if held is None or held.changed is None or held.recent is None:
+            return None
+        changed = [int(b) for (b,) in self.con.execute(f"SELECT b FROM {held.changed}").fetchall()]
+        return QuantileSource(view, held.recent, BASE_SOURCES[view].ts, held.generation, held.since_key,
+                              held.max_key, changed)
+
     def _appendable(self, view: str, cols_list: list[str], window: Window, live: bool) -> bool:
         key = APPEND_KEYS.get(view) if live else None
         held = self._held.get(view)
@@ -121,12 +136,24 @@ class WindowCache:
                  if APPEND_KEYS.get(v) == "seq" and v in VIEWS and self._appendable(v, c, window, live)]
         if not views:
             return None
-        # Only the wide columns those views' SQL names (a word match: maybe one too many, never too few).
+        # The wide columns those views' SQL names (a word match: maybe one too many, never too few); copied
+        # only where a held table keeps them (a view column of the same name; else every column its SQL
+        # names), the others typed NULLs: copying a string column costs as much as the rest of the append.
         words = set(re.findall(r"[a-z_][a-z0-9_]*", " ".join(VIEWS[v] for v in views).lower()))
-        wide = ", ".join(f'"{n}"' for n in WIDE_SCHEMA.names if n in words or n == "seq")
+        kept = {"seq", "event_type"}
+        for v in views:
+            if all(c in WIDE_SCHEMA.names for c in columns[v]):
+                kept.update(columns[v])
+            else:
+                kept.update(re.findall(r"[a-z_][a-z0-9_]*", VIEWS[v].lower()))
         low = min(int(str(self._held[v].max_key)) for v in views)  # a literal: a parameter defeats pruning
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {NEW_ROWS} AS SELECT {wide} FROM {self._source_above(low)} "
-                         f"WHERE seq > {low}")
+        source = self._source_above(low)
+        if source not in self._types:
+            self._types[source] = {str(r[0]): str(r[1]) for r in self.con.execute(f"DESCRIBE {source}").fetchall()}
+        types = self._types[source]
+        wide = ", ".join(f'"{n}"' if n in kept else f'CAST(NULL AS {types[n]}) AS "{n}"'
+                         for n in WIDE_SCHEMA.names if n in words or n == "seq")
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {NEW_ROWS} AS SELECT {wide} FROM {source} WHERE seq > {low}")
         row = self.con.execute(f"SELECT max(seq) FROM {NEW_ROWS}").fetchone()
         return int(row[0]) if row is not None and row[0] is not None else 0
 

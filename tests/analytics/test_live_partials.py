@@ -76,11 +76,13 @@ def test_live_refresh_equals_a_recompute_through_appends_slides_and_export(
         assert live.cache.last["trace_latency"] == "incremental"
         assert live.cache.held("trades") is not None  # trades' minute partials follow the trade events
         assert live.cache.held("shadow_gates") is not None  # so do those of shadow trades per blocking gate
+        assert live.quantiles.last == {"trades": "advanced", "trace_latency": "advanced"}  # kept values
         assert_same(report, layout, metrics_config, w)
 
         w = window(now - 1000.5)  # later start, mid-minute: rows slide out, edge minutes read from rows
         report = live.compute(w)
         assert live.cache.last["gate_decisions"] == "appended"
+        assert live.quantiles.last == {"trades": "advanced", "trace_latency": "advanced"}
         assert_same(report, layout, metrics_config, w)
 
         export_once(layout)
@@ -91,6 +93,7 @@ def test_live_refresh_equals_a_recompute_through_appends_slides_and_export(
         w = window(now - 1000.5)
         report = live.compute(w)
         assert live.cache.last["gate_decisions"] == "appended"
+        assert live.quantiles.last == {"trades": "advanced", "trace_latency": "advanced"}
         assert_same(report, layout, metrics_config, w)
         assert report.value("signals_total") == sum(
             1 for e in events if e["event_type"] == "signal_received" and e["ts_event"] >= now - 1000.5)
@@ -366,6 +369,43 @@ def test_a_trade_closed_ahead_of_the_clock_counts_once_the_window_reaches_its_cl
         assert live.cache.held("trades") is not None
         assert report.value("trades_closed") == 1
         assert_same(report, layout, metrics_config, until(now + 400))
+    finally:
+        conn.close()
+        q.close()
+
+
+def test_a_last_gate_before_the_window_start_reads_as_none_in_kept_latency_quantiles(
+    layout: DataLayout, metrics_config: MetricsConfig
+) -> None:
+    """A trace's last gate logged before its signal: once the window starts between them, the gate is not in the
+    window and the trace's signal-to-decision latency is NULL there, not the value kept from a wider window."""
+    now = time.time()
+
+    def signal(i: int, ts: float) -> dict[str, Any]:
+        return builders.signal_received(signal_id=f"s-{i}", side="long", confidence=0.6, price=100.0, model_id="m",
+                                        strategy="st", symbol="X", trace_id=f"tr-{i}", mode="scalp", ts_event=ts)
+
+    def gate(i: int, ts: float) -> dict[str, Any]:
+        return builders.gate_decision(gate="spread", value=5.0, threshold=8.0, direction="max", symbol="X",
+                                      trace_id=f"tr-{i}", mode="scalp", ts_event=ts)
+
+    conn = open_live_db(layout.live_db)
+    ingest_events(conn, [gate(1, now - 900), signal(1, now - 600)]
+                  + [e for i in range(2, 8) for e in (signal(i, now - 500 + i), gate(i, now - 499.9 + i))])
+    q = QueryLayer(layout)
+    live = MetricsComputer(q.connect(), metrics_config)
+    try:
+        live.compute(window(now - 3600))
+        ingest_events(conn, [signal(9, now - 100), gate(9, now - 99.5)])
+        q.refresh()
+        w = window(now - 3600)
+        report = live.compute(w)
+        assert live.quantiles.last["trace_latency"] == "advanced"
+        assert_same(report, layout, metrics_config, w)
+        w = window(now - 700)  # after the gate of tr-1, before its signal
+        report = live.compute(w)
+        assert_same(report, layout, metrics_config, w)
+        assert report.value("latency_signal_to_decision_p95_ms") is not None
     finally:
         conn.close()
         q.close()
