@@ -1,9 +1,11 @@
 """Storage benchmark: export throughput, Parquet bytes/event, query latency — each with a same-run baseline.
 
 Figures (issue 4 targets), each printed beside a baseline measured in the same run, as a ratio:
-  (a) export rows/s (live.db -> Parquet, end to end: SQLite read, typed columns, zstd, fsync, rename,
-      watermark) vs plain `pyarrow.parquet.write_table(zstd)` of the same table   [>= 500k rows/s, ~0.77x]
-      with each stage's CPU µs/row alone (SQLite read, typing, Parquet write) and the ceiling they allow
+  (a) export rows/s (live.db -> Parquet, end to end: rows typed by the writer read from the export spool and
+      checked against live.db, zstd, fsync, rename, watermark) vs plain `pyarrow.parquet.write_table(zstd)` of
+      the same table                                                               [>= 500k rows/s, ~0.77x]
+      also without the spool (every row read from SQLite and its JSON typed), the spool's CPU in the writer,
+      and each stage's CPU µs/row alone (SQLite read, typing, spool, Parquet write) with the ceiling they allow
   (b) Parquet bytes per event on simulator data, after export and after compaction, vs one plain
       pyarrow zstd file of the same rows                                                   [<= 100 B/event]
   (c) query p50 over a large dataset, vs `SELECT count(*) FROM events` on the same connection
@@ -26,22 +28,34 @@ import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from observability.config.observability_config import WriterConfig
 from observability.core.ingest import ingest_events
 from observability.core.io.columns import FILE_SCHEMA
 from observability.core.io.compaction import compact
 from observability.core.io.dataset import file_name, list_files, open_target, partition_path
-from observability.core.io.exporter import export_once
+from observability.core.io.exporter import SLICE_ROWS, export_once
 from observability.core.io.files import WRITE_OPTIONS, write_parquet
-from observability.core.io.live_rows import arrow_reader, export_rows, fetch_raw_arrow, file_table, new_duck
+from observability.core.io.live_rows import (
+    arrow_reader,
+    export_rows,
+    export_table,
+    fetch_raw_arrow,
+    file_table,
+    new_duck,
+)
+from observability.core.io.payload_typing import concat_typed
 from observability.core.io.query import QueryLayer
+from observability.core.io.spool import SpoolReader, SpoolWriter
+from observability.core.io.spool_export import spool_slice
 from observability.core.io.views import TRADE_EVENT_COLUMNS, trades_sql
 from observability.core.live_store import open_live_db
 from observability.paths import DataLayout
@@ -50,22 +64,38 @@ from observability.sim.generate import generate_events
 DAY_US = 86_400_000_000
 
 
-def populate(layout: DataLayout, n: int) -> int:
-    """Ingest ~n simulator events (about one simulated day at the rate chosen) into live.db."""
+class _TimedSpool(SpoolWriter):
+    """The writer's spool, with the CPU its appends cost (what the spool adds to the writer process)."""
+
+    cpu = 0.0
+
+    def append(self, first_seq: int | None, rows: Sequence[tuple[Any, ...]], payloads: Sequence[Any]) -> bool:
+        started = time.process_time()
+        try:
+            return super().append(first_seq, rows, payloads)
+        finally:
+            self.cpu += time.process_time() - started
+
+
+def populate(layout: DataLayout, n: int) -> tuple[int, float]:
+    """Ingest ~n simulator events (about one simulated day at the rate chosen) into live.db and the export
+    spool, in the writer's default batch size; return (rows, CPU µs/row the spool appends cost)."""
     conn = open_live_db(layout.live_db)
+    spool = _TimedSpool(layout.export_spool_dir)
     rate = max(1.0, n / 86_400.0)
     batch: list[dict[str, object]] = []
     stored = 0
     for ev in generate_events(seed=11, sim_seconds=86_400.0, events_per_second=rate):
         batch.append(ev)
-        if len(batch) == 20_000:
-            stored += ingest_events(conn, batch)[0]
+        if len(batch) == WriterConfig().batch_max_events:
+            stored += ingest_events(conn, batch, spool)[0]
             batch = []
         if stored + len(batch) >= n:
             break
-    stored += ingest_events(conn, batch)[0]
+    stored += ingest_events(conn, batch, spool)[0]
     conn.close()
-    return stored
+    spool.close()
+    return stored, spool.cpu / stored * 1e6
 
 
 def dataset_bytes(layout: DataLayout) -> int:
@@ -73,30 +103,43 @@ def dataset_bytes(layout: DataLayout) -> int:
 
 
 def _fresh_copy(src: DataLayout, dst: Path) -> DataLayout:
-    """A data dir holding only a copy of src's live.db (nothing exported yet)."""
+    """A data dir holding only a copy of src's live.db and export spool (nothing exported yet)."""
     shutil.rmtree(dst, ignore_errors=True)
     layout = DataLayout(dst).ensure()
     shutil.copy(src.live_db, layout.live_db)
+    shutil.copytree(src.export_spool_dir, layout.export_spool_dir)
     return layout
+
+
+def _export(run: DataLayout, *, use_spool: bool) -> tuple[float, float]:
+    """(rows/s, CPU µs/row of this process, every thread) of one export of everything in `run`."""
+    cpu = time.process_time()
+    result = export_once(run, use_spool=use_spool)
+    assert result.from_spool == (result.rows if use_spool else 0), "the spool did not cover the rows"
+    return result.rows / result.seconds, (time.process_time() - cpu) / result.rows * 1e6
 
 
 def bench_export(layout: DataLayout, n: int, runs: int) -> DataLayout:
     """Export the same live.db `runs` times (fresh copies, after a small warm-up export), each followed by the
-    baseline write of its rows.
+    baseline write of its rows, and once more reading every row from live.db (no spool).
 
-    Alternating the two keeps each ratio's pair under the same load (this box is shared); medians are
+    Alternating them keeps each ratio's pair under the same load (this box is shared); medians are
     printed. CPU is this process's (every thread), per exported row. Returns the last run's data dir.
     """
-    rows = populate(layout, n)
+    rows, spool_cpu = populate(layout, n)
     export_once(_fresh_copy(layout, layout.root.parent / "export-warm-up"), max_rows=2_000)
     # warm the process (DuckDB, Arrow kernels) as the long-running writer process that exports is
-    rates, bases, cpus = [], [], []
+    rates, bases, cpus, json_rates, json_cpus = [], [], [], [], []
     for k in range(runs):
+        plain = _fresh_copy(layout, layout.root.parent / "export-plain")
+        rate, cpu_us = _export(plain, use_spool=False)
+        json_rates.append(rate)
+        json_cpus.append(cpu_us)
+        shutil.rmtree(plain.root)
         run = _fresh_copy(layout, layout.root.parent / f"export-run-{k}")
-        cpu = time.process_time()
-        result = export_once(run)
-        cpus.append((time.process_time() - cpu) / result.rows * 1e6)
-        rates.append(result.rows / result.seconds)
+        rate, cpu_us = _export(run, use_spool=True)
+        rates.append(rate)
+        cpus.append(cpu_us)
         table = pa.concat_tables(pq.read_table(f.path, partitioning=None) for f in list_files(open_target(run)))
         table = table.sort_by("seq")
         out = run.root / "baseline.parquet"
@@ -105,7 +148,7 @@ def bench_export(layout: DataLayout, n: int, runs: int) -> DataLayout:
         bases.append(table.num_rows / (time.perf_counter() - started))
         base_bytes = out.stat().st_size
         out.unlink()
-        files = result.files
+        files = len(list_files(open_target(run)))
         if k < runs - 1:
             shutil.rmtree(run.root)
     export_rate, base_rate = statistics.median(rates), statistics.median(bases)
@@ -113,6 +156,9 @@ def bench_export(layout: DataLayout, n: int, runs: int) -> DataLayout:
           f"{rows:,} rows, {files} files; CPU {statistics.median(cpus):.2f} µs/row) | baseline pyarrow zstd write "
           f"of the same table: {base_rate:,.0f} rows/s | ratio {export_rate / base_rate:.2f} "
           f"| target >= 500,000 rows/s | load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"    rows typed by the writer (export spool) as above; every row read and typed from live.db instead: "
+          f"{statistics.median(json_rates):,.0f} rows/s (CPU {statistics.median(json_cpus):.2f} µs/row) "
+          f"| spool's cost in the writer: {spool_cpu:.2f} µs/row CPU")
     stage_floors(layout, rows)
     before = dataset_bytes(run)
     compact(run)
@@ -145,12 +191,22 @@ def stage_floors(layout: DataLayout, rows: int) -> None:
         offset += size
     write_s = time.process_time() - started
     out.unlink()
+    started = time.process_time()
+    with arrow_reader(layout.live_db) as reader:
+        spool, after, slices = SpoolReader(layout.export_spool_dir), 0, []
+        while (got := spool_slice(spool, reader, after=after, limit=SLICE_ROWS)) is not None:
+            slices.append(got)
+            after = int(pc.max(got[0].table["seq"]).as_py())
+    export_table(concat_typed([e for e, _ in slices]), concat_typed([t for _, t in slices]))
+    spool_s = time.process_time() - started
     cores = os.cpu_count() or 1
     ceiling = rows / ((read_s + typed_s + write_s) / cores)
     print(f"    stages alone, CPU µs/row: SQLite read (ADBC) {read_s / rows * 1e6:.2f}, payload JSON -> typed "
           f"columns in partition order (DuckDB from_json per event type + Arrow take; {rows / typed_wall:,.0f} "
           f"rows/s wall) {typed_s / rows * 1e6:.2f}, Parquet write of the partition files {write_s / rows * 1e6:.2f} "
           f"| ceiling if {cores} cores were all ours: {ceiling:,.0f} rows/s")
+    print(f"    with the spool, the read and typing are: spool rows checked against live.db and put in partition "
+          f"order {spool_s / rows * 1e6:.2f} | ceiling {rows / ((spool_s + write_s) / cores):,.0f} rows/s")
 
 
 def replicate(src: DataLayout, dst: DataLayout, target_rows: int) -> int:

@@ -3,20 +3,23 @@
 Why: an export that reads rows from SQLite (~2 µs/row: SQLite hands over one value at a time) and
 parses their payload JSON into typed columns (~3 µs/row) could not pass ~300k rows/s on two cores.
 The writer has every payload decoded already (it validated it), so after each commit it appends the
-batch's rows, typed (`spool_columns`), to Arrow IPC streams here; the exporter then reads columns that
-are already typed.
+batch, typed (`spool_columns`), to Arrow IPC streams here; the exporter then reads columns that are
+already typed. It costs the writer ~2-3 µs/row, so a writer with no time to spare (its validation
+thread waiting on the commit thread) leaves batches out.
 
-live.db stays the only truth. The spool is never fsynced and may lack any batch (a writer killed
-between commit and append, a batch with rows validated by Pydantic, a full disk, the size cap). The
-exporter uses spool rows only for the longest run whose (seq, event_id) equal live.db's, row by row,
-and reads everything else from live.db as before; so a missing, stale or torn spool costs speed, never
-a row.
+live.db stays the only truth. The spool is never fsynced and may lack any batch (left out as above, a
+writer killed between commit and append, a batch with rows validated by Pydantic or ignored as
+duplicates, a full disk, the size cap). The exporter uses spool rows only for runs whose seq and commit
+time equal live.db's, row by row, and reads everything else from live.db as before; so a missing,
+stale or torn spool costs speed, never a row.
 
 Layout: `<live.db dir>/export-spool/<first_seq>.open/` is the segment a writer is appending to (it
-holds `lock`, flocked while it writes: freed by any death), `<first_seq>-<last_seq>/` a finished one;
-one `<event_type>.arrows` stream per event type in each. A writer starting up removes open segments
-no live writer holds (their last batch may be torn, and after a power loss their pages may be
-garbage); the exporter removes finished segments its watermark has passed.
+holds `lock`, flocked while it writes: freed by any death), `<first_seq>-<last_seq>/` a finished one.
+In each, `_envelope.arrows` has one batch per commit (seq order) and `<event_type>.arrows` that type's
+payload columns; the envelope batch is written last, so a row counts as spooled once it is there. A
+writer starting up removes open segments no live writer holds (their last batch may be torn, and
+after a power loss their pages may be garbage); the exporter removes finished segments its watermark
+has passed.
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from observability.core.io.spool_columns import type_batch, type_schema
+from observability.core.io.spool_columns import ENVELOPE, envelope_batch, stream_schema, type_batch
+from observability.core.live_store import LIVE_FEED_COLUMNS
 
 SEGMENT_ROWS: Final = 500_000
 """Rows per segment: a finished segment can be deleted once exported, so the spool holds about one
@@ -44,6 +48,8 @@ MAX_BYTES: Final = 1 << 30
 """The spool stops growing here (an export that cannot run, a target that is down): live.db has every
 row, and the export reads those from there."""
 
+_EVENT_TYPE: Final = LIVE_FEED_COLUMNS.index("event_type")
+_PAYLOAD: Final = LIVE_FEED_COLUMNS.index("payload")
 _LOCK: Final = "lock"
 _OPEN: Final = ".open"
 
@@ -108,10 +114,13 @@ class _Segment:
     streams: dict[str, tuple[BinaryIO, pa.ipc.RecordBatchStreamWriter]] = field(default_factory=dict)
 
     def write(self, event_type: str, batch: pa.RecordBatch) -> None:
+        """Append to a stream (the envelope's or an event type's); flushed, so the exporter sees whole batches."""
         stream = self.streams.get(event_type)
         if stream is None:
             sink = open(self.path / f"{event_type}.arrows", "wb")  # noqa: SIM115 - closed in close()
-            stream = sink, pa.ipc.new_stream(sink, type_schema(event_type))
+            schema = stream_schema(event_type)
+            assert schema is not None, event_type
+            stream = sink, pa.ipc.new_stream(sink, schema)
             self.streams[event_type] = stream
         stream[1].write_batch(batch)
         stream[0].flush()
@@ -149,39 +158,44 @@ class SpoolWriter:
         """Spool rows committed with seqs first_seq, first_seq+1, ...; `payloads` are their decoded Structs.
 
         False when the batch was not spooled: seqs unknown (None: live.db ignored some rows as duplicates),
-        a row without a Struct (Pydantic's path), the cap, a failure.
+        a row without a Struct (Pydantic's path), the cap, a failure. A segment may have such gaps: the
+        exporter reads those rows from live.db.
         """
         if not rows:
             return True
-        if first_seq is None:
-            self._finish()
-            self.skipped_rows += len(rows)
-            return False
+        if first_seq is None or None in payloads:
+            return self.skip(len(rows))
+        if self._segment is not None and first_seq <= self._segment.last:
+            self._finish()  # seqs went back (a replaced live.db): never mix two runs of seqs in one segment
         if self._segment is None and not self._open(first_seq):
-            self.skipped_rows += len(rows)
-            return False
+            return self.skip(len(rows))
         seg = self._segment
         assert seg is not None
-        if None in payloads or first_seq != (seg.last + 1 if seg.rows else seg.first):
-            self._finish()  # keep each segment gap-free; the next batch starts a new one
-            self.skipped_rows += len(rows)
-            return False
         try:
+            columns = list(zip(*rows, strict=True))
+            event_types, texts = columns[_EVENT_TYPE], columns[_PAYLOAD]
             groups: dict[str, list[int]] = {}
-            for i, row in enumerate(rows):
-                groups.setdefault(row[9], []).append(i)
+            for i, event_type in enumerate(event_types):
+                groups.setdefault(event_type, []).append(i)
             for event_type, idx in groups.items():
-                seqs = [first_seq + i for i in idx]
-                seg.write(event_type, type_batch(event_type, seqs, [rows[i] for i in idx], [payloads[i] for i in idx]))
+                seqs = np.asarray(idx, dtype=np.int64) + first_seq
+                seg.write(event_type, type_batch(event_type, seqs, [texts[i] for i in idx],
+                                                 [payloads[i] for i in idx]))
+            seg.write(ENVELOPE, envelope_batch(first_seq, columns))  # last: a row is spooled once this is written
         except (OSError, pa.ArrowException, ValueError, TypeError):
             self._drop()
-            self.skipped_rows += len(rows)
-            return False
+            return self.skip(len(rows))
         seg.rows += len(rows)
         seg.last = first_seq + len(rows) - 1
         if seg.rows >= self.segment_rows:
             self._finish()
         return True
+
+    def skip(self, rows: int) -> bool:
+        """Count committed rows left out of the spool (the writer had no time for them, or they cannot be):
+        they export from live.db. Returns False, for `append`."""
+        self.skipped_rows += rows
+        return False
 
     def close(self) -> None:
         """Finish the open segment (the writer is stopping)."""
@@ -255,7 +269,8 @@ class SpoolReader:
             tables = {}
             for f in seg.glob("*.arrows"):
                 table = _read_stream(f)
-                if table is not None and table.schema.equals(type_schema(f.stem)):
+                schema = stream_schema(f.stem)
+                if table is not None and schema is not None and table.schema.equals(schema):
                     tables[f.stem] = table, table["seq"].to_numpy()
             self._tables[seg] = tables
         return self._tables[seg]
@@ -275,12 +290,12 @@ class SpoolReader:
 
     def next_seq(self, after: int) -> int | None:
         """The smallest spooled seq above `after` (None: nothing spooled there)."""
-        best: int | None = None
-        for first, last, seg in self._segments:
-            if (last is not None and last <= after) or (best is not None and first > best):
+        for _, last, seg in self._segments:
+            if last is not None and last <= after:
                 continue
-            for _, seq in self._load(seg).values():
-                i = int(np.searchsorted(seq, after, side="right"))
-                if i < len(seq) and (best is None or int(seq[i]) < best):
-                    best = int(seq[i])
-        return best
+            envelope = self._load(seg).get(ENVELOPE)
+            if envelope is not None:
+                i = int(np.searchsorted(envelope[1], after, side="right"))
+                if i < len(envelope[1]):
+                    return int(envelope[1][i])
+        return None

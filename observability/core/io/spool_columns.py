@@ -1,4 +1,4 @@
-"""One event type's committed rows -> an Arrow record batch of the export's columns, from the decoded payloads.
+"""A committed batch -> Arrow record batches of the export's columns: the envelope, and each event type's payloads.
 
 Why: typing payload JSON at export time (DuckDB `from_json`, ~3 µs/row) was the largest share of an
 export. The writer has already decoded every payload into a msgspec Struct to validate it
@@ -18,14 +18,20 @@ from typing import Any, Final
 
 import msgspec
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from observability.core.io.columns import PAYLOAD_PLAN, RAW_FIELDS, TYPE_COLUMNS, PayloadColumn
 from observability.core.live_store import LIVE_FEED_COLUMNS
 
+ENVELOPE: Final = "_envelope"
+"""The stream of envelope batches (one per commit, in seq order); each event type has a stream of its own."""
+
 ENVELOPE_FIELDS: Final[tuple[tuple[str, pa.DataType], ...]] = tuple(
-    (n, t) for n, t in RAW_FIELDS if n not in ("seq", "payload"))
-"""The envelope columns of a spool batch besides seq (the export's envelope without the payload)."""
+    (n, t) for n, t in RAW_FIELDS if n not in ("payload", "event_id"))
+"""The envelope columns of a spool batch. Not the event id: the exporter reads it from live.db anyway
+when it checks the spool's rows against live.db's (`spool_export`), so spooling it was writer CPU for
+nothing."""
 
 _ROW_INDEX: Final = {name: i for i, name in enumerate(LIVE_FEED_COLUMNS)}
 """Where each column sits in a live_feed row tuple (`ingest` / `wire_check.fast_rows` build them in this order)."""
@@ -48,11 +54,20 @@ def _rest_decoder(event_type: str) -> msgspec.json.Decoder[Any] | None:
     return msgspec.json.Decoder(msgspec.defstruct(f"Rest_{event_type}", fields, kw_only=True))
 
 
+def stream_schema(name: str) -> pa.Schema | None:
+    """The schema of a spool stream: the envelope's, or an event type's (seq, its typed columns, payload_rest);
+    None for a name that is neither."""
+    if name == ENVELOPE:
+        return _ENVELOPE_SCHEMA
+    return _type_schema(name) if name in TYPE_COLUMNS else None
+
+
+_ENVELOPE_SCHEMA: Final = pa.schema([pa.field(n, t) for n, t in ENVELOPE_FIELDS])
+
+
 @cache
-def type_schema(event_type: str) -> pa.Schema:
-    """The schema of this event type's spool batches: seq, the envelope, its typed columns, payload_rest."""
-    fields = [pa.field("seq", pa.int64())] + [pa.field(n, t) for n, t in ENVELOPE_FIELDS]
-    fields += [pa.field(c.name, c.arrow_type) for c in TYPE_COLUMNS[event_type]]
+def _type_schema(event_type: str) -> pa.Schema:
+    fields = [pa.field("seq", pa.int64())] + [pa.field(c.name, c.arrow_type) for c in TYPE_COLUMNS[event_type]]
     return pa.schema([*fields, pa.field("payload_rest", pa.string())])
 
 
@@ -82,16 +97,24 @@ def _rest(event_type: str, payload_texts: Sequence[str]) -> pa.Array:
     return pa.array(out, pa.string())
 
 
-def type_batch(event_type: str, seqs: Sequence[int], rows: Sequence[tuple[Any, ...]],
+def envelope_batch(first_seq: int, columns: Sequence[Sequence[Any]]) -> pa.RecordBatch:
+    """A commit's envelopes (`columns`: the live_feed row tuples transposed), seqs first_seq, first_seq+1, ..."""
+    n = len(columns[0])
+    arrays: list[pa.Array] = [pa.array(np.arange(first_seq, first_seq + n, dtype=np.int64))]
+    for name, typ in ENVELOPE_FIELDS[1:]:
+        values = columns[_ROW_INDEX[name]]
+        if name == "ts_stored":  # one commit, one time
+            arrays.append(pa.repeat(pa.scalar(values[0], pa.int64()), n).cast(typ))
+        else:
+            arrays.append(pa.array(values, pa.int64()).cast(typ) if name in _INT64_TS else pa.array(values, typ))
+    return pa.RecordBatch.from_arrays(arrays, schema=_ENVELOPE_SCHEMA)
+
+
+def type_batch(event_type: str, seqs: npt.NDArray[np.int64], payload_texts: Sequence[str],
                payloads: Sequence[Any]) -> pa.RecordBatch:
-    """Rows of one event type (live_feed tuples, their seqs and decoded payload Structs) as a spool batch."""
-    schema = type_schema(event_type)
-    envelope = list(zip(*rows, strict=True))
-    arrays: list[pa.Array] = [pa.array(np.asarray(seqs, dtype=np.int64))]
-    for name, typ in ENVELOPE_FIELDS:
-        values = envelope[_ROW_INDEX[name]]
-        arrays.append(pa.array(values, pa.int64()).cast(typ) if name in _INT64_TS else pa.array(values, typ))
+    """One event type's rows of a commit (their seqs, payload JSON and decoded payload Structs) as a spool batch."""
+    arrays: list[pa.Array] = [pa.array(seqs)]
     for col, get in _plan(event_type):  # a key the event left out holds the field's default in the Struct
         arrays.append(pa.array(list(map(get, payloads)), col.arrow_type))
-    arrays.append(_rest(event_type, envelope[_ROW_INDEX["payload"]]))
-    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+    arrays.append(_rest(event_type, payload_texts))
+    return pa.RecordBatch.from_arrays(arrays, schema=_type_schema(event_type))

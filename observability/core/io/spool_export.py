@@ -1,28 +1,29 @@
 """Export rows from the spool: typed columns the writer already built, confirmed against live.db.
 
-See `spool` for why. Here a slice of the export is assembled from the spool's per-event-type tables
-in the shape the exporter's pipeline takes from its JSON path (`exporter._Slice`: envelope rows in seq
-order and their `TypedRows`), for only the leading run of rows whose (seq, event_id) equal live.db's,
-row for row (and commit time). Reading those columns from SQLite costs ~0.3 µs/row, against ~5 µs to
-read and type the full rows.
+See `spool` for why. Here a slice of the export is assembled from the spool's envelope and per-event-type
+tables in the shape the exporter's pipeline takes from its JSON path (`exporter._Slice`: envelope rows in
+seq order and their `TypedRows`), for only the leading run of rows whose seq and commit time equal live.db's,
+row for row. That read brings the event ids too, which the spool leaves out.
+It costs ~0.3 µs/row, against ~5 µs to read and type the full rows.
 """
 
 from __future__ import annotations
 
 import adbc_driver_sqlite.dbapi as adbc_sqlite
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from observability.core.io.columns import RAW_FIELDS
 from observability.core.io.payload_typing import TYPED_FIELDS, TypedRows, end_to_end
 from observability.core.io.spool import SpoolReader
+from observability.core.io.spool_columns import ENVELOPE
 
 ENVELOPE_SCHEMA = pa.schema([pa.field(n, t) for n, t in RAW_FIELDS if n != "payload"])
 """The exporter's envelope rows: live_feed's columns without the payload."""
 
 
-def _live_ids(reader: adbc_sqlite.Connection, after: int, limit: int) -> pa.Table:
+def _live_rows(reader: adbc_sqlite.Connection, after: int, limit: int) -> pa.Table:
     """(seq, event_id, ts_stored) of live.db's first `limit` rows above `after`, in seq order."""
     with reader.cursor() as cur:
         cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(max(limit, 1))})
@@ -30,44 +31,44 @@ def _live_ids(reader: adbc_sqlite.Connection, after: int, limit: int) -> pa.Tabl
         return cur.fetch_arrow_table()
 
 
-def _confirmed(parts: dict[str, pa.Table], reader: adbc_sqlite.Connection, after: int) -> int:
-    """The last seq of the leading run of spooled rows that are live.db's rows (or `after`).
+def _confirmed(seq: npt.NDArray[np.int64], stored: npt.NDArray[np.int64], live: pa.Table) -> int:
+    """How many leading spooled rows (seq order) are live.db's rows: the same seq and commit time (ts_stored, µs).
 
-    A row is the same when its seq, event id and commit time (ts_stored) are: the same event stored
-    into another live.db, or again after a restore, is not taken for it.
+    A commit time is one batch of one live.db: the same events stored into another live.db, or after a
+    restore of an older copy, are not taken for these.
     """
-    seq = np.concatenate([t["seq"].to_numpy() for t in parts.values()])
-    order = np.argsort(seq, kind="stable")
-    live = _live_ids(reader, after, len(seq))
     m = min(len(seq), live.num_rows)
-    if m == 0:
-        return after
-    ids = pa.chunked_array([c for t in parts.values() for c in t["event_id"].chunks], pa.string())
-    same = seq[order[:m]] == live["seq"].to_numpy()[:m]
-    pick = pa.array(order[:m])
-    same &= pc.equal(ids.take(pick), live["event_id"].slice(0, m)).to_numpy(zero_copy_only=False)
-    stored = np.concatenate([t["ts_stored"].cast(pa.int64()).to_numpy() for t in parts.values()])
-    same &= stored[order[:m]] == live["ts_stored"].to_numpy()[:m]
-    k = m if same.all() else int(np.argmin(same))
-    return int(seq[order[k - 1]]) if k else after
+    same = (seq[:m] == live["seq"].to_numpy()[:m]) & (stored[:m] == live["ts_stored"].to_numpy()[:m])
+    return m if same.all() else int(np.argmin(same))
 
 
 def spool_slice(spool: SpoolReader, reader: adbc_sqlite.Connection, *, after: int,
                 limit: int) -> tuple[TypedRows, TypedRows] | None:
-    """Envelope rows and typed payloads of up to `limit` rows above `after` from the spool.
+    """Envelope rows (seq order) and typed payloads of up to `limit` rows above `after` from the spool.
 
-    Both are laid out by event type, with `where` giving them in seq order (`live_rows.export_table`
-    takes them so; reordering here would move every column twice). None when the spool cannot give
-    the next row (not spooled, or not the row live.db has): the caller reads that slice from live.db.
+    The payloads are laid out by event type, with `where` giving them in seq order (`live_rows.export_table`
+    takes them so; reordering here would move every column twice). None when the spool cannot give the
+    next row (not spooled, or not the row live.db has): the caller reads that slice from live.db.
     """
     parts = spool.rows(after, after + limit)
-    if not parts:
+    envelope = parts.pop(ENVELOPE, None)
+    if envelope is None or not parts:
         return None
-    last = _confirmed(parts, reader, after)
-    if last == after:
-        return None
-    kept = {et: t.slice(0, int(np.searchsorted(t["seq"].to_numpy(), last, side="right"))) for et, t in parts.items()}
-    laid = [({name: t[name] for name in t.column_names}, t.num_rows) for t in kept.values() if t.num_rows]
-    seq = np.concatenate([t["seq"].to_numpy() for t in kept.values()])
+    env_seq = envelope["seq"].to_numpy()
+    live = _live_rows(reader, after, len(env_seq))
+    k = _confirmed(env_seq, envelope["ts_stored"].cast(pa.int64()).to_numpy(), live)
+    seq = np.concatenate([t["seq"].to_numpy() for t in parts.values()])
     order = np.argsort(seq, kind="stable")
-    return TypedRows(end_to_end(laid, ENVELOPE_SCHEMA), order), TypedRows(end_to_end(laid, TYPED_FIELDS), order)
+    m = min(k, len(seq))  # every confirmed envelope needs its payload row (a torn type stream may lack some)
+    same = seq[order[:m]] == env_seq[:m]
+    k = m if same.all() else int(np.argmin(same))
+    if k == 0:
+        return None
+    last = int(env_seq[k - 1])
+    kept = [t.slice(0, int(np.searchsorted(t["seq"].to_numpy(), last, side="right"))) for t in parts.values()]
+    laid = [({name: t[name] for name in t.column_names}, t.num_rows) for t in kept if t.num_rows]
+    order = np.argsort(np.concatenate([t["seq"].to_numpy() for t in kept]), kind="stable")
+    columns = {name: envelope[name].slice(0, k) for name in envelope.column_names}
+    columns["event_id"] = live["event_id"].slice(0, k).cast(pa.string())
+    rows = pa.Table.from_arrays([columns[f.name] for f in ENVELOPE_SCHEMA], schema=ENVELOPE_SCHEMA)
+    return TypedRows(rows, np.arange(k, dtype=np.int64)), TypedRows(end_to_end(laid, TYPED_FIELDS), order)
