@@ -240,3 +240,22 @@ def test_a_writer_with_no_time_to_spare_leaves_its_batch_to_live_db(layout: Data
     from_spool, table, reference = export_both_ways(layout, tmp_path)
     assert from_spool == 50 and table.num_rows == 100
     assert_same_rows(table, reference)
+
+
+def test_a_spool_that_cannot_be_written_is_dropped_without_an_error(layout: DataLayout, tmp_path: Path) -> None:
+    spool = SpoolWriter(layout.export_spool_dir, segment_rows=100)
+    conn = open_live_db(layout.live_db)
+    ingest_events(conn, gate_events(40), spool)
+    [segment] = list(layout.export_spool_dir.iterdir())
+    shutil.rmtree(segment)  # as a full disk or a removed directory would: the next stream cannot be created
+    trades = [ev for ev in generate_events(seed=2, sim_seconds=60.0, events_per_second=20.0)
+              if ev["event_type"] == "trade_opened"]
+    ingest_events(conn, trades, spool)
+    for start in range(40, 340, 50):  # spooling resumes a segment's worth of rows later
+        ingest_events(conn, gate_events(50, start=start), spool)
+    conn.close()
+    spool.close()
+    assert spool.skipped_rows == len(trades) + 50
+    from_spool, table, reference = export_both_ways(layout, tmp_path)
+    assert from_spool == 250 and table.num_rows == 340 + len(trades)
+    assert_same_rows(table, reference)
