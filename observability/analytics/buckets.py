@@ -16,6 +16,7 @@ from the small table of their recent rows the window cache copies (`HeldView.rec
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -34,6 +35,25 @@ COMPACT_EVERY: Final = 64
 def _literal(us: int) -> str:
     """Exact to the microsecond (no float seconds on the way)."""
     return f"TIMESTAMPTZ '{(EPOCH + timedelta(microseconds=us)).isoformat()}'"
+
+
+def minute_spans(buckets: list[int]) -> list[tuple[int, int]]:
+    """Minute buckets as [lo, hi) microsecond spans, consecutive minutes as one."""
+    runs: list[tuple[int, int]] = []
+    for b in sorted(set(buckets)):
+        if runs and runs[-1][1] == b * BUCKET_US:
+            runs[-1] = (runs[-1][0], (b + 1) * BUCKET_US)
+        else:
+            runs.append((b * BUCKET_US, (b + 1) * BUCKET_US))
+    return runs
+
+
+def in_spans(ts: str, spans: Sequence[tuple[int, int | None]]) -> str:
+    """SQL: `ts` in one of the [lo, hi) microsecond spans (hi None: no end), compared on the time expression
+    itself (so that a scan of a table skips the row groups outside them)."""
+    parts = [f"({ts} >= {_literal(lo)}" + ("" if hi is None else f" AND {ts} < {_literal(hi)}") + ")"
+             for lo, hi in spans if hi is None or lo < hi]
+    return " OR ".join(parts) or "false"
 
 
 def _us(ts: datetime) -> int:

@@ -218,7 +218,7 @@ class MetricsComputer:
         """Minute partials over the in-place trade views follow their changed minutes; those of a source
         derived from one (shadow_gates) are computed from the base view's changed rows."""
         changed: dict[str, str | None] = {}
-        for view in ("trades", "shadow_trades", *ON_IN_PLACE):
+        for view in ("trades", "shadow_trades", *ON_IN_PLACE, "trace_latency"):
             held = self.cache.held(view)
             if held is None:
                 continue

@@ -22,7 +22,7 @@ import duckdb
 import numpy as np
 import pyarrow.compute as pc
 
-from observability.analytics.buckets import BUCKET_US, _literal
+from observability.analytics.buckets import BUCKET_US, in_spans, minute_spans
 
 _QUANTILE: Final = re.compile(r"^\s*quantile_cont\s*\((?P<arg>.*),\s*(?P<q>[01]?\.?[0-9]+)\s*\)\s*$",
                               re.IGNORECASE | re.DOTALL)
@@ -62,24 +62,6 @@ class QuantileSource:
     @property
     def token(self) -> tuple[object, ...]:
         return (self.relation, self.generation, self.since_key, self.max_key)
-
-
-def _ranges(ts: str, spans: list[tuple[int, int]]) -> str:
-    """SQL: `ts` in one of the [lo, hi) microsecond spans, on the time expression itself (so that a scan
-    of a table skips the row groups outside them)."""
-    parts = [f"{ts} >= {_literal(lo)} AND {ts} < {_literal(hi)}" for lo, hi in spans if lo < hi]
-    return " OR ".join(f"({p})" for p in parts) or "false"
-
-
-def _spans(buckets: list[int]) -> list[tuple[int, int]]:
-    """Consecutive minutes as one [lo, hi) span in microseconds."""
-    runs: list[tuple[int, int]] = []
-    for b in sorted(set(buckets)):
-        if runs and runs[-1][1] == b * BUCKET_US:
-            runs[-1] = (runs[-1][0], (b + 1) * BUCKET_US)
-        else:
-            runs.append((b * BUCKET_US, (b + 1) * BUCKET_US))
-    return runs
 
 
 @dataclass
@@ -267,8 +249,7 @@ class QuantileCache:
         edge_spans = [(lo_us, b0 * BUCKET_US), (b1 * BUCKET_US, hi_us)]
         same = bool(kept.token) and kept.token[:2] == src.token[:2] and kept.b0 <= b0 < kept.b1
         if not same or kept.token[3] not in (src.since_key, src.max_key):
-            rows = self._read(kept, src.relation, src.ts, f"{src.ts} >= {_literal(b0 * BUCKET_US)} OR "
-                              + _ranges(src.ts, edge_spans))
+            rows = self._read(kept, src.relation, src.ts, in_spans(src.ts, [(lo_us, None)]))
             kept.minutes, kept.sorted, kept.counts = self._by_minute(rows.take(rows.t >= b0 * BUCKET_US)), {}, {}
             kept.b0 = kept.b1 = b0
             changed: list[int] = []
@@ -276,7 +257,7 @@ class QuantileCache:
         else:
             how = "advanced"
             changed = [b for b in set(src.changed) if b >= kept.b0] if kept.token[3] != src.max_key else []
-            rows = self._read(kept, src.recent, src.ts, _ranges(src.ts, [*_spans(changed), *edge_spans]))
+            rows = self._read(kept, src.recent, src.ts, in_spans(src.ts, [*minute_spans(changed), *edge_spans]))
         in_edges = np.zeros(len(rows.t), bool)
         for lo, hi in edge_spans:
             in_edges |= (rows.t >= lo) & (rows.t < hi)

@@ -21,12 +21,13 @@ from typing import Final
 
 import duckdb
 
-from observability.analytics.buckets import BUCKET_US, HeldView
-from observability.analytics.quantiles import QuantileSource
+from observability.analytics.buckets import BUCKET_US, HeldView, in_spans, minute_spans
 
 TRADE_EVENTS: Final = "_trade_events"
 """The query layer's table of (shadow) trade events, by seq (core/io/trade_tables.py)."""
 ROWS: Final = "_obs_tl"
+RECENT: Final = "_obs_tl_recent"
+CHANGED: Final = "_obs_tl_chg"
 LAST_GATE: Final = "_obs_lastgate"
 _TOUCHED: Final = "_obs_tl_touched"
 
@@ -63,8 +64,7 @@ class TraceLatencyCache:
         self._last_gate: object = None
         """The latest gate time of the held gate rows (the newest row never slides out first)."""
         self.exact_rows = False
-        """The last `view_sql` kept the window, and each kept row in it reads as in any window (see
-        `quantile_source`)."""
+        """The last `view_sql` kept the window, and each kept row in it reads as in any window (see `held`)."""
         self._generation = 0
         self._version = 0
         self._since_version = 0
@@ -89,14 +89,27 @@ class TraceLatencyCache:
         return (f"SELECT {_VALUES} FROM (SELECT * REPLACE ({gate} AS last_gate_at) FROM {ROWS}"
                 f" WHERE ts_event >= {since} AND ts_event < {until})")
 
-    def quantile_source(self) -> QuantileSource | None:
-        """Every kept row as the window's rows, for the quantile cache: only when the last `view_sql` kept the
-        window (no fallback) and no row in it has a last gate before the window start (that row's gate
-        reads as NULL in this window only)."""
+    def held(self, lo_us: int, hi_us: int, tail_us: int) -> HeldView | None:
+        """The kept rows as a view updated in place (buckets.py, quantiles.py), with the minutes the last
+        update changed and a table of the rows in those minutes, in the window's first minute and from
+        `tail_us` to the end of its last minute. Only when the last `view_sql` kept the window (no
+        fallback) and no row in it has a last gate before the window start: every row then reads as in
+        any window holding it (that row's gate would read as NULL in this window only)."""
         if not self.exact_rows:
             return None
-        return QuantileSource(f"(SELECT {_VALUES} FROM {ROWS})", f"(SELECT {_VALUES} FROM {ROWS})", "ts_event",
-                              self._generation, self._since_version, self._version, self._changed)
+        first, last = lo_us // BUCKET_US, hi_us // BUCKET_US
+        spans = [*minute_spans(self._changed), (first * BUCKET_US, (first + 1) * BUCKET_US),
+                 (min(tail_us, last * BUCKET_US), (last + 1) * BUCKET_US)]
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {RECENT} AS SELECT {_VALUES} FROM {ROWS} "
+                         f"WHERE {in_spans('ts_event', spans)}")
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {CHANGED} AS SELECT CAST(unnest(?) AS BIGINT) AS b",
+                         [self._changed])
+        return HeldView(f"(SELECT {_VALUES} FROM {ROWS})", "version", self._generation, self._version, CHANGED,
+                        self._since_version, RECENT)
+
+    @property
+    def changed(self) -> list[int]:
+        return self._changed
 
     def _one(self, sql: str, params: list[object] | None = None) -> tuple[object, ...]:
         row = self.con.execute(sql, params).fetchone()

@@ -29,7 +29,7 @@ from observability.analytics.equity import EquityCache, register_equity
 from observability.analytics.quantiles import QuantileSource
 from observability.analytics.trace_latency import TraceLatencyCache
 from observability.analytics.trade_changes import TradeChanges
-from observability.analytics.views import BASE_SOURCES, DERIVED_SOURCES, derived_sql, window_table
+from observability.analytics.views import ALL_SOURCES, BASE_SOURCES, DERIVED_SOURCES, derived_sql, window_table
 from observability.analytics.windows import Window, window_us
 from observability.core.io.columns import WIDE_SCHEMA
 from observability.core.io.query import LIVE_FROM_VARIABLE, NEW_FROM_VARIABLE, OTHER_BOXES_VARIABLE
@@ -82,6 +82,8 @@ class WindowCache:
         self.changes = TradeChanges(con)
         self.equity = EquityCache(con)
         self._in_place: dict[str, HeldView] = {}
+        self._trace_latency: HeldView | None = None
+        """`trace_latency` as a view updated in place, when the last call kept it exactly (trace_latency.py)."""
         self._types: dict[str, dict[str, str]] = {}
         """DuckDB type of each column of the relations new rows are staged from."""
         self._recent_columns: dict[str, list[str]] = {}
@@ -94,6 +96,8 @@ class WindowCache:
     def held(self, view: str) -> HeldView | None:
         """The held table of a view prepared incrementally (live window) by the last call, else None;
         for a view read in place, the query layer's table with the buckets changed since the last call."""
+        if view == "trace_latency":
+            return self._trace_latency
         base = ON_IN_PLACE.get(view)
         if base is not None:
             held = self.held(base)
@@ -112,13 +116,11 @@ class WindowCache:
     def quantile_source(self, view: str) -> QuantileSource | None:
         """The rows of a view kept up to date between live refreshes (an in-place trade view, or
         `trace_latency` kept per trace), for the quantile cache; None otherwise."""
-        if view == "trace_latency":
-            return self.trace_latency.quantile_source() if self.last.get(view) == "incremental" else None
-        held = self.held(view) if view in IN_PLACE else None
+        held = self.held(view) if view in IN_PLACE or view == "trace_latency" else None
         if held is None or held.changed is None or held.recent is None:
             return None
         changed = [int(b) for (b,) in self.con.execute(f"SELECT b FROM {held.changed}").fetchall()]
-        return QuantileSource(view, held.recent, BASE_SOURCES[view].ts, held.generation, held.since_key,
+        return QuantileSource(held.table, held.recent, ALL_SOURCES[view].ts, held.generation, held.since_key,
                               held.max_key, changed)
 
     def _appendable(self, view: str, cols_list: list[str], window: Window, live: bool) -> bool:
@@ -277,6 +279,9 @@ class WindowCache:
                 signals, gates = self.held("signals"), self.held("gate_decisions")
                 own_sql = self.trace_latency.view_sql(signals, gates, since, until)
                 self.last[name] = "derived" if own_sql is None else "incremental"
+                lo_us, hi_us = window_us(window)
+                self._trace_latency = None if own_sql is None else self.trace_latency.held(
+                    lo_us, hi_us, hi_us - RECENT_SPAN // timedelta(microseconds=1))
             elif name == "equity" and self.incremental:
                 trades = self._in_place.get("trades") if self.last.get("trades") == "in_place" else None
                 own_sql = (register_equity(self.con, equity_columns or []) if trades is None

@@ -77,6 +77,7 @@ def test_live_refresh_equals_a_recompute_through_appends_slides_and_export(
         assert live.cache.held("trades") is not None  # trades' minute partials follow the trade events
         assert live.cache.held("shadow_gates") is not None  # so do those of shadow trades per blocking gate
         assert live.quantiles.last == {"trades": "advanced", "trace_latency": "advanced"}  # kept values
+        assert live.cache.held("trace_latency") is not None  # minute partials of the latencies kept per trace
         assert_same(report, layout, metrics_config, w)
 
         w = window(now - 1000.5)  # later start, mid-minute: rows slide out, edge minutes read from rows
