@@ -140,7 +140,8 @@ class WindowCache:
             return None
         # The wide columns those views' SQL names (a word match: maybe one too many, never too few); copied
         # only where a held table keeps them (a view column of the same name; else every column its SQL
-        # names), the others typed NULLs: copying a string column costs as much as the rest of the append.
+        # names), the others typed NULLs of a view over the copy: copying a column, even a NULL one, costs
+        # as much as reading it from the live rows.
         words = set(re.findall(r"[a-z_][a-z0-9_]*", " ".join(VIEWS[v] for v in views).lower()))
         kept = {"seq", "event_type"}
         for v in views:
@@ -153,10 +154,13 @@ class WindowCache:
         if source not in self._types:
             self._types[source] = {str(r[0]): str(r[1]) for r in self.con.execute(f"DESCRIBE {source}").fetchall()}
         types = self._types[source]
-        wide = ", ".join(f'"{n}"' if n in kept else f'CAST(NULL AS {types[n]}) AS "{n}"'
-                         for n in WIDE_SCHEMA.names if n in words or n == "seq")
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {NEW_ROWS} AS SELECT {wide} FROM {source} WHERE seq > {low}")
-        row = self.con.execute(f"SELECT max(seq) FROM {NEW_ROWS}").fetchone()
+        names = [n for n in WIDE_SCHEMA.names if n in words or n == "seq"]
+        copied = ", ".join(f'"{n}"' for n in names if n in kept)
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {NEW_ROWS}_t AS SELECT {copied} FROM {source} "
+                         f"WHERE seq > {low}")
+        wide = ", ".join(f'"{n}"' if n in kept else f'CAST(NULL AS {types[n]}) AS "{n}"' for n in names)
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {NEW_ROWS} AS SELECT {wide} FROM {NEW_ROWS}_t")
+        row = self.con.execute(f"SELECT max(seq) FROM {NEW_ROWS}_t").fetchone()
         return int(row[0]) if row is not None and row[0] is not None else 0
 
     def _source_above(self, low: int) -> str:
@@ -263,7 +267,8 @@ class WindowCache:
             self.con.execute(f"CREATE OR REPLACE TEMP VIEW {window_table(view)} AS SELECT * FROM {table} "
                              f"WHERE {ts} >= {since} AND {ts} < {until}")
         if staged is not None:
-            self.con.execute(f"DROP TABLE {NEW_ROWS}")
+            self.con.execute(f"DROP VIEW {NEW_ROWS}")
+            self.con.execute(f"DROP TABLE {NEW_ROWS}_t")
         # Every view was read from the same snapshot of the query layer (it changes only in refresh()):
         # each held view has seen every row up to the highest seq any of them holds.
         seq_held = [h for v, h in self._held.items() if APPEND_KEYS.get(v) == "seq" and v in columns]
