@@ -111,13 +111,13 @@ class _Segment:
     lock: BinaryIO
     last: int = 0
     rows: int = 0
-    streams: dict[str, tuple[BinaryIO, pa.ipc.RecordBatchStreamWriter]] = field(default_factory=dict)
+    streams: dict[str, tuple[pa.NativeFile, pa.ipc.RecordBatchStreamWriter]] = field(default_factory=dict)
 
     def write(self, event_type: str, batch: pa.RecordBatch) -> None:
         """Append to a stream (the envelope's or an event type's); flushed, so the exporter sees whole batches."""
         stream = self.streams.get(event_type)
         if stream is None:
-            sink = open(self.path / f"{event_type}.arrows", "wb")  # noqa: SIM115 - closed in close()
+            sink = pa.BufferedOutputStream(pa.OSFile(str(self.path / f"{event_type}.arrows"), "wb"), 1 << 16)
             schema = stream_schema(event_type)
             assert schema is not None, event_type
             stream = sink, pa.ipc.new_stream(sink, schema)
