@@ -9,6 +9,7 @@ from observability.core.ingest import ingest_events
 from observability.core.io.spool import SpoolWriter
 from observability.core.live_store import box_id, open_live_db
 from observability.paths import DataLayout
+from observability.sim.generate import generate_events
 
 T0 = 1_764_115_200.0  # 2025-11-26 00:00:00 UTC
 SYMBOLS = ("BTC/USDT", "ETH-USDT", None)
@@ -62,3 +63,27 @@ def own_box(layout: DataLayout) -> str:
         return box_id(conn)
     finally:
         conn.close()
+
+
+def every_type() -> list[dict[str, Any]]:
+    """Simulator events (signals, gates, trades, shadows, context, model updates) and the rarer types."""
+    events = list(generate_events(seed=5, sim_seconds=120.0, events_per_second=40.0))
+    events += [
+        builders.error(component="ws", error_type="Timeout", message="m", traceback="tb", ts_event=T0),
+        builders.health(status="ok", queue_depth=1, fill_ratio=0.1, dropped={"INFO": 2}, writer_lag_s=0.1,
+                        events_per_s=3.0, kill_switch=False),
+        builders.kill_switch(action="fired", fill_ratio=0.9, queue_depth=9, threshold=0.95),
+        builders.config_changed(key="k", old_value=None, new_value={"a": [1, 2.5e-05], "é": "ü"}, changed_by="me",
+                                ts_event=T0),
+    ]
+    return events
+
+
+def spool_in_batches(layout: DataLayout, events: list[dict[str, Any]], batch: int) -> None:
+    """Store events in batches of `batch`, as one writer process does: one segment, one stream batch per commit."""
+    spool = SpoolWriter(layout.export_spool_dir)
+    conn = open_live_db(layout.live_db)
+    for i in range(0, len(events), batch):
+        ingest_events(conn, events[i:i + batch], spool)
+    conn.close()
+    spool.close()

@@ -9,16 +9,14 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pyarrow as pa
 import pyarrow.dataset as ds
-from storage_helpers import T0, gate_events, store
+from storage_helpers import every_type, gate_events, spool_in_batches, store
 
 from observability import SyncEventLogger
 from observability.config.observability_config import ExportConfig, ObservabilityConfig
-from observability.core import builders
 from observability.core.ingest import ingest_events
 from observability.core.io.exporter import export_once
 from observability.core.io.spool import SpoolWriter, remove_dead_segments
@@ -27,20 +25,6 @@ from observability.core.schemas import PAYLOAD_CLASSES
 from observability.core.writer_process import Writer
 from observability.paths import DataLayout
 from observability.sim.generate import generate_events
-
-
-def every_type() -> list[dict[str, Any]]:
-    """Simulator events (signals, gates, trades, shadows, context, model updates) and the rarer types."""
-    events = list(generate_events(seed=5, sim_seconds=120.0, events_per_second=40.0))
-    events += [
-        builders.error(component="ws", error_type="Timeout", message="m", traceback="tb", ts_event=T0),
-        builders.health(status="ok", queue_depth=1, fill_ratio=0.1, dropped={"INFO": 2}, writer_lag_s=0.1,
-                        events_per_s=3.0, kill_switch=False),
-        builders.kill_switch(action="fired", fill_ratio=0.9, queue_depth=9, threshold=0.95),
-        builders.config_changed(key="k", old_value=None, new_value={"a": [1, 2.5e-05], "é": "ü"}, changed_by="me",
-                                ts_event=T0),
-    ]
-    return events
 
 
 def exported(layout: DataLayout) -> pa.Table:
@@ -102,16 +86,6 @@ def test_spooled_rows_are_taken_up_to_the_first_row_live_db_holds_otherwise(layo
     from_spool, table, reference = export_both_ways(layout, tmp_path)
     assert from_spool == 450 and len(segments) == 2
     assert_same_rows(table, reference)
-
-
-def spool_in_batches(layout: DataLayout, events: list[dict[str, Any]], batch: int) -> None:
-    """Store events in batches of `batch`, as one writer process does: one segment, one stream batch per commit."""
-    spool = SpoolWriter(layout.export_spool_dir)
-    conn = open_live_db(layout.live_db)
-    for i in range(0, len(events), batch):
-        ingest_events(conn, events[i:i + batch], spool)
-    conn.close()
-    spool.close()
 
 
 def test_a_torn_spool_stream_costs_speed_not_rows(layout: DataLayout, tmp_path: Path) -> None:

@@ -102,7 +102,8 @@ def partition_order(raw: pa.Table) -> pa.Array:
     return pc.sort_indices(_partition_key(raw))
 
 
-def _wide(envelope: pa.Table, typed: pa.Table, payload: pa.ChunkedArray | None) -> pa.Table:
+def wide_table(envelope: pa.Table, typed: pa.Table, payload: pa.ChunkedArray | None) -> pa.Table:
+    """Envelope rows + their typed payload columns (+ the full payload) -> WIDE_SCHEMA (EXPORT_SCHEMA without it)."""
     columns = {name: envelope[name] for name in envelope.column_names} | {n: typed[n] for n in typed.column_names}
     if payload is not None:
         columns["payload"] = payload
@@ -119,7 +120,7 @@ def widen(con: duckdb.DuckDBPyConnection, raw: pa.Table) -> pa.Table:
     if raw.num_rows == 0:
         return WIDE_SCHEMA.empty_table()
     typed = type_rows(con, raw["event_type"], raw["payload"]).take()
-    return _wide(raw.drop_columns(["payload"]), typed, raw["payload"])
+    return wide_table(raw.drop_columns(["payload"]), typed, raw["payload"])
 
 
 def export_rows(con: duckdb.DuckDBPyConnection, raw: pa.Table) -> pa.Table:
@@ -199,7 +200,8 @@ class ExportChunk:
 
     def part(self, rows: npt.NDArray[np.int64]) -> pa.Table:
         """These input rows (EXPORT_SCHEMA), in the order given."""
-        return _wide(self.envelope.take(self.envelope_where[rows]), self.typed.take(self.typed_where[rows]), None)
+        return wide_table(self.envelope.take(self.envelope_where[rows]), self.typed.take(self.typed_where[rows]),
+                          None)
 
 
 def file_table(wide: pa.Table) -> pa.Table:

@@ -42,22 +42,21 @@ def _confirmed(seq: npt.NDArray[np.int64], stored: npt.NDArray[np.int64], live: 
     return m if same.all() else int(np.argmin(same))
 
 
-def spool_slice(spool: SpoolReader, reader: adbc_sqlite.Connection, *, after: int,
-                limit: int) -> tuple[TypedRows, TypedRows] | None:
-    """Envelope rows (seq order) and typed payloads of up to `limit` rows above `after` from the spool.
+def confirmed_rows(parts: dict[str, pa.Table], live: pa.Table) -> tuple[TypedRows, TypedRows] | None:
+    """From spooled rows of a seq range (`SpoolReader.rows`) and live.db's first rows of that range
+    (seq, event_id, ts_stored as int64, in seq order): the envelope rows (seq order, event ids from live.db)
+    and typed payloads of the leading run the spool has right, None if it has not the first row.
 
     The payloads are laid out by event type, with `where` giving them in seq order (`live_rows.export_table`
-    takes them so; reordering here would move every column twice). None when the spool cannot give the
-    next row (not spooled, or not the row live.db has): the caller reads that slice from live.db.
+    takes them so; reordering here would move every column twice).
     """
-    parts = spool.rows(after, after + limit)
-    envelope = parts.pop(ENVELOPE, None)
-    if envelope is None or not parts:
+    envelope = parts.get(ENVELOPE)
+    typed = [t for name, t in parts.items() if name != ENVELOPE]
+    if envelope is None or not typed:
         return None
     env_seq = envelope["seq"].to_numpy()
-    live = _live_rows(reader, after, len(env_seq))
     k = _confirmed(env_seq, envelope["ts_stored"].cast(pa.int64()).to_numpy(), live)
-    seq = np.concatenate([t["seq"].to_numpy() for t in parts.values()])
+    seq = np.concatenate([t["seq"].to_numpy() for t in typed])
     order = np.argsort(seq, kind="stable")
     m = min(k, len(seq))  # every confirmed envelope needs its payload row (a torn type stream may lack some)
     same = seq[order[:m]] == env_seq[:m]
@@ -65,10 +64,24 @@ def spool_slice(spool: SpoolReader, reader: adbc_sqlite.Connection, *, after: in
     if k == 0:
         return None
     last = int(env_seq[k - 1])
-    kept = [t.slice(0, int(np.searchsorted(t["seq"].to_numpy(), last, side="right"))) for t in parts.values()]
+    kept = [t.slice(0, int(np.searchsorted(t["seq"].to_numpy(), last, side="right"))) for t in typed]
     laid = [({name: t[name] for name in t.column_names}, t.num_rows) for t in kept if t.num_rows]
     order = np.argsort(np.concatenate([t["seq"].to_numpy() for t in kept]), kind="stable")
     columns = {name: envelope[name].slice(0, k) for name in envelope.column_names}
     columns["event_id"] = live["event_id"].slice(0, k).cast(pa.string())
     rows = pa.Table.from_arrays([columns[f.name] for f in ENVELOPE_SCHEMA], schema=ENVELOPE_SCHEMA)
     return TypedRows(rows, np.arange(k, dtype=np.int64)), TypedRows(end_to_end(laid, TYPED_FIELDS), order)
+
+
+def spool_slice(spool: SpoolReader, reader: adbc_sqlite.Connection, *, after: int,
+                limit: int) -> tuple[TypedRows, TypedRows] | None:
+    """Envelope rows and typed payloads of up to `limit` rows above `after` from the spool (`confirmed_rows`).
+
+    None when the spool cannot give the next row (not spooled, or not the row live.db has): the caller
+    reads that slice from live.db.
+    """
+    parts = spool.rows(after, after + limit)
+    if ENVELOPE not in parts:
+        return None
+    live = _live_rows(reader, after, parts[ENVELOPE].num_rows)
+    return confirmed_rows(parts, live.set_column(2, "ts_stored", live["ts_stored"].cast(pa.int64())))
