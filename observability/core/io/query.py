@@ -40,8 +40,9 @@ from observability.core.io.dataset import (
     split_files,
 )
 from observability.core.io.health_rows import HEALTH_SCHEMA, fetch_health
-from observability.core.io.live_rows import fetch_raw, new_duck, widen
+from observability.core.io.live_rows import new_duck
 from observability.core.io.payload_sql import PAYLOAD_SQL
+from observability.core.io.spool_live import read_live
 from observability.core.io.trade_tables import TradeTables
 from observability.core.io.views import VIEWS
 from observability.core.live_store import box_id, export_record, open_readonly
@@ -227,7 +228,7 @@ class QueryLayer:
             conn.execute("BEGIN")
             watermark = _watermark(conn, self._target.state_key)
             self.box = self._target.box(box_id(conn))
-            raw = fetch_raw(conn, after_seq=max(watermark or 0, self._live_max))
+            read = read_live(conn, self.layout.export_spool_dir, after_seq=max(watermark or 0, self._live_max))
             health, self._health_max_id = fetch_health(conn, after_id=self._health_max_id)
             conn.execute("COMMIT")
         finally:
@@ -238,12 +239,12 @@ class QueryLayer:
         if self._live_min is not None and watermark is not None and self._live_min <= watermark:
             live = live.filter(pc.greater(live["seq"], watermark))
             self._live_min = None if watermark >= self._live_max else int(pc.min(live["seq"]).as_py())
-        self._live_new = widen(self._scratch, raw)
-        if raw.num_rows:
-            live = pa.concat_tables([live, self._live_new])
-            self._live_max = int(raw["seq"][-1].as_py())
+        new = self._live_new = read.wide(self._scratch)
+        if new.num_rows:
+            live = pa.concat_tables([live, new])
+            self._live_max = int(new["seq"][-1].as_py())
             if self._live_min is None:
-                self._live_min = int(raw["seq"][0].as_py())
+                self._live_min = int(new["seq"][0].as_py())
         self._live = live
         if health.num_rows:
             self._health = pa.concat_tables([self._health, health])
