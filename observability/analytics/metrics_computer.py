@@ -185,6 +185,8 @@ class MetricsComputer:
         groups: dict[tuple[str, str | None, str | None], list[str]] = defaultdict(list)
         for name, spec in specs.items():
             groups[(spec.view, spec.where, spec.group_by)].append(name)
+            if spec.group_by is None and (q := parse_quantile(spec.expr)) is not None:
+                self.quantiles.plan(spec.view, [(spec.where, q[0])])
         values: list[MetricValue] = []
         for (view, where, group_by), names in groups.items():
             exprs = [(f"m{i}", specs[n].expr) for i, n in enumerate(names)]

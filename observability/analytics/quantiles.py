@@ -161,7 +161,9 @@ class QuantileCache:
         self.con = con
         self._views: dict[str, _View] = {}
         self._modes: dict[str, int] = {}
-        self._doubles: dict[tuple[str, ...], bool] = {}
+        self._doubles: dict[tuple[str, str], bool] = {}
+        self._rejected: set[tuple[str, str | None, str]] = set()
+        """(view, where, expression) of series found not DOUBLE: never planned again."""
         self.last: dict[str, str] = {}
         """How each view's values were brought up to date by the last call: 'rebuilt' or 'advanced' (for
         tests and benches)."""
@@ -172,15 +174,12 @@ class QuantileCache:
         for a view scoped by mode, None when the values cannot be kept exactly (not DOUBLE, a window shorter
         than two minutes)."""
         b0, b1 = -(-lo_us // BUCKET_US), hi_us // BUCKET_US
-        if b0 >= b1 or not self._all_double(src, [e for _, e, _ in exprs]):
+        if b0 >= b1 or not all(self._double(src, e) for _, e, _ in exprs):
             return None
-        kept = self._views.get(view)
-        wanted = [(where, e) for _, e, _ in exprs]
-        if kept is None or any((w, e) not in [(kept.wheres[i], x) for i, x in kept.series] for w, e in wanted):
-            old = kept or _View([], [])
-            wheres = list(dict.fromkeys([*old.wheres, where]))
-            series = list(dict.fromkeys([*old.series, *((wheres.index(w), e) for w, e in wanted)]))
-            kept = self._views[view] = _View(wheres, series)
+        kept = self.plan(view, [(where, e) for _, e, _ in exprs])
+        if not all(self._double(src, e) for _, e in kept.series):  # read together: keep only the DOUBLE ones
+            self._rejected.update((view, kept.wheres[w], e) for w, e in kept.series if not self._double(src, e))
+            kept = self._views[view] = _View(kept.wheres, [(w, e) for w, e in kept.series if self._double(src, e)])
         if kept.token != src.token or kept.window != (lo_us, hi_us):
             self.last[view] = self._refresh(kept, src, lo_us, hi_us)
         w = kept.wheres.index(where)
@@ -200,16 +199,28 @@ class QuantileCache:
             out.append((name, None, n, None, *values))
         return out
 
+    def plan(self, view: str, wanted: list[tuple[str | None, str]]) -> _View:
+        """Keep these (where, value expression) series of `view` from now on. Every series of a view is read
+        together: a series not kept yet means reading the view's rows again, so a caller names them all
+        before its first `rows` call."""
+        kept = self._views.get(view)
+        wanted = [(w, e) for w, e in wanted if (view, w, e) not in self._rejected]
+        if kept is None or any((w, e) not in [(kept.wheres[i], x) for i, x in kept.series] for w, e in wanted):
+            old = kept or _View([], [])
+            wheres = list(dict.fromkeys([*old.wheres, *(w for w, _ in wanted)]))
+            series = list(dict.fromkeys([*old.series, *((wheres.index(w), e) for w, e in wanted)]))
+            kept = self._views[view] = _View(wheres, series)
+        return kept
+
     # ------------------------------------------------------------------ internals
 
-    def _all_double(self, src: QuantileSource, args: list[str]) -> bool:
+    def _double(self, src: QuantileSource, expr: str) -> bool:
         """Only DOUBLE values: another type's quantile_cont interpolates (or rounds) in its own type."""
-        key = (src.relation, *args)
+        key = (src.relation, expr)
         if key not in self._doubles:
             try:
-                types = [r[1] for r in self.con.execute(
-                    f"DESCRIBE SELECT {', '.join(f'({a})' for a in args)} FROM {src.relation}").fetchall()]
-                self._doubles[key] = all(t == "DOUBLE" for t in types)
+                types = [r[1] for r in self.con.execute(f"DESCRIBE SELECT ({expr}) FROM {src.relation}").fetchall()]
+                self._doubles[key] = types == ["DOUBLE"]
             except duckdb.Error:
                 self._doubles[key] = False
         return self._doubles[key]

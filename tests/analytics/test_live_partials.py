@@ -16,7 +16,7 @@ import pytest
 from observability.analytics.metrics_computer import MetricsComputer, MetricsReport
 from observability.analytics.partials import split_expr
 from observability.analytics.windows import Window
-from observability.config.metrics_config import MetricsConfig
+from observability.config.metrics_config import MetricsConfig, MetricSpec
 from observability.core import builders
 from observability.core.ingest import ingest_events
 from observability.core.io.exporter import export_once
@@ -407,6 +407,37 @@ def test_a_last_gate_before_the_window_start_reads_as_none_in_kept_latency_quant
         report = live.compute(w)
         assert_same(report, layout, metrics_config, w)
         assert report.value("latency_signal_to_decision_p95_ms") is not None
+    finally:
+        conn.close()
+        q.close()
+
+
+def test_a_quantile_of_a_non_double_expression_is_aggregated_from_the_rows_beside_kept_ones(
+    layout: DataLayout, metrics_config: MetricsConfig
+) -> None:
+    """Only DOUBLE values are kept (quantile_cont interpolates in its argument's type): an integer one is left to
+    DuckDB over the rows, and the DOUBLE quantiles of the same view, read together, stay kept from refresh to
+    refresh instead of being rebuilt each time the other one is planned again."""
+    specs = dict(metrics_config.metrics)
+    specs["hold_p50_whole_s"] = MetricSpec(label="Hold p50 (whole s)", view="trades", where="status = 'closed'",
+                                           expr="quantile_cont(CAST(hold_seconds AS BIGINT), 0.5)", unit="s")
+    config = metrics_config.model_copy(update={"metrics": specs})
+    now = time.time()
+    events: list[dict[str, Any]] = list(generate_events(seed=6, sim_seconds=600, events_per_second=8.0,
+                                                        start_ts=now - 700, settle=True))
+    conn = open_live_db(layout.live_db)
+    ingest_events(conn, events[:3000])
+    q = QueryLayer(layout)
+    live = MetricsComputer(q.connect(), config)
+    try:
+        live.compute(window(now - 3600))
+        ingest_events(conn, events[3000:])
+        q.refresh()
+        w = window(now - 3600)
+        report = live.compute(w)
+        assert live.quantiles.last["trades"] == "advanced"
+        assert report.value("hold_p50_whole_s") is not None
+        assert_same(report, layout, config, w)
     finally:
         conn.close()
         q.close()
