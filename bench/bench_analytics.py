@@ -47,6 +47,7 @@ from observability.core.io.dataset import file_name, list_files, open_target, pa
 from observability.core.io.exporter import export_once
 from observability.core.io.files import write_parquet
 from observability.core.io.query import QueryLayer
+from observability.core.io.spool import SpoolWriter
 from observability.core.live_store import open_live_db
 from observability.paths import DataLayout
 from observability.sim.generate import generate_events
@@ -168,9 +169,10 @@ def main() -> None:
         chunk = -(-len(arrivals) // args.refreshes)
         load_before = os.getloadavg()[0]
         warm, layer = [], []
+        spool = SpoolWriter(layout.export_spool_dir)  # as the writer process does for each commit
         for i in range(0, len(arrivals), chunk):
             conn = open_live_db(layout.live_db)
-            ingest_events(conn, arrivals[i:i + chunk])
+            ingest_events(conn, arrivals[i:i + chunk], spool)
             conn.close()
             t0 = time.perf_counter()
             q.refresh()
@@ -179,6 +181,7 @@ def main() -> None:
             computer.compute(Window(label="24h", since=now - timedelta(hours=24), until=now))
             warm.append(time.perf_counter() - t0)
             layer.append(t1 - t0)
+        spool.close()
         base_warm, _ = timed(lambda: con.execute(f"SELECT count(*) FROM events WHERE ts_event >= {since_sql}")
                              .fetchone(), 5)
         modes = "/".join(f"{k}={v}" for k, v in sorted(computer.cache.last.items()))
