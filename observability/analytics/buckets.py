@@ -88,6 +88,8 @@ class HeldView:
     buckets, in the two minutes at the window's edges and in the window's last minutes (window_cache.py),
     with every column a metric reads. Partials of changed buckets, edge rows and the first evidence
     tail are read from it instead of the whole table."""
+    recent_tail: bool = True
+    """`recent` holds the window's last minutes whole (else only its last minute: no evidence tail)."""
 
 
 def _key_literal(key: object) -> str:

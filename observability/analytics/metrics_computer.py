@@ -202,7 +202,7 @@ class MetricsComputer:
             held = self.cache.held(view)
             evidence, extra = ({}, 0) if inline_ids else self._evidence(
                 window, ALL_SOURCES[view], where, group_by, {key: n for key, (n, _) in merged.items()},
-                held.recent if held is not None else None)
+                held.recent if held is not None and held.recent_tail else None)
             evidence = evidence or inline
             queries += extra
             for (scope, grp), (n, vals) in merged.items():

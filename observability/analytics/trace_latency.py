@@ -89,23 +89,23 @@ class TraceLatencyCache:
         return (f"SELECT {_VALUES} FROM (SELECT * REPLACE ({gate} AS last_gate_at) FROM {ROWS}"
                 f" WHERE ts_event >= {since} AND ts_event < {until})")
 
-    def held(self, lo_us: int, hi_us: int, tail_us: int) -> HeldView | None:
+    def held(self, lo_us: int, hi_us: int) -> HeldView | None:
         """The kept rows as a view updated in place (buckets.py, quantiles.py), with the minutes the last
-        update changed and a table of the rows in those minutes, in the window's first minute and from
-        `tail_us` to the end of its last minute. Only when the last `view_sql` kept the window (no
+        update changed and a table of the rows in those minutes and in the window's first and last minutes
+        (not its last minutes whole: the evidence tail scans the kept rows, cheaper than copying them at
+        each refresh where signals arrive fast). Only when the last `view_sql` kept the window (no
         fallback) and no row in it has a last gate before the window start: every row then reads as in
         any window holding it (that row's gate would read as NULL in this window only)."""
         if not self.exact_rows:
             return None
         first, last = lo_us // BUCKET_US, hi_us // BUCKET_US
-        spans = [*minute_spans(self._changed), (first * BUCKET_US, (first + 1) * BUCKET_US),
-                 (min(tail_us, last * BUCKET_US), (last + 1) * BUCKET_US)]
+        spans = minute_spans([*self._changed, first, last])
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {RECENT} AS SELECT {_VALUES} FROM {ROWS} "
                          f"WHERE {in_spans('ts_event', spans)}")
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {CHANGED} AS SELECT CAST(unnest(?) AS BIGINT) AS b",
                          [self._changed])
         return HeldView(f"(SELECT {_VALUES} FROM {ROWS})", "version", self._generation, self._version, CHANGED,
-                        self._since_version, RECENT)
+                        self._since_version, RECENT, recent_tail=False)
 
     @property
     def changed(self) -> list[int]:

@@ -284,9 +284,7 @@ class WindowCache:
                 signals, gates = self.held("signals"), self.held("gate_decisions")
                 own_sql = self.trace_latency.view_sql(signals, gates, since, until)
                 self.last[name] = "derived" if own_sql is None else "incremental"
-                lo_us, hi_us = window_us(window)
-                self._trace_latency = None if own_sql is None else self.trace_latency.held(
-                    lo_us, hi_us, hi_us - RECENT_SPAN // timedelta(microseconds=1))
+                self._trace_latency = None if own_sql is None else self.trace_latency.held(*window_us(window))
             elif name == "equity" and self.incremental:
                 trades = self._in_place.get("trades") if self.last.get("trades") == "in_place" else None
                 own_sql = (register_equity(self.con, equity_columns or []) if trades is None
