@@ -40,9 +40,9 @@ import pyarrow as pa
 from observability.core.io.spool_columns import ENVELOPE, envelope_batch, stream_schema, type_batch
 from observability.core.live_store import LIVE_FEED_COLUMNS
 
-SEGMENT_ROWS: Final = 500_000
-"""Rows per segment: a finished segment can be deleted once exported, so the spool holds about one
-export interval plus one segment."""
+SEGMENT_ROWS: Final = 50_000
+"""Rows per segment. A reader (the query layer, every second or so) reads the open segment from its
+start, so it must stay small; the exporter deletes each finished segment its watermark has passed."""
 
 MAX_BYTES: Final = 1 << 30
 """The spool stops growing here (an export that cannot run, a target that is down): live.db has every
