@@ -1,7 +1,7 @@
 """Evidence ids looked for in the window's last minutes first are still each group's most recent rows.
 
 The ids are checked against a plain Python top-N over the events written, for a dense group (enough
-rows in the last ten minutes), a group whose recent rows only the two-hour tail holds, and a sparse
+rows in the last minute, or in the last ten), a group whose recent rows only the two-hour tail holds, and a sparse
 group whose most recent rows lie hours back (found only over the whole window).
 """
 
@@ -22,7 +22,7 @@ from observability.core.io.query import QueryLayer
 from observability.core.live_store import open_live_db
 from observability.paths import DataLayout
 
-GATES = {"dense": 5.0, "two_hours": 90.0, "sparse": 1800.0}
+GATES = {"busy": 2.0, "dense": 5.0, "two_hours": 90.0, "sparse": 1800.0}
 """Gate -> seconds between its decisions over the last 6 h."""
 
 
@@ -39,9 +39,10 @@ def decisions(now: float, gates: list[str]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize(("gates", "evidence_queries"), [
-    (["dense"], 1),  # the last 10 minutes hold enough rows
-    (["dense", "two_hours"], 2),  # the last 2 hours do
-    (["dense", "two_hours", "sparse"], 3),  # only the whole window does
+    (["busy"], 1),  # the last minute holds enough rows
+    (["busy", "dense"], 2),  # the last 10 minutes do
+    (["dense", "two_hours"], 3),  # the last 2 hours do
+    (["dense", "two_hours", "sparse"], 4),  # only the whole window does
 ])
 def test_evidence_ids_are_each_groups_most_recent_rows_whatever_tail_holds_them(
     layout: DataLayout, metrics_config: MetricsConfig, gates: list[str], evidence_queries: int
