@@ -164,6 +164,8 @@ class MetricsComputer:
         self.cache = WindowCache(con, incremental=incremental)
         self.buckets = BucketCache(con)
         self.quantiles = QuantileCache(con)
+        self._first_tail: dict[tuple[str, str | None, str | None], int] = {}
+        """Per metric group: index (into the evidence tails, then the whole window) to start at."""
 
     def compute(self, window: Window, *, metrics: list[str] | None = None,
                 scopes: list[str] | None = None) -> MetricsReport:
@@ -284,9 +286,14 @@ class MetricsComputer:
             return {}, 0
         found: dict[tuple[str, str | None], list[str]] = {}
         lacking = dict(rows)
-        starts = [window.until - t for t in RECENT_TAILS if window.until - t > window.since]
+        starts: list[datetime | None] = [window.until - t for t in RECENT_TAILS if window.until - t > window.since]
+        starts.append(None)
+        # Start at the tail that served last time, one shorter when that one was the first tried: a group
+        # too sparse for the short tails costs a query per tail at each refresh otherwise.
+        sig = (src.name, where, group_by)
+        first = min(self._first_tail.get(sig, 0), len(starts) - 1)
         queries = 0
-        for start in [*starts, None]:
+        for i, start in enumerate(starts[first:], first):
             conds = [f"({where})"] if where else []
             if start is not None:
                 conds.append(f"{src.ts} >= TIMESTAMPTZ '{start.astimezone(UTC).isoformat()}'")
@@ -304,6 +311,7 @@ class MetricsComputer:
                     found[key] = ids or []
                     del lacking[key]
             if not lacking:
+                self._first_tail[sig] = i - 1 if i == first and i > 0 else i
                 break
         return found, queries
 

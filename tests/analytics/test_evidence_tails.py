@@ -70,3 +70,30 @@ def test_evidence_ids_are_each_groups_most_recent_rows_whatever_tail_holds_them(
             value = report.get("gate_decisions_total", scope, gate)
             assert value is not None and value.value == len(rows)
             assert value.evidence == expected, (gate, scope)
+
+
+def test_a_live_computer_starts_at_the_tail_that_served_last_time_and_probes_one_shorter(
+    layout: DataLayout, metrics_config: MetricsConfig
+) -> None:
+    """A group only the whole window serves costs one evidence query at the next refresh, not one per tail; the
+    one after that tries the next shorter tail again (rows may have become denser). The ids stay the same."""
+    now = time.time()
+    events = decisions(now, ["sparse"])
+    conn = open_live_db(layout.live_db)
+    ingest_events(conn, events)
+    conn.close()
+    window = Window(label="24h", since=datetime.now(UTC) - timedelta(hours=24),
+                    until=datetime.now(UTC) + timedelta(seconds=1))
+    q = QueryLayer(layout)
+    try:
+        no_ids = metrics_config.model_copy(update={"evidence_ids": 0})
+        bare = MetricsComputer(q.connect(), no_ids).compute(window, metrics=["gate_decisions_total"]).queries
+        live = MetricsComputer(q.connect(), metrics_config)
+        reports = [live.compute(window, metrics=["gate_decisions_total"]) for _ in range(3)]
+    finally:
+        q.close()
+    assert [r.queries - bare for r in reports] == [4, 1, 2]  # 1 min, 10 min, 2 h, all; all; 2 h, all
+    expected = [e["event_id"] for e in sorted(events, key=lambda e: -e["ts_event"])[:metrics_config.evidence_ids]]
+    for report in reports:
+        value = report.get("gate_decisions_total", "all", "sparse")
+        assert value is not None and value.evidence == expected
