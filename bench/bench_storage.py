@@ -55,7 +55,7 @@ from observability.core.io.live_rows import (
 from observability.core.io.payload_typing import concat_typed
 from observability.core.io.query import QueryLayer
 from observability.core.io.spool import SpoolReader, SpoolWriter
-from observability.core.io.spool_export import spool_slice
+from observability.core.io.spool_export import SpoolSource
 from observability.core.io.views import TRADE_EVENT_COLUMNS, trades_sql
 from observability.core.live_store import open_live_db
 from observability.paths import DataLayout
@@ -192,9 +192,9 @@ def stage_floors(layout: DataLayout, rows: int) -> None:
     write_s = time.process_time() - started
     out.unlink()
     started = time.process_time()
-    with arrow_reader(layout.live_db) as reader:
-        spool, after, slices = SpoolReader(layout.export_spool_dir), 0, []
-        while (got := spool_slice(spool, reader, after=after, limit=SLICE_ROWS)) is not None:
+    with arrow_reader(layout.live_db) as reader, arrow_reader(layout.live_db) as second:
+        spool, after, slices = SpoolSource(SpoolReader(layout.export_spool_dir), (reader, second)), 0, []
+        while (got := spool.slice(after=after, limit=SLICE_ROWS)) is not None:
             slices.append(got)
             after = int(pc.max(got[0].table["seq"]).as_py())
     export_table(concat_typed([e for e, _ in slices]), concat_typed([t for _, t in slices]))

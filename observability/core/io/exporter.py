@@ -47,7 +47,7 @@ from observability.core.io.files import delete_files, remove_temp_files, write_p
 from observability.core.io.live_rows import ExportChunk, arrow_reader, fetch_raw_arrow, file_table, new_duck
 from observability.core.io.payload_typing import TypedRows, concat_typed, type_rows
 from observability.core.io.spool import SpoolReader, remove_exported
-from observability.core.io.spool_export import spool_slice
+from observability.core.io.spool_export import SpoolSource
 from observability.core.live_store import box_id, export_record, exported_seq, open_live_db
 from observability.errors import DataDirError
 from observability.paths import DataLayout
@@ -182,7 +182,7 @@ class _Progress:
     bytes: int = 0
 
 
-def _run_chunks(reader: adbc_sqlite.Connection, spool: SpoolReader | None, target: Target, box: str,
+def _run_chunks(reader: adbc_sqlite.Connection, spool: SpoolSource | None, target: Target, box: str,
                 max_rows: int | None, chunk_rows: int, commit: Callable[[int, int, tuple[int, int]], None],
                 start: int) -> tuple[int | None, int]:
     """Read, type and write every chunk above `start` as a pipeline; return (first seq read, rows from the spool).
@@ -205,9 +205,9 @@ def _run_chunks(reader: adbc_sqlite.Connection, spool: SpoolReader | None, targe
                 slices: list[Future[_Slice]] = []
                 chunk = 0
                 while chunk < chunk_rows and (max_rows is None or fetched < max_rows):
-                    limit = min(max(1, min(SLICE_ROWS, chunk_rows // 2)), chunk_rows - chunk)
-                    limit = limit if max_rows is None else min(limit, max_rows - fetched)
-                    spooled = spool_slice(spool, reader, after=after, limit=limit) if spool is not None else None
+                    room = chunk_rows - chunk if max_rows is None else min(chunk_rows - chunk, max_rows - fetched)
+                    limit = min(max(1, min(SLICE_ROWS, chunk_rows // 2)), room)  # typing overlaps the next read
+                    spooled = spool.slice(after=after, limit=room) if spool is not None else None
                     if spooled is None and spool is not None and (nxt := spool.next_seq(after)) is not None \
                             and nxt > after + 1:
                         limit = min(limit, nxt - after - 1)  # rows the spool lacks, up to where it has them again
@@ -256,7 +256,8 @@ def export_once(
                            "`huracan-obs demo` first, or pass the right --data-dir")
     conn = open_live_db(layout.live_db)
     try:
-        with dataset_lock(layout, wait=wait) as locked, arrow_reader(layout.live_db) as reader:
+        with (dataset_lock(layout, wait=wait) as locked, arrow_reader(layout.live_db) as reader,
+              arrow_reader(layout.live_db) as second):
             watermark = exported_seq(conn, target.state_key)
             box = target.box(box_id(conn))
             if not locked:
@@ -276,7 +277,7 @@ def export_once(
                 progress.watermark, progress.rows = last, progress.rows + n
                 progress.files, progress.bytes = progress.files + written[0], progress.bytes + written[1]
 
-            spool = SpoolReader(layout.export_spool_dir) if use_spool else None
+            spool = SpoolSource(SpoolReader(layout.export_spool_dir), (reader, second)) if use_spool else None
             first, spooled_rows = _run_chunks(reader, spool, target, box, max_rows, max(1, chunk_rows), commit,
                                               watermark)
             remove_exported(layout.export_spool_dir, progress.watermark)

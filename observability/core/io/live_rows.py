@@ -62,6 +62,9 @@ def arrow_reader(path: Path) -> Iterator[adbc_sqlite.Connection]:
     """
     conn = adbc_sqlite.connect(f"file:{path}?mode=ro", autocommit=True)
     try:
+        with conn.cursor() as cur:  # wait out a moment's lock (two readers opening the WAL index at once)
+            cur.execute("PRAGMA busy_timeout = 10000")
+            cur.fetchall()
         yield conn
     finally:
         conn.close()
