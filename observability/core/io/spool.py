@@ -209,6 +209,7 @@ class SpoolWriter:
                 self._resume_at = first_seq + self.segment_rows
                 return False
             path = self.root / f"{first_seq:020d}{_OPEN}"
+            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)  # someone may have removed the spool
             path.mkdir(mode=0o700)
             lock = open(path / _LOCK, "a+b")  # noqa: SIM115 - held for the segment's life
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
