@@ -93,6 +93,14 @@ BASE_SOURCES: Final[dict[str, Source]] = {
 _SCOPED_CLOSED = "SELECT *, unnest([mode, 'all']) AS scope FROM {trades} WHERE status = 'closed'"
 
 
+def utc_date(ts: str) -> str:
+    """SQL: the UTC date of TIMESTAMPTZ `ts`, by integer arithmetic on its epoch microseconds (floored, also
+    before 1970). Why not `CAST(ts AT TIME ZONE 'UTC' AS DATE)`: that converts through the time zone
+    library row by row, 4x slower over the trades of a day."""
+    us, day = f"epoch_us({ts})", 86_400_000_000
+    return f"(DATE '1970-01-01' + CAST(({us} - (({us} % {day}) + {day}) % {day}) // {day} AS INTEGER))"
+
+
 def counter_increase(col: str) -> str:
     """The increase of a logger counter since the previous health sample (window `w`, ordered by ts).
 
@@ -129,7 +137,7 @@ DERIVED_SOURCES: Final[dict[str, Source]] = {
     # would inflate both the mean and the Sharpe ratio.
     "daily_pnl": Source(
         "daily_pnl", "day", "day_id", "scope", ("trades",),
-        "WITH c AS (SELECT mode, CAST(closed_at AT TIME ZONE 'UTC' AS DATE) AS d, pnl_net, pnl_gross, fees"
+        f"WITH c AS (SELECT mode, {utc_date('closed_at')} AS d, pnl_net, pnl_gross, fees"
         "  FROM {trades} WHERE status = 'closed'),"
         " m AS (SELECT mode AS scope, d, sum(pnl_net) AS pnl_net, sum(pnl_gross) AS pnl_gross, sum(fees) AS fees,"
         "  count(*) AS trades FROM c GROUP BY ALL),"

@@ -25,11 +25,19 @@ from typing import Final
 import duckdb
 
 from observability.analytics.buckets import BUCKET_US, HeldView
+from observability.analytics.equity import ROWS as EQUITY_ROWS
 from observability.analytics.equity import EquityCache, register_equity
 from observability.analytics.quantiles import QuantileSource
 from observability.analytics.trace_latency import TraceLatencyCache
 from observability.analytics.trade_changes import TradeChanges
-from observability.analytics.views import ALL_SOURCES, BASE_SOURCES, DERIVED_SOURCES, derived_sql, window_table
+from observability.analytics.views import (
+    ALL_SOURCES,
+    BASE_SOURCES,
+    DERIVED_SOURCES,
+    derived_sql,
+    needed_columns,
+    window_table,
+)
 from observability.analytics.windows import Window, window_us
 from observability.core.io.columns import WIDE_SCHEMA
 from observability.core.io.query import LIVE_FROM_VARIABLE, NEW_FROM_VARIABLE, OTHER_BOXES_VARIABLE
@@ -278,6 +286,13 @@ class WindowCache:
             top = max(int(floor), *(int(str(h.max_key)) for h in seq_held))
             for h in seq_held:
                 h.max_key = top
+        # Closed trades of the window in curve order, kept between refreshes (equity.py): the equity curve and
+        # the daily P&L both read them (the daily P&L scanned every trade of the window otherwise).
+        trades = self._in_place.get("trades") if self.last.get("trades") == "in_place" else None
+        kept_closes = None
+        if self.incremental and trades is not None and derived.keys() & {"equity", "daily_pnl"}:
+            read = list(dict.fromkeys([*(equity_columns or []), *needed_columns("trades", [], {"daily_pnl"})]))
+            kept_closes = self.equity.register(read, trades, *window_us(window))
         for name, readers in derived.items():
             own_sql: str | None = None
             if name == "trace_latency":
@@ -286,9 +301,9 @@ class WindowCache:
                 self.last[name] = "derived" if own_sql is None else "incremental"
                 self._trace_latency = None if own_sql is None else self.trace_latency.held(*window_us(window))
             elif name == "equity" and self.incremental:
-                trades = self._in_place.get("trades") if self.last.get("trades") == "in_place" else None
-                own_sql = (register_equity(self.con, equity_columns or []) if trades is None
-                           else self.equity.register(equity_columns or [], trades, *window_us(window)))
+                own_sql = kept_closes or register_equity(self.con, equity_columns or [])
+            elif name == "daily_pnl" and kept_closes is not None:
+                own_sql = DERIVED_SOURCES[name].sql.format(since=since, until=until, trades=EQUITY_ROWS)
             # Several readers of a source computed from scratch: compute it once, into a table.
             kind = "TABLE" if readers > 1 and own_sql is None else "VIEW"
             before = self._derived.get(name)

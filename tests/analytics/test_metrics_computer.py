@@ -14,6 +14,7 @@ import duckdb
 import pytest
 
 from observability.analytics.metrics_computer import MetricsComputer, MetricsReport
+from observability.analytics.views import utc_date
 from observability.analytics.windows import Window, make_window
 from observability.config.metrics_config import MetricsConfig
 from observability.paths import DataLayout
@@ -262,3 +263,16 @@ def test_equity_at_window_end_is_the_last_trade_of_a_simultaneous_close(layout: 
     q.close()
     assert v(report, "equity_end_usdt") == pytest.approx(-3.0 + 1.0 + 2.0)  # C, then A and B
     assert v(report, "equity_end_usdt") == pytest.approx(v(report, "pnl_net_usdt"))
+
+
+def test_the_utc_day_of_a_time_is_its_calendar_date_at_utc_also_before_1970() -> None:
+    """The daily P&L groups closes by integer arithmetic on epoch microseconds: floored, so the microsecond
+    before midnight stays on its day on either side of 1970."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'Asia/Tokyo'")  # the session zone plays no part
+    day = 86_400_000_000
+    stamps = [k * day + d for k in (-3, -1, 0, 1, 20_419) for d in (-1, 0, 1, day // 2)]
+    times = "SELECT TIMESTAMPTZ '1970-01-01 00:00:00+00' + to_microseconds(unnest($s::BIGINT[])) AS t"
+    rows = con.execute(f"SELECT {utc_date('t')} = CAST(t AT TIME ZONE 'UTC' AS DATE) FROM ({times})",
+                       {"s": stamps}).fetchall()
+    assert rows == [(True,)] * len(stamps)
