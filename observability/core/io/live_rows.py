@@ -145,7 +145,7 @@ def export_table(envelope: pa.Table | TypedRows, typed: TypedRows) -> pa.Table:
     return chunk.part(np.concatenate(chunk.partitions()))
 
 
-def _combined(table: pa.Table) -> pa.Table:
+def _combined(table: pa.Table) -> _Columns:
     """One chunk per column (a take from a many-chunk column concatenates it first, at every take); a column
     without a value (fields of event types the chunk lacks) as None, taken as nulls without looking at it."""
     def one(c: pa.ChunkedArray) -> pa.ChunkedArray | None:
