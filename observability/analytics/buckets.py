@@ -89,7 +89,7 @@ class HeldView:
     with every column a metric reads. Partials of changed buckets, edge rows and the first evidence
     tail are read from it instead of the whole table."""
     recent_tail: bool = True
-    """`recent` holds the window's last minutes whole (else only its last minute: no evidence tail)."""
+    """`recent` holds the first evidence tail (the window's last RECENT_SPAN) whole: read for it instead."""
 
 
 def _key_literal(key: object) -> str:

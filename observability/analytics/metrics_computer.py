@@ -40,7 +40,7 @@ from observability.config.metrics_config import MetricsConfig, MetricSpec, load_
 
 Status = Literal["ok", "warn", "critical", "insufficient", "no_data", "info"]
 _RANK = {"ok": 0, "warn": 1, "critical": 2}
-RECENT_TAILS: Final = (timedelta(minutes=1), RECENT_SPAN, timedelta(hours=2))
+RECENT_TAILS: Final = (RECENT_SPAN, timedelta(minutes=10), timedelta(hours=2))
 """The window's last stretches searched for evidence ids before all of it. The first one is short: where
 rows arrive fast, ten minutes hold far more than `evidence_ids` rows of each busy group, and the top-N
 over them cost as much as the metric itself."""
@@ -279,8 +279,7 @@ class MetricsComputer:
         the queries run. A tail of the window holding at least that many rows of a group (or all of its
         rows) holds that group's most recent ones: the same ids as a top-N over every row. Each longer
         tail, and at last the whole window, is read only for the groups still lacking ids. `recent`: an
-        in-place view's recent rows (they hold the tails up to RECENT_SPAN whole), read for them instead of
-        the view."""
+        in-place view's recent rows (they hold the first tail whole), read for it instead of the view."""
         ev = self.config.evidence_ids
         if ev <= 0 or not src.recent_evidence:
             return {}, 0
@@ -300,7 +299,7 @@ class MetricsComputer:
             if group_by and queries:
                 conds.append(_one_of(group_by, {g for _, g in lacking}))
             relation = None
-            if recent is not None and start is not None and start >= window.until - RECENT_SPAN:
+            if recent is not None and start == window.until - RECENT_SPAN:
                 since, until = window.sql_bounds()
                 relation = f"(SELECT * FROM {recent} WHERE {src.ts} >= {since} AND {src.ts} < {until})"
             sql = group_query(src, [], " AND ".join(conds) or None, group_by, ev, relation)

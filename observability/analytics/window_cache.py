@@ -44,8 +44,10 @@ from observability.core.io.query import LIVE_FROM_VARIABLE, NEW_FROM_VARIABLE, O
 from observability.core.io.views import VIEWS
 
 LIVE_SLACK: Final = timedelta(seconds=120)
-RECENT_SPAN: Final = timedelta(minutes=10)
-"""The window's last stretch an in-place view's recent table holds whole (the first evidence tail)."""
+RECENT_SPAN: Final = timedelta(minutes=1)
+"""The window's last stretch an in-place view's recent table holds whole (the first evidence tail). Short:
+the table is copied at each refresh, and where trades arrive fast ten minutes of them cost more to copy than
+the longer tail's scan when a group needs it."""
 APPEND_KEYS: Final[dict[str, str]] = {
     "events": "seq", "signals": "seq", "gate_decisions": "seq", "model_updates": "seq",
     "config_changes": "seq", "market_context": "seq", "errors": "seq", "health": "ts",
