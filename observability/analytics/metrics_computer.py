@@ -44,6 +44,8 @@ RECENT_TAILS: Final = (RECENT_SPAN, timedelta(minutes=10), timedelta(hours=2))
 """The window's last stretches searched for evidence ids before all of it. The first one is short: where
 rows arrive fast, ten minutes hold far more than `evidence_ids` rows of each busy group, and the top-N
 over them cost as much as the metric itself."""
+PROBE_EVERY: Final = 8
+"""Refreshes a longer evidence tail serves first try before a live computer tries the next shorter one."""
 
 
 class MetricValue(BaseModel):
@@ -164,8 +166,9 @@ class MetricsComputer:
         self.cache = WindowCache(con, incremental=incremental)
         self.buckets = BucketCache(con)
         self.quantiles = QuantileCache(con)
-        self._first_tail: dict[tuple[str, str | None, str | None], int] = {}
-        """Per metric group: index (into the evidence tails, then the whole window) to start at."""
+        self._first_tail: dict[tuple[str, str | None, str | None], tuple[int, int]] = {}
+        """Per metric group: the evidence tail (index into the tails, then the whole window) that served last,
+        and how many refreshes in a row it served first try."""
 
     def compute(self, window: Window, *, metrics: list[str] | None = None,
                 scopes: list[str] | None = None) -> MetricsReport:
@@ -287,10 +290,11 @@ class MetricsComputer:
         lacking = dict(rows)
         starts: list[datetime | None] = [window.until - t for t in RECENT_TAILS if window.until - t > window.since]
         starts.append(None)
-        # Start at the tail that served last time, one shorter when that one was the first tried: a group
-        # too sparse for the short tails costs a query per tail at each refresh otherwise.
+        # Start at the tail that served last time (a group too sparse for the short tails costs a query per
+        # tail at each refresh otherwise), one shorter every PROBE_EVERY refreshes it served first try.
         sig = (src.name, where, group_by)
-        first = min(self._first_tail.get(sig, 0), len(starts) - 1)
+        served, streak = self._first_tail.get(sig, (0, 0))
+        first = min(served - 1 if served > 0 and streak >= PROBE_EVERY else served, len(starts) - 1)
         queries = 0
         for i, start in enumerate(starts[first:], first):
             conds = [f"({where})"] if where else []
@@ -310,7 +314,7 @@ class MetricsComputer:
                     found[key] = ids or []
                     del lacking[key]
             if not lacking:
-                self._first_tail[sig] = i - 1 if i == first and i > 0 else i
+                self._first_tail[sig] = (i, streak + 1 if i == first == served else 0)
                 break
         return found, queries
 

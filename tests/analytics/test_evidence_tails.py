@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from observability.analytics.metrics_computer import MetricsComputer
+from observability.analytics.metrics_computer import PROBE_EVERY, MetricsComputer
 from observability.analytics.windows import Window
 from observability.config.metrics_config import MetricsConfig
 from observability.core import builders
@@ -75,8 +75,9 @@ def test_evidence_ids_are_each_groups_most_recent_rows_whatever_tail_holds_them(
 def test_a_live_computer_starts_at_the_tail_that_served_last_time_and_probes_one_shorter(
     layout: DataLayout, metrics_config: MetricsConfig
 ) -> None:
-    """A group only the whole window serves costs one evidence query at the next refresh, not one per tail; the
-    one after that tries the next shorter tail again (rows may have become denser). The ids stay the same."""
+    """A group only the whole window serves costs one evidence query at the next refreshes, not one per tail;
+    after PROBE_EVERY of them the next shorter tail is tried again (rows may have become denser). The ids stay
+    the same."""
     now = time.time()
     events = decisions(now, ["sparse"])
     conn = open_live_db(layout.live_db)
@@ -89,10 +90,11 @@ def test_a_live_computer_starts_at_the_tail_that_served_last_time_and_probes_one
         no_ids = metrics_config.model_copy(update={"evidence_ids": 0})
         bare = MetricsComputer(q.connect(), no_ids).compute(window, metrics=["gate_decisions_total"]).queries
         live = MetricsComputer(q.connect(), metrics_config)
-        reports = [live.compute(window, metrics=["gate_decisions_total"]) for _ in range(3)]
+        reports = [live.compute(window, metrics=["gate_decisions_total"]) for _ in range(PROBE_EVERY + 3)]
     finally:
         q.close()
-    assert [r.queries - bare for r in reports] == [4, 1, 2]  # 1 min, 10 min, 2 h, all; all; 2 h, all
+    # 1 min, 10 min, 2 h, all; then all; then 2 h, all; then all again.
+    assert [r.queries - bare for r in reports] == [4, *[1] * PROBE_EVERY, 2, 1]
     expected = [e["event_id"] for e in sorted(events, key=lambda e: -e["ts_event"])[:metrics_config.evidence_ids]]
     for report in reports:
         value = report.get("gate_decisions_total", "all", "sparse")
