@@ -161,7 +161,7 @@ class Writer:
         errors = {i: d[3] for i, d in zip(batch.dead_idx, batch.dead, strict=True)}
         self.reply({"n": self.handled, "dead": [[base + i, e] for i, e in errors.items()]})
         if self.spool is not None and batch.decoded is not None:
-            if self._batches.full():  # validation already waits on this thread: no time to spare for the spool
+            if self._batches.qsize():  # the next batch already waits on this thread: no time to spare for the spool
                 self.spool.skip(len(batch.rows))
             else:
                 self.spool.append(first, batch.rows, batch.decoded)

@@ -4,8 +4,8 @@ Why: an export that reads rows from SQLite (~2 µs/row: SQLite hands over one va
 parses their payload JSON into typed columns (~3 µs/row) could not pass ~300k rows/s on two cores.
 The writer has every payload decoded already (it validated it), so after each commit it appends the
 batch, typed (`spool_columns`), to Arrow IPC streams here; the exporter then reads columns that are
-already typed. It costs the writer ~2-3 µs/row, so a writer with no time to spare (its validation
-thread waiting on the commit thread) leaves batches out.
+already typed. It costs the writer ~2-3 µs/row, so a writer with no time to spare (the next validated
+batch already waiting for the commit thread) leaves batches out.
 
 live.db stays the only truth. The spool is never fsynced and may lack any batch (left out as above, a
 writer killed between commit and append, a batch with rows validated by Pydantic or ignored as
