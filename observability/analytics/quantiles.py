@@ -26,6 +26,7 @@ from observability.analytics.buckets import BUCKET_US, in_spans, minute_spans
 
 _QUANTILE: Final = re.compile(r"^\s*quantile_cont\s*\((?P<arg>.*),\s*(?P<q>[01]?\.?[0-9]+)\s*\)\s*$",
                               re.IGNORECASE | re.DOTALL)
+_NONE: Final = np.empty(0, np.float64)
 ALL: Final = -2
 """Scope code of 'all' (every row, a NULL mode too)."""
 
@@ -108,6 +109,16 @@ def _insert(kept: np.ndarray, values: np.ndarray) -> np.ndarray:
         return kept
     values = np.sort(values)
     return np.insert(kept, np.searchsorted(kept, values), values)
+
+
+def _cancel(added: np.ndarray, removed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The multisets `added` and `removed` without the values they share (as often in one as in the other)."""
+    if not len(added) or not len(removed):
+        return added, removed
+    values, inverse = np.unique(np.concatenate([added, removed]), return_inverse=True)
+    net = np.bincount(inverse.ravel(), weights=np.r_[np.ones(len(added)), -np.ones(len(removed))],
+                      minlength=len(values)).astype(np.int64)
+    return np.repeat(values, np.clip(net, 0, None)), np.repeat(values, np.clip(-net, 0, None))
 
 
 def _kth(kept: np.ndarray, extra: np.ndarray, k: int) -> float:
@@ -295,15 +306,20 @@ class QuantileCache:
         return how
 
     def _apply(self, kept: _View, plus: _Rows | None, minus: _Rows | None) -> None:
+        """Add `plus`' rows and take `minus`' out of the counts and sorted values. A changed minute comes back
+        mostly as it was (one trace of hundreds touched): equal values added and removed cancel first, and an
+        array is rewritten only for what is left."""
         for scope in {ALL, *self._modes.values()}:
+            mine = {}
             for sign, rows in ((1, plus), (-1, minus)):
-                if rows is None:
-                    continue
-                mine = rows.scope == scope if scope != ALL else np.ones(len(rows.t), bool)
-                for w in range(len(kept.wheres)):
-                    n = int((mine & rows.holds[w]).sum())
-                    kept.counts[(scope, w)] = kept.counts.get((scope, w), 0) + sign * n
-                for j in range(len(kept.series)):
-                    arr = kept.sorted.get((scope, j), np.empty(0, np.float64))
-                    values = rows.values[j][mine & rows.valid[j]]
-                    kept.sorted[(scope, j)] = _insert(arr, values) if sign > 0 else _remove(arr, values)
+                if rows is not None:
+                    mine[sign] = rows.scope == scope if scope != ALL else np.ones(len(rows.t), bool)
+                    for w in range(len(kept.wheres)):
+                        n = int((mine[sign] & rows.holds[w]).sum())
+                        kept.counts[(scope, w)] = kept.counts.get((scope, w), 0) + sign * n
+            for j in range(len(kept.series)):
+                side = {sign: rows.values[j][mine[sign] & rows.valid[j]]
+                        for sign, rows in ((1, plus), (-1, minus)) if rows is not None}
+                added, removed = _cancel(side.get(1, _NONE), side.get(-1, _NONE))
+                arr = kept.sorted.get((scope, j), np.empty(0, np.float64))
+                kept.sorted[(scope, j)] = _insert(_remove(arr, removed), added)
