@@ -156,7 +156,10 @@ class BucketCache:
         cuts = (f"SELECT {keys}, min(b) FILTER (WHERE _na < {evidence}) AS _ca, "
                 f"min(b) FILTER (WHERE _nm < {evidence}) AS _cm FROM ({counts}) GROUP BY {keys}")
         match = " AND ".join(f"r.{k} IS NOT DISTINCT FROM c.{k}" for k in keys.split(", "))
-        rows = f"SELECT r.*, c._ca, c._cm FROM (SELECT b, {keys}, _ev FROM ({inner})) r JOIN ({cuts}) c ON {match}"
+        # Only the minutes from a cut on carry their id lists into the aggregate (the others are filtered out
+        # by it anyway; joining every minute's list cost most of the query).
+        rows = (f"SELECT r.*, c._ca, c._cm FROM (SELECT b, {keys}, _ev FROM ({inner})) r JOIN ({cuts}) c ON {match} "
+                "AND r.b >= least(c._ca, c._cm)")
 
         def top(cut: str) -> str:
             return (f"list_transform(list_slice(list_sort(flatten(list(_ev) FILTER (WHERE b >= {cut})), "
