@@ -99,6 +99,25 @@ def _key_literal(key: object) -> str:
     return str(int(str(key)))
 
 
+def _shared(splits: dict[str, Split]) -> tuple[list[Partial], str]:
+    """The distinct partial columns of these splits (metrics of one group share many: sum(pnl_net) for the
+    net P&L, the expectancy and the win/loss averages) and the SELECT list of their finals over them. Why:
+    DuckDB's cost per aggregate expression, not per row, is most of a partials query and of its inserts."""
+    canon: dict[tuple[str, str], str] = {}
+    partials: list[Partial] = []
+    finals = []
+    for alias, split in splits.items():
+        final = split.final
+        for p in split.partials:
+            first = canon.setdefault((p.expr, p.combine), p.alias)
+            if first == p.alias:
+                partials.append(p)
+            else:
+                final = final.replace(f'"{p.alias}"', f'"{first}"')
+        finals.append(f'({final}) AS "{alias}"')
+    return partials, ", ".join(finals)
+
+
 @dataclass
 class BucketCache:
     """Partials tables of the metric groups over held views, kept for one DuckDB connection."""
@@ -121,7 +140,7 @@ class BucketCache:
     def query(self, src: Source, splits: dict[str, Split], where: str | None, group_by: str | None,
               evidence: int, held: HeldView, since: datetime, until: datetime) -> str:
         """The aggregate query (same output columns as `views.group_query`) for the split expressions."""
-        partials = [p for s in splits.values() for p in s.partials]
+        partials, finals = _shared(splits)
         table = self._update(src, partials, where, group_by, evidence, held)
         lo_us, hi_us = _us(since), _us(until)
         first = -(-lo_us // BUCKET_US)
@@ -140,7 +159,6 @@ class BucketCache:
                       + self._partial_select(src, partials, where, group_by, evidence, held.recent or held.table, edge,
                                              bucketed=False) + ")")
         scope, grp_out, groups = grouping(src, group_by)
-        finals = ", ".join(f'({s.final}) AS "{alias}"' for alias, s in splits.items())
         values = (f"SELECT {scope} AS scope, {grp_out} AS grp, CAST(coalesce(sum(_n), 0) AS BIGINT) AS _n, "
                   f"CAST(NULL AS VARCHAR[]) AS _ids, {finals} FROM ({inner}){groups}")
         if evidence <= 0:
