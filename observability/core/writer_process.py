@@ -57,6 +57,8 @@ WRITER_AUTOCHECKPOINT_PAGES = 8192
 would also run one inside this process's COMMIT every 1000 pages (16 MiB), about every half second at 50,000 events/s,
 stalling the commit thread for the copy and its fsync; this larger limit is only a backstop for an
 upkeep that cannot run."""
+SPOOL_IDLE_FLUSH_SECONDS = 0.25
+"""With no commit for this long, the rows the export spool has gathered are written (readers see them)."""
 _JSON_HEALTH = {"dropped_by_severity", "dropped_by_type"}
 _ACK_FD = 1
 """Replies go to a private duplicate of the original stdout; fd 1 itself is pointed at stderr so a
@@ -168,7 +170,15 @@ class Writer:
 
     def _commit_loop(self) -> None:
         try:
-            while (batch := self._batches.get()) is not None:
+            while True:
+                try:
+                    batch = self._batches.get(timeout=SPOOL_IDLE_FLUSH_SECONDS)
+                except queue.Empty:
+                    if self.spool is not None:
+                        self.spool.flush()
+                    continue
+                if batch is None:
+                    return
                 self.store(batch)
         except BaseException as exc:  # never leave the engine waiting on a silent, half-dead writer
             print(f"huracan writer: commit thread failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 from observability.core import builders
 from observability.core.ingest import ingest_events
-from observability.core.io.spool import SpoolWriter
+from observability.core.io.spool import FLUSH_ROWS, SpoolWriter
 from observability.core.live_store import box_id, open_live_db
 from observability.paths import DataLayout
 from observability.sim.generate import generate_events
@@ -79,9 +79,11 @@ def every_type() -> list[dict[str, Any]]:
     return events
 
 
-def spool_in_batches(layout: DataLayout, events: list[dict[str, Any]], batch: int) -> None:
-    """Store events in batches of `batch`, as one writer process does: one segment, one stream batch per commit."""
-    spool = SpoolWriter(layout.export_spool_dir)
+def spool_in_batches(layout: DataLayout, events: list[dict[str, Any]], batch: int, *,
+                     flush_rows: int = FLUSH_ROWS) -> None:
+    """Store events in commits of `batch`, spooled as one writer process does (`flush_rows=1`: one stream
+    batch per commit)."""
+    spool = SpoolWriter(layout.export_spool_dir, flush_rows=flush_rows)
     conn = open_live_db(layout.live_db)
     for i in range(0, len(events), batch):
         ingest_events(conn, events[i:i + batch], spool)

@@ -2,24 +2,24 @@
 
 Why: an export that reads rows from SQLite (~2 µs/row: SQLite hands over one value at a time) and
 parses their payload JSON into typed columns (~3 µs/row) could not pass ~300k rows/s on two cores.
-The writer has every payload decoded already (it validated it), so after each commit it appends the
-batch, typed (`spool_columns`), to Arrow IPC streams here; the exporter then reads columns that are
-already typed. It costs the writer ~2-3 µs/row, so a writer with no time to spare (the next validated
-batch already waiting for the commit thread) leaves batches out.
+The writer has every payload decoded already (it validated it), so it appends committed rows, typed
+(`spool_columns`), to Arrow IPC streams here, a few thousand at a time (`SpoolWriter`); the exporter
+then reads columns that are already typed. It costs the writer ~3 µs/row, so a writer with no time to
+spare (the next validated batch already waiting for the commit thread) leaves batches out.
 
 live.db stays the only truth. The spool is never fsynced and may lack any batch (left out as above, a
-writer killed between commit and append, a batch with rows validated by Pydantic or ignored as
-duplicates, a full disk, the size cap). The exporter uses spool rows only for runs whose seq and commit
-time equal live.db's, row by row, and reads everything else from live.db as before; so a missing,
-stale or torn spool costs speed, never a row.
+writer killed before it wrote them, a batch with rows validated by Pydantic or ignored as duplicates,
+a full disk, the size cap). The exporter uses spool rows only for runs whose seq and commit time
+equal live.db's, row by row, and reads everything else from live.db as before; so a missing, stale
+or torn spool costs speed, never a row.
 
 Layout: `<live.db dir>/export-spool/<first_seq>.open/` is the segment a writer is appending to (it
 holds `lock`, flocked while it writes: freed by any death), `<first_seq>-<last_seq>/` a finished one.
-In each, `_envelope.arrows` has one batch per commit (seq order) and `<event_type>.arrows` that type's
-payload columns; the envelope batch is written last, so a row counts as spooled once it is there. A
-writer starting up removes open segments no live writer holds (their last batch may be torn, and
-after a power loss their pages may be garbage); the exporter removes finished segments its watermark
-has passed.
+In each, `_envelope.arrows` has the envelopes (seq order) and `<event_type>.arrows` that type's
+payload columns, one batch per write; the envelope batch is written last, so a row counts as spooled
+once it is there. A writer starting up removes open segments no live writer holds (their last batch
+may be torn, and after a power loss their pages may be garbage); the exporter removes finished
+segments its watermark has passed.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import contextlib
 import fcntl
 import os
 import shutil
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,12 @@ import pyarrow as pa
 
 from observability.core.io.spool_columns import ENVELOPE, envelope_batch, stream_schema, type_batch
 from observability.core.live_store import LIVE_FEED_COLUMNS
+
+FLUSH_ROWS: Final = 4096
+"""Committed rows gathered before they are written (see `SpoolWriter`)."""
+
+FLUSH_SECONDS: Final = 0.25
+"""...or for at most this long."""
 
 SEGMENT_ROWS: Final = 50_000
 """Rows per segment. A reader (the query layer, every second or so) reads the open segment from its
@@ -136,20 +143,30 @@ class _Segment:
 
 
 class SpoolWriter:
-    """Appends committed batches to the spool (the writer process's commit thread); never raises.
+    """Appends committed rows to the spool (the writer process's commit thread); never raises.
 
+    Rows are gathered until `flush_rows` of them or `flush_seconds` have passed (or `flush()`), then
+    written: building a commit's Arrow batches costs ~1 ms whatever its size (columns per event type),
+    so a quiet engine's commits of a few dozen rows cost ~8 µs/row spooled one by one, ~3 µs gathered.
     Any failure (full disk, a removed directory) drops the segment in hand and spooling resumes with a
     new one `segment_rows` rows later: the rows are in live.db either way.
     """
 
-    def __init__(self, root: Path, *, segment_rows: int = SEGMENT_ROWS, max_bytes: int = MAX_BYTES) -> None:
+    def __init__(self, root: Path, *, segment_rows: int = SEGMENT_ROWS, max_bytes: int = MAX_BYTES,
+                 flush_rows: int = FLUSH_ROWS, flush_seconds: float = FLUSH_SECONDS) -> None:
         self.root = root
         self.segment_rows = segment_rows
         self.max_bytes = max_bytes
+        self.flush_rows = flush_rows
+        self.flush_seconds = flush_seconds
         self.skipped_rows = 0
         """Rows committed but not spooled (they export from live.db)."""
         self._segment: _Segment | None = None
         self._resume_at = 0
+        self._rows: list[tuple[Any, ...]] = []
+        self._payloads: list[Any] = []
+        self._first = 0
+        self._since = 0.0
         with contextlib.suppress(OSError):
             root.mkdir(mode=0o700, parents=True, exist_ok=True)
             remove_dead_segments(root)
@@ -157,18 +174,36 @@ class SpoolWriter:
     def append(self, first_seq: int | None, rows: Sequence[tuple[Any, ...]], payloads: Sequence[Any]) -> bool:
         """Spool rows committed with seqs first_seq, first_seq+1, ...; `payloads` are their decoded Structs.
 
-        False when the batch was not spooled: seqs unknown (None: live.db ignored some rows as duplicates),
-        a row without a Struct (Pydantic's path), the cap, a failure. A segment may have such gaps: the
-        exporter reads those rows from live.db.
+        False when the batch will not be spooled: seqs unknown (None: live.db ignored some rows as
+        duplicates), a row without a Struct (Pydantic's path), the cap, a failure. A segment may have such
+        gaps: the exporter reads those rows from live.db.
         """
         if not rows:
             return True
         if first_seq is None or None in payloads:
-            return self.skip(len(rows))
+            self.skipped_rows += len(rows)
+            return False
+        if self._rows and first_seq != self._first + len(self._rows):
+            self.flush()  # a gap: what is gathered is one run of seqs
+        if not self._rows:
+            self._first, self._since = first_seq, time.monotonic()
+        self._rows.extend(rows)
+        self._payloads.extend(payloads)
+        if len(self._rows) >= self.flush_rows or time.monotonic() - self._since >= self.flush_seconds:
+            return self.flush()
+        return True
+
+    def flush(self) -> bool:
+        """Write the gathered rows (the writer also calls this when idle, so readers never wait long)."""
+        rows, payloads, first_seq = self._rows, self._payloads, self._first
+        if not rows:
+            return True
+        self._rows, self._payloads = [], []
         if self._segment is not None and first_seq <= self._segment.last:
             self._finish()  # seqs went back (a replaced live.db): never mix two runs of seqs in one segment
         if self._segment is None and not self._open(first_seq):
-            return self.skip(len(rows))
+            self.skipped_rows += len(rows)
+            return False
         seg = self._segment
         assert seg is not None
         try:
@@ -184,21 +219,23 @@ class SpoolWriter:
             seg.write(ENVELOPE, envelope_batch(first_seq, columns))  # last: a row is spooled once this is written
         except (OSError, pa.ArrowException, ValueError, TypeError):
             self._drop()
-            return self.skip(len(rows))
+            self.skipped_rows += len(rows)
+            return False
         seg.rows += len(rows)
         seg.last = first_seq + len(rows) - 1
         if seg.rows >= self.segment_rows:
             self._finish()
         return True
 
-    def skip(self, rows: int) -> bool:
-        """Count committed rows left out of the spool (the writer had no time for them, or they cannot be):
-        they export from live.db. Returns False, for `append`."""
-        self.skipped_rows += rows
-        return False
+    def skip(self, rows: int) -> None:
+        """Leave a committed batch out (the writer has no time for it), and what is gathered with it: those
+        rows export from live.db."""
+        self.skipped_rows += rows + len(self._rows)
+        self._rows, self._payloads = [], []
 
     def close(self) -> None:
-        """Finish the open segment (the writer is stopping)."""
+        """Write what is gathered and finish the open segment (the writer is stopping)."""
+        self.flush()
         self._finish()
 
     def _open(self, first_seq: int) -> bool:

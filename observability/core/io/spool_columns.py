@@ -1,4 +1,4 @@
-"""A committed batch -> Arrow record batches of the export's columns: the envelope, and each event type's payloads.
+"""Committed rows -> Arrow record batches of the export's columns: the envelope, and each event type's payloads.
 
 Why: typing payload JSON at export time (DuckDB `from_json`, ~3 µs/row) was the largest share of an
 export. The writer has already decoded every payload into a msgspec Struct to validate it
@@ -25,7 +25,7 @@ from observability.core.io.columns import PAYLOAD_PLAN, RAW_FIELDS, TYPE_COLUMNS
 from observability.core.live_store import LIVE_FEED_COLUMNS
 
 ENVELOPE: Final = "_envelope"
-"""The stream of envelope batches (one per commit, in seq order); each event type has a stream of its own."""
+"""The stream of envelope batches (seq order); each event type has a stream of its own."""
 
 ENVELOPE_FIELDS: Final[tuple[tuple[str, pa.DataType], ...]] = tuple(
     (n, t) for n, t in RAW_FIELDS if n not in ("payload", "event_id"))
@@ -98,21 +98,18 @@ def _rest(event_type: str, payload_texts: Sequence[str]) -> pa.Array:
 
 
 def envelope_batch(first_seq: int, columns: Sequence[Sequence[Any]]) -> pa.RecordBatch:
-    """A commit's envelopes (`columns`: the live_feed row tuples transposed), seqs first_seq, first_seq+1, ..."""
+    """Committed rows' envelopes (`columns`: the live_feed row tuples transposed), seqs first_seq, first_seq+1, ..."""
     n = len(columns[0])
     arrays: list[pa.Array] = [pa.array(np.arange(first_seq, first_seq + n, dtype=np.int64))]
     for name, typ in ENVELOPE_FIELDS[1:]:
         values = columns[_ROW_INDEX[name]]
-        if name == "ts_stored":  # one commit, one time
-            arrays.append(pa.repeat(pa.scalar(values[0], pa.int64()), n).cast(typ))
-        else:
-            arrays.append(pa.array(values, pa.int64()).cast(typ) if name in _INT64_TS else pa.array(values, typ))
+        arrays.append(pa.array(values, pa.int64()).cast(typ) if name in _INT64_TS else pa.array(values, typ))
     return pa.RecordBatch.from_arrays(arrays, schema=_ENVELOPE_SCHEMA)
 
 
 def type_batch(event_type: str, seqs: npt.NDArray[np.int64], payload_texts: Sequence[str],
                payloads: Sequence[Any]) -> pa.RecordBatch:
-    """One event type's rows of a commit (their seqs, payload JSON and decoded payload Structs) as a spool batch."""
+    """One event type's committed rows (their seqs, payload JSON and decoded payload Structs) as a spool batch."""
     arrays: list[pa.Array] = [pa.array(seqs)]
     for col, get in _plan(event_type):  # a key the event left out holds the field's default in the Struct
         arrays.append(pa.array(list(map(get, payloads)), col.arrow_type))
