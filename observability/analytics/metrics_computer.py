@@ -4,8 +4,9 @@ Why it is fast: each base view's window is held in a temp table (window_cache: o
 added for a live window), then one aggregate query per (view, where, group_by) computes all the
 metrics sharing them, rolled up per mode and overall with GROUPING SETS. For a live window over an
 append-only view, the metrics that split into count/sum/avg/min/max are combined from per-minute
-partial aggregates (buckets.py) instead of re-reading every held row; the others (quantiles,
-window functions) still aggregate the rows. Evidence per value is the most recent row ids it was
+partial aggregates (buckets.py) instead of re-reading every held row; plain `quantile_cont`s of a view
+kept between refreshes (the in-place trade views, trace_latency) come from kept sorted values
+(quantiles.py); the others still aggregate the rows. Evidence per value is the most recent row ids it was
 computed from (`evidence_ids` of them), looked for among the window's last minutes first: a top-N
 of ids over millions of rows cost as much as the metrics themselves, and the last minutes usually
 hold enough rows of each group (else the next, longer tail; else every row). Groups by a column over

@@ -2,13 +2,14 @@
 
 Why: a quantile does not combine from per-minute partials, so the live refresh sorted every row of
 the window for it each time (over `trace_latency` and the trade views, ~0.2 s of a refresh at 10 M
-events). Here each (view, where) keeps, per scope, one sorted numpy array of the values of the
-window's whole minutes, plus each minute's rows. A refresh re-reads only the minutes whose rows
-changed (rows of views updated in place are replaced, not only added) and the minutes the window
-start and end moved over, removes their old values and inserts the new ones (a memmove each, not a
-sort), and reads the rows of the two partial minutes at the window's edges. A quantile is then two
-order statistics of the kept array merged with those few edge values, interpolated as DuckDB does:
-RN = (n - 1) q, lo + (hi - lo)(RN - floor RN).
+events). Here each view keeps, per scope and per (where, value expression) series, one sorted numpy
+array of the values of the window's whole minutes, plus the rows of each minute from the window
+start on (later minutes too: they become whole later). A refresh reads, in one query per view, the
+minutes whose rows changed (rows of views updated in place are replaced, not only added) and the
+rows of the two partial minutes at the window's edges; values of minutes the start slid past go, those
+of minutes that became whole come in. Values a changed minute removes and adds back cancel first; the
+rest is a memmove per array, not a sort. A quantile is then two order statistics of the kept array
+merged with the few edge values, interpolated as DuckDB does: RN = (n - 1) q, lo + (hi - lo)(RN - floor RN).
 """
 
 from __future__ import annotations
