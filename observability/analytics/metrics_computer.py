@@ -167,6 +167,8 @@ class MetricsComputer:
         self.cache = WindowCache(con, incremental=incremental)
         self.buckets = BucketCache(con)
         self.quantiles = QuantileCache(con)
+        self._last_ids: dict[tuple[str, str | None, str | None], tuple[object, dict[Any, list[str]]]] = {}
+        """Per metric group over a held view: what its evidence ids were looked up for, and the ids."""
         self._first_tail: dict[tuple[str, str | None, str | None], tuple[int, int]] = {}
         """Per metric group: the evidence tail (index into the tails, then the whole window) that served last,
         and how many refreshes in a row it served first try."""
@@ -208,9 +210,20 @@ class MetricsComputer:
                     inline.setdefault((row[0], row[1]), row[3] or [])
                     vals.update(zip(aliases, row[4:], strict=True))
             held = self.cache.held(view)
-            evidence, extra = ({}, 0) if inline_ids else self._evidence(
-                window, ALL_SOURCES[view], where, group_by, {key: n for key, (n, _) in merged.items()},
-                held.recent if held is not None and held.recent_tail else None)
+            counts = {key: n for key, (n, _) in merged.items()}
+            # A held view without new rows (same top key) and the same rows per group in the window (none slid
+            # out, none came in at its end) has the same rows in each group: the same most recent ids.
+            seen = (held.generation, held.max_key, counts) if held is not None else None
+            last = self._last_ids.get((view, where, group_by))
+            if inline_ids:
+                evidence, extra = {}, 0
+            elif seen is not None and last is not None and last[0] == seen:
+                evidence, extra = last[1], 0
+            else:
+                evidence, extra = self._evidence(window, ALL_SOURCES[view], where, group_by, counts,
+                                                 held.recent if held is not None and held.recent_tail else None)
+                if seen is not None:
+                    self._last_ids[(view, where, group_by)] = (seen, evidence)
             evidence = evidence or inline
             queries += extra
             for (scope, grp), (n, vals) in merged.items():

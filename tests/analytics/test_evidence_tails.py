@@ -77,12 +77,12 @@ def test_a_live_computer_starts_at_the_tail_that_served_last_time_and_probes_one
 ) -> None:
     """A group only the whole window serves costs one evidence query at the next refreshes, not one per tail;
     after PROBE_EVERY of them the next shorter tail is tried again (rows may have become denser). The ids stay
-    the same."""
+    the same. (A decision of another rare gate arrives before each refresh: without new rows, the ids found
+    last time are used again.)"""
     now = time.time()
     events = decisions(now, ["sparse"])
     conn = open_live_db(layout.live_db)
     ingest_events(conn, events)
-    conn.close()
     window = Window(label="24h", since=datetime.now(UTC) - timedelta(hours=24),
                     until=datetime.now(UTC) + timedelta(seconds=1))
     q = QueryLayer(layout)
@@ -90,8 +90,15 @@ def test_a_live_computer_starts_at_the_tail_that_served_last_time_and_probes_one
         no_ids = metrics_config.model_copy(update={"evidence_ids": 0})
         bare = MetricsComputer(q.connect(), no_ids).compute(window, metrics=["gate_decisions_total"]).queries
         live = MetricsComputer(q.connect(), metrics_config)
-        reports = [live.compute(window, metrics=["gate_decisions_total"]) for _ in range(PROBE_EVERY + 3)]
+        reports = []
+        for i in range(PROBE_EVERY + 3):
+            ingest_events(conn, [builders.gate_decision(gate="other", value=1.0, threshold=0.5, direction="min",
+                                                        symbol="BTCUSDT", trace_id=f"o-{i}", mode="scalp",
+                                                        ts_event=now - 3600 + i)])
+            q.refresh()
+            reports.append(live.compute(window, metrics=["gate_decisions_total"]))
     finally:
+        conn.close()
         q.close()
     # 1 min, 10 min, 2 h, all; then all; then 2 h, all; then all again.
     assert [r.queries - bare for r in reports] == [4, *[1] * PROBE_EVERY, 2, 1]
@@ -99,3 +106,26 @@ def test_a_live_computer_starts_at_the_tail_that_served_last_time_and_probes_one
     for report in reports:
         value = report.get("gate_decisions_total", "all", "sparse")
         assert value is not None and value.evidence == expected
+
+
+def test_a_refresh_without_new_rows_looks_no_evidence_up_again(layout: DataLayout,
+                                                                metrics_config: MetricsConfig) -> None:
+    """Same top row and the same rows per group in the window: the same most recent ids, without a query."""
+    now = time.time()
+    conn = open_live_db(layout.live_db)
+    ingest_events(conn, decisions(now, ["dense", "sparse"]))
+    conn.close()
+    window = Window(label="24h", since=datetime.now(UTC) - timedelta(hours=24),
+                    until=datetime.now(UTC) + timedelta(seconds=1))
+    q = QueryLayer(layout)
+    try:
+        live = MetricsComputer(q.connect(), metrics_config)
+        first = live.compute(window, metrics=["gate_decisions_total"])
+        q.refresh()
+        again = live.compute(window, metrics=["gate_decisions_total"])
+        no_ids = metrics_config.model_copy(update={"evidence_ids": 0})
+        bare = MetricsComputer(q.connect(), no_ids).compute(window, metrics=["gate_decisions_total"]).queries
+    finally:
+        q.close()
+    assert first.queries > bare and again.queries == bare
+    assert [v.evidence for v in again.values] == [v.evidence for v in first.values]
