@@ -51,6 +51,18 @@ def window(since: float) -> Window:
     return Window(label="w", since=datetime.fromtimestamp(since, UTC), until=datetime.now(UTC) + timedelta(seconds=1))
 
 
+def signal(i: int, ts: float) -> dict[str, Any]:
+    """Trace tr-i's signal (symbol X, scalp) at ts."""
+    return builders.signal_received(signal_id=f"s-{i}", side="long", confidence=0.6, price=100.0, model_id="m",
+                                    strategy="st", symbol="X", trace_id=f"tr-{i}", mode="scalp", ts_event=ts)
+
+
+def gate(i: int, ts: float) -> dict[str, Any]:
+    """Trace tr-i's spread gate (passed) at ts."""
+    return builders.gate_decision(gate="spread", value=5.0, threshold=8.0, direction="max", symbol="X",
+                                  trace_id=f"tr-{i}", mode="scalp", ts_event=ts)
+
+
 def test_live_refresh_equals_a_recompute_through_appends_slides_and_export(
     layout: DataLayout, metrics_config: MetricsConfig
 ) -> None:
@@ -231,13 +243,6 @@ def test_a_gate_after_the_window_end_falls_back_to_the_full_trace_latency_sql(
     (the TUI's window ends now; a clock ahead can log later): such a refresh uses the derived SQL."""
     now = time.time()
 
-    def signal(i: int, ts: float) -> dict[str, Any]:
-        return builders.signal_received(signal_id=f"s-{i}", side="long", confidence=0.6, price=100.0, model_id="m",
-                                        strategy="st", symbol="X", trace_id=f"tr-{i}", mode="scalp", ts_event=ts)
-
-    def gate(i: int, ts: float) -> dict[str, Any]:
-        return builders.gate_decision(gate="spread", value=5.0, threshold=8.0, direction="max", symbol="X",
-                                      trace_id=f"tr-{i}", mode="scalp", ts_event=ts)
 
     conn = open_live_db(layout.live_db)
     ingest_events(conn, [signal(1, now - 300), gate(1, now - 299.5), signal(2, now - 200), gate(2, now - 199.9)])
@@ -382,13 +387,6 @@ def test_a_last_gate_before_the_window_start_reads_as_none_in_kept_latency_quant
     window and the trace's signal-to-decision latency is NULL there, not the value kept from a wider window."""
     now = time.time()
 
-    def signal(i: int, ts: float) -> dict[str, Any]:
-        return builders.signal_received(signal_id=f"s-{i}", side="long", confidence=0.6, price=100.0, model_id="m",
-                                        strategy="st", symbol="X", trace_id=f"tr-{i}", mode="scalp", ts_event=ts)
-
-    def gate(i: int, ts: float) -> dict[str, Any]:
-        return builders.gate_decision(gate="spread", value=5.0, threshold=8.0, direction="max", symbol="X",
-                                      trace_id=f"tr-{i}", mode="scalp", ts_event=ts)
 
     conn = open_live_db(layout.live_db)
     ingest_events(conn, [gate(1, now - 900), signal(1, now - 600)]

@@ -15,9 +15,8 @@ import duckdb
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
-from storage_helpers import T0, gate_events, store, trade_pair
+from storage_helpers import T0, every_type, gate_events, store, trade_pair
 
-from observability.core import builders
 from observability.core.io.columns import FILE_SCHEMA, PAYLOAD_COLUMNS
 from observability.core.io.exporter import dataset_lock, export_once
 from observability.core.io.payload_typing import BATCH_ROWS
@@ -25,7 +24,6 @@ from observability.core.io.query import QueryLayer
 from observability.core.schemas import PAYLOAD_CLASSES
 from observability.errors import DataDirError
 from observability.paths import DataLayout
-from observability.sim.generate import generate_events
 
 
 def parquet_files(layout: DataLayout) -> list[Path]:
@@ -183,14 +181,7 @@ def test_kill_9_during_export_never_loses_or_duplicates_a_seq(layout: DataLayout
 
 
 def test_payload_rebuilt_from_parquet_means_the_same_as_the_logged_one(layout: DataLayout) -> None:
-    events = list(generate_events(seed=3, sim_seconds=60.0, events_per_second=50.0))
-    events += [
-        builders.error(component="ws", error_type="Timeout", message="m", traceback="tb", ts_event=T0),
-        builders.health(status="ok", queue_depth=1, fill_ratio=0.1, dropped={"INFO": 2}, writer_lag_s=0.1,
-                        events_per_s=3.0, kill_switch=False),
-        builders.kill_switch(action="fired", fill_ratio=0.9, queue_depth=9, threshold=0.95),
-        builders.config_changed(key="k", old_value=None, new_value={"a": [1, 2]}, changed_by="me", ts_event=T0),
-    ]
+    events = every_type()
     store(layout, events)
     q = QueryLayer(layout)
     sql = "SELECT seq, event_type, payload FROM events ORDER BY seq"
