@@ -242,8 +242,6 @@ def test_a_gate_after_the_window_end_falls_back_to_the_full_trace_latency_sql(
     """The kept last gate time per trace cannot tell a gate inside the window from one after its end
     (the TUI's window ends now; a clock ahead can log later): such a refresh uses the derived SQL."""
     now = time.time()
-
-
     conn = open_live_db(layout.live_db)
     ingest_events(conn, [signal(1, now - 300), gate(1, now - 299.5), signal(2, now - 200), gate(2, now - 199.9)])
     q = QueryLayer(layout)
@@ -386,8 +384,6 @@ def test_a_last_gate_before_the_window_start_reads_as_none_in_kept_latency_quant
     """A trace's last gate logged before its signal: once the window starts between them, the gate is not in the
     window and the trace's signal-to-decision latency is NULL there, not the value kept from a wider window."""
     now = time.time()
-
-
     conn = open_live_db(layout.live_db)
     ingest_events(conn, [gate(1, now - 900), signal(1, now - 600)]
                   + [e for i in range(2, 8) for e in (signal(i, now - 500 + i), gate(i, now - 499.9 + i))])
