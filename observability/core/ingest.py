@@ -164,24 +164,32 @@ def pydantic_batch(lines: Sequence[bytes], now: int) -> tuple[list[Row], list[Ro
     return rows, dead, sorted(problems)
 
 
-def write_batch(conn: sqlite3.Connection, rows: Sequence[Row], dead: Iterable[Row]) -> int | None:
-    """Insert one prepared batch in one transaction (duplicates by event_id are ignored).
+def insert_events(conn: sqlite3.Connection, rows: Sequence[Row]) -> int | None:
+    """Insert live_feed rows inside the caller's write transaction (duplicates by event_id are ignored).
 
-    Returns the seq of the batch's first row when every row was stored (their seqs are then consecutive:
-    one writer holds the write lock, and AUTOINCREMENT gives each insert the next), else None.
+    Returns the seq of the first row when every row was stored (their seqs are then consecutive: one
+    writer holds the write lock, and AUTOINCREMENT gives each insert the next), else None.
     """
+    if not rows:
+        return None
+    before = conn.total_changes
+    conn.executemany(INSERT_EVENT_SQL, rows)
+    if conn.total_changes - before != len(rows):
+        return None
+    return int(conn.execute("SELECT last_insert_rowid()").fetchone()[0]) - len(rows) + 1
+
+
+def write_batch(conn: sqlite3.Connection, rows: Sequence[Row], dead: Iterable[Row]) -> int | None:
+    """Insert one prepared batch in one transaction; return its first seq as `insert_events` does."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        before = conn.total_changes
-        conn.executemany(INSERT_EVENT_SQL, rows)
-        stored = conn.total_changes - before
-        last = conn.execute("SELECT last_insert_rowid()").fetchone()[0] if rows else 0
+        first = insert_events(conn, rows)
         conn.executemany(INSERT_DEAD_LETTER_SQL, dead)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    return int(last) - len(rows) + 1 if rows and stored == len(rows) else None
+    return first
 
 
 def ingest_events(conn: sqlite3.Connection, events: Iterable[Mapping[str, Any] | Any],

@@ -36,12 +36,11 @@ import orjson
 
 from observability.config.observability_config import ObservabilityConfig
 from observability.core import maintenance
-from observability.core.ingest import prepare_batch
+from observability.core.ingest import insert_events, prepare_batch
 from observability.core.io.spool import SpoolWriter
 from observability.core.live_store import (
     HEALTH_COLUMNS,
     INSERT_DEAD_LETTER_SQL,
-    INSERT_EVENT_SQL,
     INSERT_HEALTH_SQL,
     open_live_db,
 )
@@ -116,16 +115,12 @@ class Writer:
     # -- storage ----------------------------------------------------------------------------------
 
     def _commit(self, rows: Sequence[Any], dead: Sequence[Any], health: Sequence[Any]) -> int | None:
-        """Store one batch in one transaction; return its first row's seq when every row was stored (see
-        `ingest.write_batch`), else None."""
+        """Store one batch in one transaction; return its first row's seq as `ingest.insert_events` does."""
         if self._fault_file and os.path.exists(self._fault_file):
             raise sqlite3.OperationalError("database or disk is full (injected fault)")
         self.conn.execute("BEGIN IMMEDIATE")
         try:
-            before = self.conn.total_changes
-            self.conn.executemany(INSERT_EVENT_SQL, rows)
-            stored = self.conn.total_changes - before
-            last = self.conn.execute("SELECT last_insert_rowid()").fetchone()[0] if rows else 0
+            first = insert_events(self.conn, rows)
             if dead:
                 self.conn.executemany(INSERT_DEAD_LETTER_SQL, dead)
             if health:
@@ -135,7 +130,7 @@ class Writer:
             with contextlib.suppress(sqlite3.Error):
                 self.conn.execute("ROLLBACK")
             raise
-        return int(last) - len(rows) + 1 if rows and stored == len(rows) else None
+        return first
 
     def prepare(self, lines: list[bytes], health_lines: list[bytes]) -> Prepared:
         """Validation and row building: the CPU-heavy half, done while the previous batch commits."""
