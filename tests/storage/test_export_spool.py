@@ -47,7 +47,7 @@ def export_both_ways(layout: DataLayout, tmp_path: Path) -> tuple[int, pa.Table,
     """(rows from the spool, the spool-aided export, an export of a copy that reads every row from live.db)."""
     plain = DataLayout(tmp_path / "plain")
     shutil.copytree(layout.root, plain.root)
-    spooled = export_once(layout)
+    spooled = export_once(layout, spool_min_run=1)  # every spooled run, however short (see the last test)
     reference = export_once(plain, use_spool=False)
     assert reference.from_spool == 0 and reference.rows == spooled.rows
     return spooled.from_spool, exported(layout), exported(plain)
@@ -234,3 +234,22 @@ def test_a_spool_that_cannot_be_written_is_dropped_without_an_error(layout: Data
     from_spool, table, reference = export_both_ways(layout, tmp_path)
     assert from_spool == 250 and table.num_rows == 340 + len(trades)
     assert_same_rows(table, reference)
+
+
+def test_short_spooled_runs_between_rows_the_spool_lacks_are_read_from_live_db(layout: DataLayout) -> None:
+    """A writer often behind spools every other batch: typing each short gap alone cost more than typing it all."""
+    spool = SpoolWriter(layout.export_spool_dir, flush_rows=1)
+    conn = open_live_db(layout.live_db)
+    for k in range(10):
+        batch = gate_events(100, start=100 * k)
+        if k % 2:
+            ingest_events(conn, batch, spool)
+        else:
+            ingest_events(conn, batch)
+            spool.skip(len(batch))
+    conn.close()
+    spool.close()
+    result = export_once(layout)
+    assert result.rows == 1000 and result.from_spool == 0
+    assert exported(layout)["seq"].to_pylist() == list(range(1, 1001))
+

@@ -47,7 +47,7 @@ from observability.core.io.files import delete_files, remove_temp_files, write_p
 from observability.core.io.live_rows import ExportChunk, arrow_reader, fetch_raw_arrow, file_table, new_duck
 from observability.core.io.payload_typing import TypedRows, concat_typed, type_rows
 from observability.core.io.spool import SpoolReader, remove_exported
-from observability.core.io.spool_export import SpoolSource
+from observability.core.io.spool_export import MIN_RUN, SpoolSource
 from observability.core.live_store import box_id, export_record, exported_seq, open_live_db
 from observability.errors import DataDirError
 from observability.paths import DataLayout
@@ -237,7 +237,7 @@ def _run_chunks(reader: adbc_sqlite.Connection, spool: SpoolSource | None, targe
 
 def export_once(
     layout: DataLayout, *, max_rows: int | None = None, uri: str | None = None, wait: bool = False,
-    chunk_rows: int = CHUNK_ROWS, use_spool: bool = True,
+    chunk_rows: int = CHUNK_ROWS, use_spool: bool = True, spool_min_run: int = MIN_RUN,
 ) -> ExportResult:
     """Export every row above the watermark (at most `max_rows`) to Parquet; safe to call any time.
 
@@ -247,7 +247,8 @@ def export_once(
 
     Pipelined (see `_run_chunks`): reading, typing and writing of successive chunks of `chunk_rows`
     overlap, the watermark moves only after a chunk's files are durable. Rows the writer's spool holds
-    are taken typed from there (`use_spool=False`: every row from live.db).
+    are taken typed from there, in runs of at least `spool_min_run` rows (`use_spool=False`: every row
+    from live.db).
     """
     started = time.perf_counter()
     target = open_target(layout, uri)
@@ -277,7 +278,8 @@ def export_once(
                 progress.watermark, progress.rows = last, progress.rows + n
                 progress.files, progress.bytes = progress.files + written[0], progress.bytes + written[1]
 
-            spool = SpoolSource(SpoolReader(layout.export_spool_dir), (reader, second)) if use_spool else None
+            spool = (SpoolSource(SpoolReader(layout.export_spool_dir), (reader, second), spool_min_run)
+                     if use_spool else None)
             first, spooled_rows = _run_chunks(reader, spool, target, box, max_rows, max(1, chunk_rows), commit,
                                               watermark)
             remove_exported(layout.export_spool_dir, progress.watermark)

@@ -93,6 +93,12 @@ def confirmed_rows(parts: dict[str, pa.Table], live: pa.Table) -> tuple[TypedRow
     return TypedRows(rows, np.arange(k, dtype=np.int64)), TypedRows(end_to_end(laid, TYPED_FIELDS), order)
 
 
+MIN_RUN: Final = 20_000
+"""Fewer spooled rows than this, cut short by rows the spool lacks, are read from live.db with them: a
+writer that is often behind spools every other batch, and typing each short gap alone (a DuckDB pass of
+~10 queries) made the export slower than typing every row."""
+
+
 @dataclass(frozen=True)
 class SpoolSource:
     """The spool and the live.db connections its rows are checked with, for one export."""
@@ -100,17 +106,22 @@ class SpoolSource:
     spool: SpoolReader
     readers: tuple[adbc_sqlite.Connection, ...]
     """Read-only ADBC connections to live.db; the check reads one part of each slice on each."""
+    min_run: int = MIN_RUN
 
     def slice(self, *, after: int, limit: int) -> tuple[TypedRows, TypedRows] | None:
         """Envelope rows and typed payloads of up to `limit` rows above `after` (`confirmed_rows`).
 
-        None when the spool cannot give the next row (not spooled, or not the row live.db has): the
-        caller reads that slice from live.db.
+        None when the spool cannot give the next row (not spooled, or not the row live.db has), or only a
+        run shorter than `min_run` before such a row: the caller reads that slice from live.db.
         """
         parts = self.spool.rows(after, after + limit)
         if ENVELOPE not in parts:
             return None
-        return confirmed_rows(parts, _live_rows(self.readers, after, int(parts[ENVELOPE]["seq"][-1].as_py())))
+        live = _live_rows(self.readers, after, int(parts[ENVELOPE]["seq"][-1].as_py()))
+        got = confirmed_rows(parts, live)
+        if got is None or (got[0].table.num_rows < min(self.min_run, live.num_rows)):
+            return None
+        return got
 
     def next_seq(self, after: int) -> int | None:
         return self.spool.next_seq(after)
