@@ -195,8 +195,8 @@ def stage_floors(layout: DataLayout, rows: int) -> None:
     with arrow_reader(layout.live_db) as reader, arrow_reader(layout.live_db) as second:
         spool, after, slices = SpoolSource(SpoolReader(layout.export_spool_dir), (reader, second)), 0, []
         while (got := spool.slice(after=after, limit=SLICE_ROWS)) is not None:
-            slices.append(got)
-            after = int(pc.max(got[0].table["seq"]).as_py())
+            slices.append((got.envelope, got.typed))
+            after = int(pc.max(got.envelope.table["seq"]).as_py())
     export_table(concat_typed([e for e, _ in slices]), concat_typed([t for _, t in slices]))
     spool_s = time.process_time() - started
     cores = os.cpu_count() or 1

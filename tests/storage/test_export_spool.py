@@ -75,6 +75,21 @@ def test_a_spool_from_another_live_db_is_not_taken_for_this_ones_rows(layout: Da
     assert_same_rows(table, reference)
 
 
+def test_files_written_from_a_spool_that_fails_its_check_are_removed_and_the_rows_exported_from_live_db(
+        layout: DataLayout, tmp_path: Path) -> None:
+    """The check against live.db runs while the files are written: a failed one must cost the files, and
+    neither move the watermark nor leave a file behind."""
+    store(layout, gate_events(300), spooled=True)
+    conn = open_live_db(layout.live_db)
+    with conn:
+        conn.execute("UPDATE live_feed SET ts_stored = ts_stored + 1 WHERE seq = 300")
+    conn.close()
+    result = export_once(layout, spool_min_run=1)
+    assert result.rows == 300 and result.from_spool == 299 and result.watermark == 300
+    assert result.reconciled_files == result.files == 3  # the first, failed pass wrote each partition's file
+    assert exported(layout)["seq"].to_pylist() == list(range(1, 301))
+
+
 def test_spooled_rows_are_taken_up_to_the_first_row_live_db_holds_otherwise(layout: DataLayout, tmp_path: Path) -> None:
     store(layout, gate_events(300), spooled=True)
     store(layout, gate_events(300, start=300), spooled=True)

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 import adbc_driver_sqlite.dbapi as adbc_sqlite
@@ -159,11 +159,18 @@ def _ready(value: _Slice) -> Future[_Slice]:
     return done
 
 
-def _write_chunk(target: Target, box: str, slices: list[Future[_Slice]]) -> tuple[int, int]:
+class SpoolMismatch(Exception):
+    """A chunk's rows from the spool are not live.db's (checked while its files were written)."""
+
+
+def _write_chunk(target: Target, box: str, slices: list[Future[_Slice]], checks: list[Future[bool]]
+                 ) -> tuple[int, int]:
     """Write one chunk's files (one per partition) once its slices are typed; return (files, bytes).
 
     Each thread takes its partition's rows from the chunk and encodes and compresses them (C++ that
     releases the GIL): WRITE_THREADS partitions side by side use every core where one writer used one.
+    Raises SpoolMismatch, after the files are written, if a slice from the spool failed its check
+    (`checks`): the files lie above the watermark, which readers ignore and the next run deletes.
     """
     typed = [f.result() for f in slices]
     chunk = ExportChunk.of(concat_typed([env for env, _ in typed]), concat_typed([t for _, t in typed]))
@@ -171,6 +178,8 @@ def _write_chunk(target: Target, box: str, slices: list[Future[_Slice]]) -> tupl
     with ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="export-write") as pool:
         sizes = list(pool.map(lambda rows: _write_part(target, box, chunk.part(rows)),
                               sorted(parts, key=len, reverse=True)))
+    if not all(check.result() for check in checks):
+        raise SpoolMismatch
     return len(parts), sum(sizes)
 
 
@@ -180,14 +189,28 @@ class _Progress:
     rows: int = 0
     files: int = 0
     bytes: int = 0
+    first: int | None = None
+    spooled: int = 0
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """A chunk handed to the file writer, and what its commit records."""
+
+    written: Future[tuple[int, int]]
+    first: int
+    last: int
+    rows: int
+    spooled: int
 
 
 def _run_chunks(reader: adbc_sqlite.Connection, spool: SpoolSource | None, target: Target, box: str,
-                max_rows: int | None, chunk_rows: int, commit: Callable[[int, int, tuple[int, int]], None],
-                start: int) -> tuple[int | None, int]:
-    """Read, type and write every chunk above `start` as a pipeline; return (first seq read, rows from the spool).
+                max_rows: int | None, chunk_rows: int, commit: Callable[[_Chunk], None], start: int) -> None:
+    """Read, type and write every chunk above `start` as a pipeline, committing each once its files are durable.
 
-    A slice the spool holds (confirmed against live.db, see `spool_export`) comes typed from there instead.
+    A slice the spool holds (see `spool_export`) comes typed from there instead; its check against
+    live.db runs while the chunk's files are written, and a chunk whose check failed is not committed
+    (SpoolMismatch).
 
     A chunk is read from SQLite (C, no GIL) in slices of SLICE_ROWS, each typed by DuckDB in a thread as
     soon as it is read, and its files are written in another thread while the next chunk is read and
@@ -196,14 +219,15 @@ def _run_chunks(reader: adbc_sqlite.Connection, spool: SpoolSource | None, targe
     files above the watermark.
     """
     duck: duckdb.DuckDBPyConnection | None = None  # opened only when there is something to type (~15 ms)
-    after, fetched, first, spooled_rows = start, 0, None, 0
-    writing: tuple[Future[tuple[int, int]], int, int] | None = None
+    after, fetched = start, 0
+    writing: _Chunk | None = None
     try:
         with (ThreadPoolExecutor(1, thread_name_prefix="export-type") as typer,
               ThreadPoolExecutor(1, thread_name_prefix="export-write") as writer):
             while True:
                 slices: list[Future[_Slice]] = []
-                chunk = 0
+                checks: list[Future[bool]] = []
+                first, chunk, spooled_rows = after + 1, 0, 0
                 while chunk < chunk_rows and (max_rows is None or fetched < max_rows):
                     room = chunk_rows - chunk if max_rows is None else min(chunk_rows - chunk, max_rows - fetched)
                     limit = min(max(1, min(SLICE_ROWS, chunk_rows // 2)), room)  # typing overlaps the next read
@@ -211,25 +235,27 @@ def _run_chunks(reader: adbc_sqlite.Connection, spool: SpoolSource | None, targe
                     if spooled is None and spool is not None and (nxt := spool.next_seq(after)) is not None \
                             and nxt > after + 1:
                         limit = min(limit, nxt - after - 1)  # rows the spool lacks, up to where it has them again
-                    rows = (spooled[0].table if spooled is not None
+                    rows = (spooled.envelope.table if spooled is not None
                             else fetch_raw_arrow(reader, after_seq=after, limit=limit))
                     if rows.num_rows == 0:
                         break
                     lo, hi = pc.min_max(rows["seq"]).values()
-                    first = first if first is not None else int(lo.as_py())
+                    first = first if chunk else int(lo.as_py())
                     after, fetched, chunk = int(hi.as_py()), fetched + rows.num_rows, chunk + rows.num_rows
                     if spooled is not None:
                         spooled_rows += rows.num_rows
-                        slices.append(_ready(spooled))
+                        slices.append(_ready((spooled.envelope, spooled.typed)))
+                        checks.append(spooled.matches)
                         continue
                     duck = duck if duck is not None else new_duck()
                     slices.append(typer.submit(_type_slice, duck, rows))
                 if writing is not None:  # the previous chunk's files were written while this one was read
-                    commit(writing[1], writing[2], writing[0].result())
+                    commit(writing)
                     writing = None
                 if not slices:
-                    return first, spooled_rows
-                writing = (writer.submit(_write_chunk, target, box, slices), after, chunk)
+                    return
+                writing = _Chunk(writer.submit(_write_chunk, target, box, slices, checks), first, after, chunk,
+                                 spooled_rows)
     finally:
         if duck is not None:
             duck.close()
@@ -272,19 +298,30 @@ def export_once(
                 publish_watermark(target, box, watermark)
             progress = _Progress(watermark)
 
-            def commit(last: int, n: int, written: tuple[int, int]) -> None:
-                set_watermark(conn, target.state_key, last)
-                publish_watermark(target, box, last)
-                progress.watermark, progress.rows = last, progress.rows + n
+            def commit(chunk: _Chunk) -> None:
+                written = chunk.written.result()
+                set_watermark(conn, target.state_key, chunk.last)
+                publish_watermark(target, box, chunk.last)
+                progress.first = progress.first if progress.first is not None else chunk.first
+                progress.watermark, progress.rows = chunk.last, progress.rows + chunk.rows
                 progress.files, progress.bytes = progress.files + written[0], progress.bytes + written[1]
+                progress.spooled += chunk.spooled
 
-            spool = (SpoolSource(SpoolReader(layout.export_spool_dir), (reader, second), spool_min_run)
-                     if use_spool else None)
-            first, spooled_rows = _run_chunks(reader, spool, target, box, max_rows, max(1, chunk_rows), commit,
-                                              watermark)
+            with ThreadPoolExecutor(1, thread_name_prefix="export-check") as checks:
+                spool = (SpoolSource(SpoolReader(layout.export_spool_dir), (reader, second), spool_min_run, checks)
+                         if use_spool else None)
+                try:
+                    _run_chunks(reader, spool, target, box, max_rows, max(1, chunk_rows), commit, watermark)
+                except SpoolMismatch:  # not this live.db's spool, or not all of it: check each slice first
+                    reconciled += reconcile(target, box, progress.watermark)
+                    left = None if max_rows is None else max_rows - progress.rows
+                    checked_first = None if spool is None else replace(spool, checks=None)
+                    _run_chunks(reader, checked_first, target, box, left, max(1, chunk_rows), commit,
+                                progress.watermark)
             remove_exported(layout.export_spool_dir, progress.watermark)
     finally:
         conn.close()
-    return ExportResult(rows=progress.rows, files=progress.files, bytes=progress.bytes, first_seq=first,
+    return ExportResult(rows=progress.rows, files=progress.files, bytes=progress.bytes, first_seq=progress.first,
                         last_seq=progress.watermark if progress.rows else None, watermark=progress.watermark,
-                        reconciled_files=reconciled, seconds=time.perf_counter() - started, from_spool=spooled_rows)
+                        reconciled_files=reconciled, seconds=time.perf_counter() - started,
+                        from_spool=progress.spooled)

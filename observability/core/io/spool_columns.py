@@ -27,11 +27,10 @@ from observability.core.live_store import LIVE_FEED_COLUMNS
 ENVELOPE: Final = "_envelope"
 """The stream of envelope batches (seq order); each event type has a stream of its own."""
 
-ENVELOPE_FIELDS: Final[tuple[tuple[str, pa.DataType], ...]] = tuple(
-    (n, t) for n, t in RAW_FIELDS if n not in ("payload", "event_id"))
-"""The envelope columns of a spool batch. Not the event id: the exporter reads it from live.db anyway
-when it checks the spool's rows against live.db's (`spool_export`), so spooling it was writer CPU for
-nothing."""
+ENVELOPE_FIELDS: Final[tuple[tuple[str, pa.DataType], ...]] = tuple((n, t) for n, t in RAW_FIELDS if n != "payload")
+"""The envelope columns of a spool batch: every live_feed column but the payload (its typed columns are in the
+event type's stream). With the event id here, the exporter's check against live.db reads two integer
+columns only, while the files are being written (`spool_export`)."""
 
 _ROW_INDEX: Final = {name: i for i, name in enumerate(LIVE_FEED_COLUMNS)}
 """Where each column sits in a live_feed row tuple (`ingest` / `wire_check.fast_rows` build them in this order)."""
