@@ -86,13 +86,11 @@ class HeldView:
     recent: str | None = None
     """For a table updated in place: a small table (or parenthesised SELECT) of its rows in the changed
     buckets, in the two minutes at the window's edges and in the window's last minutes (window_cache.py),
-    with every column a metric reads. Partials of changed buckets, edge rows and the first evidence
-    tail are read from it instead of the whole table."""
-    recent_tail: bool = True
-    """`recent` holds the first evidence tail (the window's last RECENT_SPAN) whole: read for it instead."""
+    with every column a metric reads. Partials of changed buckets, edge rows and the rows whose evidence
+    ids are kept (kept_ids.py) are read from it instead of the whole table."""
 
 
-def _key_literal(key: object) -> str:
+def key_literal(key: object) -> str:
     """A key bound as a literal: DuckDB prunes row groups by a literal, not by a parameter."""
     if isinstance(key, datetime):
         return f"TIMESTAMPTZ '{key.astimezone(UTC).isoformat()}'"
@@ -243,8 +241,8 @@ class BucketCache:
                 return parts.table
         elif parts is not None and parts.generation == held.generation:
             if held.max_key is not None and (parts.covered is None or held.max_key > parts.covered):  # type: ignore[operator]
-                top = f"{held.key} <= {_key_literal(held.max_key)}"
-                cond = top if parts.covered is None else f"{held.key} > {_key_literal(parts.covered)} AND {top}"
+                top = f"{held.key} <= {key_literal(held.max_key)}"
+                cond = top if parts.covered is None else f"{held.key} > {key_literal(parts.covered)} AND {top}"
                 sql = self._partial_select(src, partials, where, group_by, evidence, held.table, cond, bucketed=True)
                 self.con.execute(f"INSERT INTO {parts.table} {sql}")
                 parts.covered, parts.appends = held.max_key, parts.appends + 1
@@ -255,7 +253,7 @@ class BucketCache:
             self._tables += 1
         table = parts.table if parts is not None else f"_obs_p_{self._tables}"
         cond = ("true" if held.max_key is None or held.changed is not None
-                else f"{held.key} <= {_key_literal(held.max_key)}")
+                else f"{held.key} <= {key_literal(held.max_key)}")
         sql = self._partial_select(src, partials, where, group_by, evidence, held.table, cond, bucketed=True)
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}")
         self._parts[sig] = _Parts(table, held.generation, held.max_key, (src, partials, where, group_by, evidence))

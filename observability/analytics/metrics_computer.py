@@ -7,18 +7,17 @@ append-only view, the metrics that split into count/sum/avg/min/max are combined
 partial aggregates (buckets.py) instead of re-reading every held row; plain `quantile_cont`s of a view
 kept between refreshes (the in-place trade views, trace_latency) come from kept sorted values
 (quantiles.py); the others still aggregate the rows. Evidence per value is the most recent row ids it was
-computed from (`evidence_ids` of them), looked for among the window's last minutes first: a top-N
-of ids over millions of rows cost as much as the metrics themselves, and the last minutes usually
-hold enough rows of each group (else the next, longer tail; else every row). Groups by a column over
-the trade views the query layer updates in place take them from their minute partials instead (a
-time filter there scans every trade, and a rare group needed a scan of the whole window).
+computed from (`evidence_ids` of them): for a live window kept per group between refreshes from the
+rows each one changed (kept_ids.py); otherwise looked for among the window's last minutes first: a
+top-N of ids over millions of rows cost as much as the metrics themselves, and the last minutes usually
+hold enough rows of each group (else the next, longer tail; else every row).
 """
 
 from __future__ import annotations
 
 import time
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 import duckdb
@@ -26,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from observability.analytics.buckets import BucketCache
 from observability.analytics.evidence import Fact, fact
+from observability.analytics.kept_ids import TAILS, KeptIds, one_of
 from observability.analytics.quantiles import QuantileCache, parse_quantile
 from observability.analytics.views import (
     ALL_SOURCES,
@@ -35,16 +35,12 @@ from observability.analytics.views import (
     needed_bases,
     needed_columns,
 )
-from observability.analytics.window_cache import ON_IN_PLACE, RECENT_SPAN, WindowCache
+from observability.analytics.window_cache import ON_IN_PLACE, WindowCache
 from observability.analytics.windows import Window, window_us
 from observability.config.metrics_config import MetricsConfig, MetricSpec, load_metrics_config
 
 Status = Literal["ok", "warn", "critical", "insufficient", "no_data", "info"]
 _RANK = {"ok": 0, "warn": 1, "critical": 2}
-RECENT_TAILS: Final = (RECENT_SPAN, timedelta(minutes=10), timedelta(hours=2))
-"""The window's last stretches searched for evidence ids before all of it. The first one is short: where
-rows arrive fast, ten minutes hold far more than `evidence_ids` rows of each busy group, and the top-N
-over them cost as much as the metric itself."""
 PROBE_EVERY: Final = 8
 """Refreshes a longer evidence tail serves first try before a live computer tries the next shorter one."""
 
@@ -126,14 +122,6 @@ class MetricsReport(BaseModel):
         return [f for v in self.values for f in v.to_facts()] + [f for a in self.alerts for f in a.to_facts()]
 
 
-def _one_of(group_by: str, groups: set[str | None]) -> str:
-    """SQL: the row's group (as `views.group_query` casts it) is one of `groups`."""
-    grp = f"CAST(({group_by}) AS VARCHAR)"
-    names = ", ".join("'" + g.replace("'", "''") + "'" for g in groups if g is not None)
-    parts = ([f"{grp} IN ({names})"] if names else []) + ([f"{grp} IS NULL"] if None in groups else [])
-    return "(" + (" OR ".join(parts) or "false") + ")"
-
-
 def status_of(spec: MetricSpec, value: float | None, n: int) -> Status:
     """Too few rows is 'insufficient' even when the value is undefined (a Sharpe ratio of one day)."""
     if n > 0 and n < spec.min_samples:
@@ -167,8 +155,8 @@ class MetricsComputer:
         self.cache = WindowCache(con, incremental=incremental)
         self.buckets = BucketCache(con)
         self.quantiles = QuantileCache(con)
-        self._last_ids: dict[tuple[str, str | None, str | None], tuple[object, dict[Any, list[str]]]] = {}
-        """Per metric group over a held view: what its evidence ids were looked up for, and the ids."""
+        self.kept_ids = KeptIds(con, self.config.evidence_ids)
+        """Evidence ids of the metric groups over held views, kept between refreshes (kept_ids.py)."""
         self._first_tail: dict[tuple[str, str | None, str | None], tuple[int, int]] = {}
         """Per metric group: the evidence tail (index into the tails, then the whole window) that served last,
         and how many refreshes in a row it served first try."""
@@ -211,21 +199,17 @@ class MetricsComputer:
                     vals.update(zip(aliases, row[4:], strict=True))
             held = self.cache.held(view)
             counts = {key: n for key, (n, _) in merged.items()}
-            # A held view without new rows (same top key) and the same rows per group in the window (none slid
-            # out, none came in at its end) has the same rows in each group: the same most recent ids.
-            seen = (held.generation, held.max_key, counts) if held is not None else None
-            last = self._last_ids.get((view, where, group_by))
+            src = ALL_SOURCES[view]
+            evidence: dict[tuple[str, str | None], list[str]] = {}
             if inline_ids:
-                evidence, extra = {}, 0
-            elif seen is not None and last is not None and last[0] == seen:
-                evidence, extra = last[1], 0
+                pass
+            elif held is not None and src.recent_evidence and self.kept_ids.serves(held):
+                evidence, extra = self.kept_ids.ids(window, src, where, group_by, held, counts)
+                queries += extra
             else:
-                evidence, extra = self._evidence(window, ALL_SOURCES[view], where, group_by, counts,
-                                                 held.recent if held is not None and held.recent_tail else None)
-                if seen is not None:
-                    self._last_ids[(view, where, group_by)] = (seen, evidence)
+                evidence, extra = self._evidence(window, src, where, group_by, counts)
+                queries += extra
             evidence = evidence or inline
-            queries += extra
             for (scope, grp), (n, vals) in merged.items():
                 if scope is None or (scopes is not None and scope not in scopes and scope != "all"):
                     continue
@@ -257,12 +241,12 @@ class MetricsComputer:
         those rows carry the evidence ids."""
         src = ALL_SOURCES[view]
         held = self.cache.held(view)
-        # Evidence ids come from `_evidence`, but a source without recent rows gets them with its values,
-        # and so does a group_by over a view updated in place: its minute partials keep each minute's most
-        # recent ids (only changed minutes are recomputed), while a tail of it scans the whole table, and a
-        # rare group lacking ids in the tails costs another scan with the group expression on every row.
+        # Evidence ids are kept between refreshes for held views (kept_ids.py) or come from `_evidence`, but a
+        # source without recent rows gets them with its values, and so does a group_by over a view updated in
+        # place that the kept ids cannot follow: its minute partials keep each minute's most recent ids (only
+        # changed minutes are recomputed), while a tail of it scans the whole table.
         in_place = held is not None and held.changed is not None and group_by is not None
-        ev = 0 if src.recent_evidence and not in_place else self.config.evidence_ids
+        ev = 0 if src.recent_evidence and (not in_place or self.kept_ids.serves(held)) else self.config.evidence_ids
         splits = self.buckets.splits(src, exprs, where, group_by, held) if held is not None else {}
         out: list[tuple[list[str], list[tuple[Any, ...]]]] = []
         if splits and held is not None:
@@ -290,19 +274,17 @@ class MetricsComputer:
         return None if rows is None else ([a for a, _, _ in parsed], rows)
 
     def _evidence(self, window: Window, src: Source, where: str | None, group_by: str | None,
-                  rows: dict[tuple[str, str | None], int], recent: str | None = None,
-                  ) -> tuple[dict[tuple[str, str | None], list[str]], int]:
+                  rows: dict[tuple[str, str | None], int]) -> tuple[dict[tuple[str, str | None], list[str]], int]:
         """The `evidence_ids` most recent row ids per (scope, group) with `rows` rows in the window, and
         the queries run. A tail of the window holding at least that many rows of a group (or all of its
         rows) holds that group's most recent ones: the same ids as a top-N over every row. Each longer
-        tail, and at last the whole window, is read only for the groups still lacking ids. `recent`: an
-        in-place view's recent rows (they hold the first tail whole), read for it instead of the view."""
+        tail, and at last the whole window, is read only for the groups still lacking ids."""
         ev = self.config.evidence_ids
         if ev <= 0 or not src.recent_evidence:
             return {}, 0
         found: dict[tuple[str, str | None], list[str]] = {}
         lacking = dict(rows)
-        starts: list[datetime | None] = [window.until - t for t in RECENT_TAILS if window.until - t > window.since]
+        starts: list[datetime | None] = [window.until - t for t in TAILS if window.until - t > window.since]
         starts.append(None)
         # Start at the tail that served last time (a group too sparse for the short tails costs a query per
         # tail at each refresh otherwise), one shorter every PROBE_EVERY refreshes it served first try.
@@ -315,12 +297,8 @@ class MetricsComputer:
             if start is not None:
                 conds.append(f"{src.ts} >= TIMESTAMPTZ '{start.astimezone(UTC).isoformat()}'")
             if group_by and queries:
-                conds.append(_one_of(group_by, {g for _, g in lacking}))
-            relation = None
-            if recent is not None and start == window.until - RECENT_SPAN:
-                since, until = window.sql_bounds()
-                relation = f"(SELECT * FROM {recent} WHERE {src.ts} >= {since} AND {src.ts} < {until})"
-            sql = group_query(src, [], " AND ".join(conds) or None, group_by, ev, relation)
+                conds.append(one_of(group_by, {g for _, g in lacking}))
+            sql = group_query(src, [], " AND ".join(conds) or None, group_by, ev)
             queries += 1
             for scope, grp, n, ids, *_ in self.con.execute(sql).fetchall():
                 key = (scope, grp)

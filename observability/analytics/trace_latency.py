@@ -91,9 +91,8 @@ class TraceLatencyCache:
 
     def held(self, lo_us: int, hi_us: int) -> HeldView | None:
         """The kept rows as a view updated in place (buckets.py, quantiles.py), with the minutes the last
-        update changed and a table of the rows in those minutes and in the window's first and last minutes
-        (not its last minutes whole: the evidence tail scans the kept rows, cheaper than copying them at
-        each refresh where signals arrive fast). Only when the last `view_sql` kept the window (no
+        update changed and a table of the rows in those minutes and in the window's first and last minutes.
+        Only when the last `view_sql` kept the window (no
         fallback) and no row in it has a last gate before the window start: every row then reads as in
         any window holding it (that row's gate would read as NULL in this window only)."""
         if not self.exact_rows:
@@ -105,7 +104,7 @@ class TraceLatencyCache:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {CHANGED} AS SELECT CAST(unnest(?) AS BIGINT) AS b",
                          [self._changed])
         return HeldView(f"(SELECT {_VALUES} FROM {ROWS})", "version", self._generation, self._version, CHANGED,
-                        self._since_version, RECENT, recent_tail=False)
+                        self._since_version, RECENT)
 
     @property
     def changed(self) -> list[int]:

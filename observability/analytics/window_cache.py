@@ -45,9 +45,8 @@ from observability.core.io.views import VIEWS
 
 LIVE_SLACK: Final = timedelta(seconds=120)
 RECENT_SPAN: Final = timedelta(minutes=1)
-"""The window's last stretch an in-place view's recent table holds whole (the first evidence tail). Short:
-the table is copied at each refresh, and where trades arrive fast ten minutes of them cost more to copy than
-the longer tail's scan when a group needs it."""
+"""The window's last stretch an in-place view's recent table holds whole (its partial last minute and the one
+before). Short: the table is copied at each refresh."""
 APPEND_KEYS: Final[dict[str, str]] = {
     "events": "seq", "signals": "seq", "gate_decisions": "seq", "model_updates": "seq",
     "config_changes": "seq", "market_context": "seq", "errors": "seq", "health": "ts",
@@ -196,9 +195,8 @@ class WindowCache:
     def _with_recent(self, view: str, cols_list: list[str], changes: HeldView, window: Window) -> HeldView:
         """`changes` with its recent table: the view's rows in the changed buckets (past the window's end
         too), in the window's two edge minutes and in its last RECENT_SPAN, only the columns metrics read.
-        Why: one narrow scan of
-        the in-place table per refresh, instead of one full-width scan per changed-rows copy, per metric
-        group's edges and per first evidence tail."""
+        Why: one narrow scan of the in-place table per refresh, instead of one full-width scan per changed-rows
+        copy and per metric group's edges."""
         known = self._recent_columns.get(view, [])
         cols = known + [c for c in cols_list if c not in known]
         self._recent_columns[view] = cols

@@ -72,37 +72,38 @@ def test_evidence_ids_are_each_groups_most_recent_rows_whatever_tail_holds_them(
             assert value.evidence == expected, (gate, scope)
 
 
-def test_a_live_computer_starts_at_the_tail_that_served_last_time_and_probes_one_shorter(
+def test_a_computer_of_a_past_window_starts_at_the_tail_that_served_last_time_and_probes_one_shorter(
     layout: DataLayout, metrics_config: MetricsConfig
 ) -> None:
-    """A group only the whole window serves costs one evidence query at the next refreshes, not one per tail;
+    """A group only the whole window serves costs one evidence query at the next computes, not one per tail;
     after PROBE_EVERY of them the next shorter tail is tried again (rows may have become denser). The ids stay
-    the same. (A decision of another rare gate arrives before each refresh: without new rows, the ids found
-    last time are used again.)"""
+    the same. (A past window is rebuilt at each compute; a live one keeps its ids between refreshes instead,
+    see test_kept_ids.py.)"""
     now = time.time()
     events = decisions(now, ["sparse"])
     conn = open_live_db(layout.live_db)
     ingest_events(conn, events)
-    window = Window(label="24h", since=datetime.now(UTC) - timedelta(hours=24),
-                    until=datetime.now(UTC) + timedelta(seconds=1))
+    until = datetime.now(UTC) - timedelta(minutes=10)
+    window = Window(label="24h", since=until - timedelta(hours=24), until=until)
     q = QueryLayer(layout)
     try:
         no_ids = metrics_config.model_copy(update={"evidence_ids": 0})
         bare = MetricsComputer(q.connect(), no_ids).compute(window, metrics=["gate_decisions_total"]).queries
-        live = MetricsComputer(q.connect(), metrics_config)
+        past = MetricsComputer(q.connect(), metrics_config)
         reports = []
         for i in range(PROBE_EVERY + 3):
             ingest_events(conn, [builders.gate_decision(gate="other", value=1.0, threshold=0.5, direction="min",
                                                         symbol="BTCUSDT", trace_id=f"o-{i}", mode="scalp",
                                                         ts_event=now - 3600 + i)])
             q.refresh()
-            reports.append(live.compute(window, metrics=["gate_decisions_total"]))
+            reports.append(past.compute(window, metrics=["gate_decisions_total"]))
     finally:
         conn.close()
         q.close()
     # 1 min, 10 min, 2 h, all; then all; then 2 h, all; then all again.
     assert [r.queries - bare for r in reports] == [4, *[1] * PROBE_EVERY, 2, 1]
-    expected = [e["event_id"] for e in sorted(events, key=lambda e: -e["ts_event"])[:metrics_config.evidence_ids]]
+    shown = sorted((e for e in events if e["ts_event"] < until.timestamp()), key=lambda e: -e["ts_event"])
+    expected = [e["event_id"] for e in shown[:metrics_config.evidence_ids]]
     for report in reports:
         value = report.get("gate_decisions_total", "all", "sparse")
         assert value is not None and value.evidence == expected
