@@ -163,17 +163,22 @@ class SpoolMismatch(Exception):
     """A chunk's rows from the spool are not live.db's (checked while its files were written)."""
 
 
-def _write_chunk(target: Target, box: str, slices: list[Future[_Slice]], checks: list[Future[bool]]
+def _assemble(slices: list[Future[_Slice]]) -> ExportChunk:
+    """A chunk's slices, once typed, as one chunk ready to be cut into files."""
+    typed = [f.result() for f in slices]
+    return ExportChunk.of(concat_typed([env for env, _ in typed]), concat_typed([t for _, t in typed]))
+
+
+def _write_chunk(target: Target, box: str, assembled: Future[ExportChunk], checks: list[Future[bool]]
                  ) -> tuple[int, int]:
-    """Write one chunk's files (one per partition) once its slices are typed; return (files, bytes).
+    """Write one chunk's files (one per partition) once it is assembled; return (files, bytes).
 
     Each thread takes its partition's rows from the chunk and encodes and compresses them (C++ that
     releases the GIL): WRITE_THREADS partitions side by side use every core where one writer used one.
     Raises SpoolMismatch, after the files are written, if a slice from the spool failed its check
     (`checks`): the files lie above the watermark, which readers ignore and the next run deletes.
     """
-    typed = [f.result() for f in slices]
-    chunk = ExportChunk.of(concat_typed([env for env, _ in typed]), concat_typed([t for _, t in typed]))
+    chunk = assembled.result()
     parts = chunk.partitions()
     with ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="export-write") as pool:
         sizes = list(pool.map(lambda rows: _write_part(target, box, chunk.part(rows)),
@@ -213,8 +218,8 @@ def _run_chunks(reader: adbc_sqlite.Connection, spool: SpoolSource | None, targe
     (SpoolMismatch).
 
     A chunk is read from SQLite (C, no GIL) in slices of SLICE_ROWS, each typed by DuckDB in a thread as
-    soon as it is read, and its files are written in another thread while the next chunk is read and
-    typed, so the stages overlap on all cores even within one chunk. Chunks are written in order and
+    soon as it is read, and its files are written in another thread while the next chunk is read, typed
+    and assembled, so the stages overlap on all cores even within one chunk. Chunks are written in order and
     `commit` (the watermark) runs only after a chunk's files are durable, so a crash still leaves only
     files above the watermark.
     """
@@ -223,6 +228,7 @@ def _run_chunks(reader: adbc_sqlite.Connection, spool: SpoolSource | None, targe
     writing: _Chunk | None = None
     try:
         with (ThreadPoolExecutor(1, thread_name_prefix="export-type") as typer,
+              ThreadPoolExecutor(1, thread_name_prefix="export-assemble") as assembler,
               ThreadPoolExecutor(1, thread_name_prefix="export-write") as writer):
             while True:
                 slices: list[Future[_Slice]] = []
@@ -249,12 +255,14 @@ def _run_chunks(reader: adbc_sqlite.Connection, spool: SpoolSource | None, targe
                         continue
                     duck = duck if duck is not None else new_duck()
                     slices.append(typer.submit(_type_slice, duck, rows))
+                # assembled while the previous chunk's last files are written, which leaves a core idle
+                assembled = assembler.submit(_assemble, slices) if slices else None
                 if writing is not None:  # the previous chunk's files were written while this one was read
                     commit(writing)
                     writing = None
-                if not slices:
+                if assembled is None:
                     return
-                writing = _Chunk(writer.submit(_write_chunk, target, box, slices, checks), first, after, chunk,
+                writing = _Chunk(writer.submit(_write_chunk, target, box, assembled, checks), first, after, chunk,
                                  spooled_rows)
     finally:
         if duck is not None:
