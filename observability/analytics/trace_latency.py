@@ -5,7 +5,9 @@ Why: the derived source joins every signal of the window with the last gate deci
 second per refresh. Here one row per (signal, trade) is kept in `_obs_tl`, and each refresh
 recomputes only the traces touched since the last one: new signals, new gate decisions, new trade
 events (the query layer's `_trade_events`, by seq). The last gate time per trace is kept in
-`_obs_lastgate` (max over the held gate rows, merged with each batch of new ones).
+`_obs_lastgate` (max over the held gate rows, merged with each batch of new ones). A touched trace's
+rows are found by the hash of its trace id (an integer probe of a million rows, not a string one), and
+its signal is taken from its kept rows, not looked for among the held signals.
 
 The window view then gives exactly `views.DERIVED_SOURCES["trace_latency"]`: a last gate before
 the window start means no gate in the window (every held gate row of that trace is older), and
@@ -40,10 +42,16 @@ _VALUES: Final = (
 )
 """The derived source's columns over the kept rows (`views.DERIVED_SOURCES["trace_latency"]`)."""
 _JOIN: Final = (
-    "SELECT s.trace_id, s.mode, s.symbol, s.ts_event, g.last_gate_at, t.trade_id, t.opened_at, t.entry_latency_ms"
-    " FROM {signals} s LEFT JOIN " + LAST_GATE + " g ON g.trace_id = s.trace_id"
-    " LEFT JOIN (SELECT trace_id, trade_id, opened_at, entry_latency_ms FROM trades) t ON t.trace_id = s.trace_id"
+    "SELECT s.trace_id, s.mode, s.symbol, s.ts_event, g.last_gate_at, t.trade_id, t.opened_at, t.entry_latency_ms,"
+    " s._sseq, s._th FROM {signals} s LEFT JOIN {last_gate} g ON g.trace_id = s.trace_id"
+    " LEFT JOIN (SELECT trace_id, trade_id, opened_at, entry_latency_ms FROM trades{only}) t ON t.trace_id = s.trace_id"
 )
+"""Kept rows of signals: beside the derived source's columns, the signal's seq (`_sseq`: one row per signal,
+whatever its trades) and the hash of its trace id (`_th`: the rows of given traces are found by a probe of
+integers, not of every trace id string)."""
+_ODD: Final = "(opened_at < ts_event OR last_gate_at < ts_event)"
+"""A kept row whose trade or last gate came before its signal: only such a row can have a trade or last gate
+before the window start while its signal is in the window (none in practice; counted, not looked for)."""
 
 
 @dataclass
@@ -70,6 +78,8 @@ class TraceLatencyCache:
         self._since_version = 0
         self._changed: list[int] = []
         """Minutes (of signal time) whose kept rows the last update replaced, removed or added."""
+        self._odd = 0
+        """Kept rows that are `_ODD`."""
 
     def view_sql(self, signals: HeldView | None, gates: HeldView | None, since: str, until: str) -> str | None:
         """SELECT giving the window's trace_latency rows, or None when only the full SQL is exact."""
@@ -79,9 +89,12 @@ class TraceLatencyCache:
         self._update(signals, gates)
         self.exact_rows = False
         (late_gate,) = self._one(f"SELECT CAST(? AS TIMESTAMPTZ) >= {until}", [self._last_gate])
-        early_trade, early_gate = self._one(
-            f"SELECT coalesce(bool_or(opened_at < {since}), false), coalesce(bool_or(last_gate_at < {since}), false) "
-            f"FROM {ROWS} WHERE ts_event >= {since} AND ts_event < {until}")
+        early_trade: object = False
+        early_gate: object = False
+        if self._odd:
+            early_trade, early_gate = self._one(
+                f"SELECT coalesce(bool_or(opened_at < {since}), false), coalesce(bool_or(last_gate_at < {since}), "
+                f"false) FROM {ROWS} WHERE ts_event >= {since} AND ts_event < {until}")
         if late_gate or early_trade:
             return None
         self.exact_rows = not early_gate
@@ -120,45 +133,65 @@ class TraceLatencyCache:
         return bool(rows)
 
     def _update(self, signals: HeldView, gates: HeldView) -> None:
-        (trades_key,) = self._one(f"SELECT coalesce(max(seq), 0) FROM {TRADE_EVENTS}")
+        old = self._state
+        # The newest trade event seq, found in the last row groups when the one seen last is still there.
+        since_trades = f" WHERE seq >= {old.trades_key}" if old is not None else ""
+        (trades_key,) = self._one(f"SELECT max(seq) FROM {TRADE_EVENTS}{since_trades}")
+        if trades_key is None:
+            (trades_key,) = self._one(f"SELECT coalesce(max(seq), 0) FROM {TRADE_EVENTS}")
         top = _State(signals.generation, gates.generation, int(str(signals.max_key)), int(str(gates.max_key)),
                      int(str(trades_key)))
-        old = self._state
         self._since_version, self._changed = self._version, []
         if old is None or (old.signals_gen, old.gates_gen) != (top.signals_gen, top.gates_gen):
             self._generation += 1
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE {LAST_GATE} AS SELECT trace_id, max(ts_event) AS "
-                             f"last_gate_at FROM {gates.table} GROUP BY trace_id")
-            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {ROWS} AS {_JOIN.format(signals=signals.table)}")
+                             f"last_gate_at, hash(trace_id) AS _th FROM {gates.table} GROUP BY trace_id")
+            signal_rows = f"(SELECT *, seq AS _sseq, hash(trace_id) AS _th FROM {signals.table})"
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {ROWS} AS "
+                             + _JOIN.format(signals=signal_rows, last_gate=LAST_GATE, only=""))
             (self._last_gate,) = self._one(f"SELECT max(last_gate_at) FROM {LAST_GATE}")
-            self._state = top
+            (odd,) = self._one(f"SELECT count(*) FROM {ROWS} WHERE {_ODD}")
+            self._odd, self._state = int(str(odd)), top
             return
         if (top.signals_key, top.gates_key, top.trades_key) == (old.signals_key, old.gates_key, old.trades_key):
             return
         self.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {_TOUCHED} AS SELECT DISTINCT trace_id FROM ("
-            f" SELECT trace_id FROM {signals.table} WHERE seq > {old.signals_key}"
+            f"CREATE OR REPLACE TEMP TABLE {_TOUCHED} AS SELECT trace_id, hash(trace_id) AS _th FROM (SELECT DISTINCT "
+            f"trace_id FROM (SELECT trace_id FROM {signals.table} WHERE seq > {old.signals_key}"
             f" UNION ALL SELECT trace_id FROM {gates.table} WHERE seq > {old.gates_key}"
-            f" UNION ALL SELECT trace_id FROM {TRADE_EVENTS} WHERE seq > {old.trades_key}) WHERE trace_id IS NOT NULL")
+            f" UNION ALL SELECT trace_id FROM {TRADE_EVENTS} WHERE seq > {old.trades_key}) WHERE trace_id IS NOT NULL)")
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE _obs_new_gates AS SELECT trace_id, max(ts_event) AS "
-                         f"last_gate_at FROM {gates.table} WHERE seq > {old.gates_key} GROUP BY trace_id")
+                         f"last_gate_at, hash(trace_id) AS _th FROM {gates.table} WHERE seq > {old.gates_key} "
+                         "GROUP BY trace_id")
         (newest,) = self._one("SELECT greatest(max(last_gate_at), ?) FROM _obs_new_gates", [self._last_gate])
         self._last_gate = newest
         self.con.execute(f"UPDATE {LAST_GATE} SET last_gate_at = greatest({LAST_GATE}.last_gate_at, n.last_gate_at) "
                          f"FROM _obs_new_gates n WHERE {LAST_GATE}.trace_id = n.trace_id")
         self.con.execute(f"INSERT INTO {LAST_GATE} SELECT * FROM _obs_new_gates n "
                          f"ANTI JOIN {LAST_GATE} g ON g.trace_id = n.trace_id")
-        self.con.execute(f"DELETE FROM {ROWS} WHERE trace_id IN (SELECT trace_id FROM {_TOUCHED}) "
-                         f"OR ts_event < (SELECT min(ts_event) FROM {signals.table})")
-        # A signal without a trace id joins nothing: only new ones are added. A touched trace's rows come back
-        # with their signal's time: the minutes of the rows added are all that changed in the window (the
-        # rows deleted for sliding out lie before it).
-        came = self.con.execute(f"INSERT INTO {ROWS} {_JOIN.format(signals=signals.table)} "
-                                f"WHERE s.trace_id IN (SELECT trace_id FROM {_TOUCHED}) "
-                                f"OR (s.trace_id IS NULL AND s.seq > {old.signals_key}) "
-                                f"RETURNING epoch_us(ts_event) // {BUCKET_US}").fetchall()
-        self.con.execute(f"DROP TABLE {_TOUCHED}")
-        self.con.execute("DROP TABLE _obs_new_gates")
-        self._changed = sorted({int(b) for (b,) in came})
+        # Rows that slid out (signals before the held ones) go; then the touched traces' rows, whose signals are
+        # joined again: those kept rows' signals (every held signal up to the last seq seen has its rows), and
+        # the new signals. A touched trace's rows come back with their signal's time: the minutes of the rows
+        # added are all that changed in the window (the rows deleted for sliding out lie before it).
+        slid = self.con.execute(f"DELETE FROM {ROWS} WHERE ts_event < (SELECT min(ts_event) FROM {signals.table}) "
+                                f"RETURNING {_ODD}").fetchall()
+        touched = f"_th IN (SELECT _th FROM {_TOUCHED}) AND trace_id IN (SELECT trace_id FROM {_TOUCHED})"
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE _obs_tl_gone AS SELECT rowid AS r, _sseq, trace_id, mode, "
+                         f"symbol, ts_event, _th, {_ODD} AS odd FROM {ROWS} WHERE {touched}")
+        (gone_odd,) = self._one("SELECT count(*) FILTER (WHERE odd) FROM _obs_tl_gone")
+        self.con.execute(f"DELETE FROM {ROWS} WHERE rowid IN (SELECT r FROM _obs_tl_gone)")
+        signal_rows = (
+            "(SELECT DISTINCT _sseq, trace_id, mode, symbol, ts_event, _th FROM _obs_tl_gone UNION ALL "
+            f"SELECT seq, trace_id, mode, symbol, ts_event, hash(trace_id) FROM {signals.table} "
+            f"WHERE seq > {old.signals_key} AND (trace_id IS NULL OR trace_id IN (SELECT trace_id FROM {_TOUCHED})))")
+        came = self.con.execute(
+            f"INSERT INTO {ROWS} " + _JOIN.format(
+                signals=signal_rows, last_gate=f"(SELECT * FROM {LAST_GATE} WHERE {touched})",
+                only=f" WHERE trace_id IN (SELECT trace_id FROM {_TOUCHED})")
+            + f" RETURNING epoch_us(ts_event) // {BUCKET_US}, {_ODD}").fetchall()
+        for table in (_TOUCHED, "_obs_new_gates", "_obs_tl_gone"):
+            self.con.execute(f"DROP TABLE {table}")
+        self._odd += sum(1 for (_, odd) in came if odd) - sum(1 for (odd,) in slid if odd) - int(str(gone_odd))
+        self._changed = sorted({int(b) for (b, _) in came})
         self._version += 1
         self._state = top

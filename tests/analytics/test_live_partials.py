@@ -406,6 +406,31 @@ def test_a_last_gate_before_the_window_start_reads_as_none_in_kept_latency_quant
         q.close()
 
 
+def test_a_trace_whose_last_gate_came_before_its_signal_logged_after_the_first_refresh_is_read_as_none(
+    layout: DataLayout, metrics_config: MetricsConfig
+) -> None:
+    """Kept latency rows whose gate (or trade) came before their signal are counted as they come and go (the
+    window checks them only while there are any): logged after the first refresh, such a trace still reads
+    with no gate in a window starting between them."""
+    now = time.time()
+    conn = open_live_db(layout.live_db)
+    ingest_events(conn, [e for i in range(2, 8) for e in (signal(i, now - 500 + i), gate(i, now - 499.9 + i))])
+    q = QueryLayer(layout)
+    live = MetricsComputer(q.connect(), metrics_config)
+    try:
+        live.compute(window(now - 3600))
+        ingest_events(conn, [gate(1, now - 900), signal(1, now - 600)])
+        q.refresh()
+        w = window(now - 3600)
+        assert_same(live.compute(w), layout, metrics_config, w)
+        assert live.cache.last["trace_latency"] == "incremental"
+        w = window(now - 700)  # after the gate of tr-1, before its signal
+        assert_same(live.compute(w), layout, metrics_config, w)
+    finally:
+        conn.close()
+        q.close()
+
+
 def test_a_quantile_of_a_non_double_expression_is_aggregated_from_the_rows_beside_kept_ones(
     layout: DataLayout, metrics_config: MetricsConfig
 ) -> None:
