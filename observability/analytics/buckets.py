@@ -85,7 +85,7 @@ class HeldView:
     since_key: object = None
     recent: str | None = None
     """For a table updated in place: a small table (or parenthesised SELECT) of its rows in the changed
-    buckets, in the two minutes at the window's edges and in the window's last minutes (window_cache.py),
+    buckets and in the two minutes at the window's edges (window_cache.py),
     with every column a metric reads. Partials of changed buckets, edge rows and the rows whose evidence
     ids are kept (kept_ids.py) are read from it instead of the whole table."""
 

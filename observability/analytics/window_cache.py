@@ -44,9 +44,6 @@ from observability.core.io.query import LIVE_FROM_VARIABLE, NEW_FROM_VARIABLE, O
 from observability.core.io.views import VIEWS
 
 LIVE_SLACK: Final = timedelta(seconds=120)
-RECENT_SPAN: Final = timedelta(minutes=1)
-"""The window's last stretch an in-place view's recent table holds whole (its partial last minute and the one
-before). Short: the table is copied at each refresh."""
 APPEND_KEYS: Final[dict[str, str]] = {
     "events": "seq", "signals": "seq", "gate_decisions": "seq", "model_updates": "seq",
     "config_changes": "seq", "market_context": "seq", "errors": "seq", "health": "ts",
@@ -194,7 +191,7 @@ class WindowCache:
 
     def _with_recent(self, view: str, cols_list: list[str], changes: HeldView, window: Window) -> HeldView:
         """`changes` with its recent table: the view's rows in the changed buckets (past the window's end
-        too), in the window's two edge minutes and in its last RECENT_SPAN, only the columns metrics read.
+        too) and in the window's two edge minutes, only the columns metrics read.
         Why: one narrow scan of the in-place table per refresh, instead of one full-width scan per changed-rows
         copy and per metric group's edges."""
         known = self._recent_columns.get(view, [])
@@ -202,20 +199,16 @@ class WindowCache:
         self._recent_columns[view] = cols
         bucket = f"epoch_us({BASE_SOURCES[view].ts}) // {BUCKET_US}"
         lo_us, hi_us = window_us(window)
-        tail_us = max(lo_us, hi_us - RECENT_SPAN // timedelta(microseconds=1))
-        tail = tail_us // BUCKET_US
-        older = {lo_us // BUCKET_US, *(int(b) for (b,) in self.con.execute(f"SELECT b FROM {changes.changed}")
-                                         .fetchall())}
         # Changed buckets past the window's end too (a close logged ahead of this clock): their partials are
         # recomputed from these rows now, and never again when the window reaches them.
-        top = hi_us // BUCKET_US
-        listed = ", ".join(str(b) for b in sorted(older) if b < tail or b > top) or "NULL"
+        buckets = {lo_us // BUCKET_US, hi_us // BUCKET_US,
+                   *(int(b) for (b,) in self.con.execute(f"SELECT b FROM {changes.changed}").fetchall())}
+        listed = ", ".join(str(b) for b in sorted(buckets))
         table, stored = f"_obs_recent_{view}", IN_PLACE[view]
         # Rows found by a scan of the time columns alone, then fetched by rowid: a filtered scan reads
         # every projected column of every row. A list of literals is evaluated in the scan.
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {', '.join(cols)} FROM {stored} "
-                         f"WHERE rowid IN (SELECT rowid FROM {stored} "
-                         f"WHERE {bucket} BETWEEN {tail} AND {top} OR {bucket} IN ({listed}))")
+                         f"WHERE rowid IN (SELECT rowid FROM {stored} WHERE {bucket} IN ({listed}))")
         return replace(changes, recent=table)
 
     def prepare(self, window: Window, columns: dict[str, list[str]], derived: dict[str, int],
