@@ -145,17 +145,18 @@ class BucketCache:
         if held.changed is None:  # an appended table: later windows start no earlier
             self.con.execute(f"DELETE FROM {table} WHERE b < {first}")
         b0, b1 = first, hi_us // BUCKET_US
-        # The rows of the partial minutes at both ends, each a plain range (row groups are pruned by it).
+        # The rows of the partial minutes at both ends, aggregated per minute by one partials select (its
+        # expressions bound once: parsing, binding and optimising them costs more than running them).
         ranges = [(lo_us, hi_us)] if b0 >= b1 else [(lo_us, b0 * BUCKET_US), (b1 * BUCKET_US, hi_us)]
+        edges = [f"{src.ts} >= {_literal(start)} AND {src.ts} < {_literal(end)}" for start, end in ranges]
+        if held.recent is not None:  # a small table: one filter
+            rows = f"(SELECT * FROM {held.recent} WHERE {' OR '.join(f'({e})' for e in edges)})"
+        else:  # each a plain range: the held table's row groups are pruned by it
+            rows = "(" + " UNION ALL ".join(f"SELECT * FROM {held.table} WHERE {e}" for e in edges) + ")"
         keys = self._keys(src)
         cols = ", ".join(["_n", "_ev", *(f'"{p.alias}"' for p in partials)])
-        inner = f"SELECT b, {keys}, {cols} FROM {table} WHERE b >= {b0} AND b < {b1}"
-        for start, end in ranges:
-            edge = f"{src.ts} >= {_literal(start)} AND {src.ts} < {_literal(end)}"
-            # Labelled with their own minute: older than every bucket above the first, newer below the last.
-            inner += (f" UNION ALL SELECT {start // BUCKET_US} AS b, * FROM ("
-                      + self._partial_select(src, partials, where, group_by, evidence, held.recent or held.table, edge,
-                                             bucketed=False) + ")")
+        inner = (f"SELECT b, {keys}, {cols} FROM {table} WHERE b >= {b0} AND b < {b1} UNION ALL "
+                 + self._partial_select(src, partials, where, group_by, evidence, rows, "true", bucketed=True))
         scope, grp_out, groups = grouping(src, group_by)
         values = (f"SELECT {scope} AS scope, {grp_out} AS grp, CAST(coalesce(sum(_n), 0) AS BIGINT) AS _n, "
                   f"CAST(NULL AS VARCHAR[]) AS _ids, {finals} FROM ({inner}){groups}")
