@@ -48,9 +48,14 @@ class TradeChanges:
         key, ts = KEYS[view], BASE_SOURCES[view].ts
         bucket = f"epoch_us({ts}) // {BUCKET_US}"
         mapping, changed = f"_obs_map_{view}", f"_obs_chg_{view}"
-        row = self.con.execute(f"SELECT coalesce(max(seq), 0), count(*) FROM {TRADE_EVENTS}").fetchone()
-        top, events = (int(row[0]), int(row[1])) if row is not None else (0, 0)
         seen = self._seen.get(view)
+        # The newest seq is found in the last row groups while the one seen last is still there.
+        newer = f" WHERE seq >= {seen.covered}" if seen is not None else ""
+        row = self.con.execute(f"SELECT (SELECT max(seq) FROM {TRADE_EVENTS}{newer}), "
+                               f"(SELECT count(*) FROM {TRADE_EVENTS})").fetchone()
+        if row is not None and row[0] is None:
+            row = self.con.execute(f"SELECT coalesce(max(seq), 0), count(*) FROM {TRADE_EVENTS}").fetchone()
+        top, events = (int(row[0]), int(row[1])) if row is not None else (0, 0)
         before = seen.covered if seen is not None else 0
         if seen is not None and top > seen.covered:
             (fresh, no_id) = self._one(f"SELECT count(*), count(*) FILTER (WHERE {key} IS NULL AND event_type IN "
@@ -61,26 +66,29 @@ class TradeChanges:
             seen = None
         if seen is None:
             self._generation += 1
-            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {mapping} AS SELECT {key} AS id, {bucket} AS b FROM {view}")
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {mapping} AS SELECT {key} AS id, {bucket} AS b, "
+                             f"hash({key}) AS h FROM {view}")
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE {changed} (b BIGINT)")
             self._seen[view] = _Seen(self._generation, top, events)
             return HeldView(view, key, self._generation, top, changed, None)
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {changed} (b BIGINT)")
         if top > seen.covered:
-            # The touched ids and their rows' new buckets once, each big table probed once for them.
-            touched, rows = f"_obs_touched_{view}", f"_obs_fresh_{view}"
-            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {touched} AS SELECT DISTINCT {key} AS id FROM "
-                             f"{TRADE_EVENTS} WHERE seq > {seen.covered} AND {key} IS NOT NULL")
-            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {rows} AS SELECT {key} AS id, {bucket} AS b FROM {view} "
-                             f"WHERE {key} IN (SELECT id FROM {touched})")
-            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {touched} AS SELECT id, b FROM {mapping} "
-                             f"WHERE id IN (SELECT id FROM {touched})")
-            self.con.execute(f"INSERT INTO {changed} SELECT DISTINCT b FROM (SELECT b FROM {touched} "
+            # The touched ids and their rows' new buckets once, each big table probed once for them; the bucket
+            # map by the hash of the id (an integer probe, not a string one), its old rows then gone by rowid.
+            touched, rows, old = f"_obs_touched_{view}", f"_obs_fresh_{view}", f"_obs_old_{view}"
+            new_ids = (f"SELECT DISTINCT {key} AS id FROM {TRADE_EVENTS} WHERE seq > {seen.covered} "
+                       f"AND {key} IS NOT NULL")
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {touched} AS SELECT id, hash(id) AS h FROM ({new_ids})")
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {rows} AS SELECT {key} AS id, {bucket} AS b, hash({key}) "
+                             f"AS h FROM {view} WHERE {key} IN (SELECT id FROM {touched})")
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {old} AS SELECT rowid AS r, b FROM {mapping} "
+                             f"WHERE h IN (SELECT h FROM {touched}) AND id IN (SELECT id FROM {touched})")
+            self.con.execute(f"INSERT INTO {changed} SELECT DISTINCT b FROM (SELECT b FROM {old} "
                              f"UNION ALL SELECT b FROM {rows}) WHERE b IS NOT NULL")
-            self.con.execute(f"DELETE FROM {mapping} WHERE id IN (SELECT id FROM {touched})")
-            self.con.execute(f"INSERT INTO {mapping} SELECT id, b FROM {rows}")
-            self.con.execute(f"DROP TABLE {touched}")
-            self.con.execute(f"DROP TABLE {rows}")
+            self.con.execute(f"DELETE FROM {mapping} WHERE rowid IN (SELECT r FROM {old})")
+            self.con.execute(f"INSERT INTO {mapping} SELECT id, b, h FROM {rows}")
+            for table in (touched, rows, old):
+                self.con.execute(f"DROP TABLE {table}")
             seen.covered, seen.events = top, events
         return HeldView(view, key, seen.generation, top, changed, before)
 
