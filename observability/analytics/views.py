@@ -121,6 +121,23 @@ HEALTH_COUNTERS_SQL: Final = (
     + ", ".join(f"{counter_increase(col)} AS {name}" for name, col in HEALTH_COUNTERS.items())
     + " FROM {health} WINDOW w AS (ORDER BY ts)")
 
+_DAILY_FROM_MODE_DAYS: Final = (
+    # 'all' from the per-mode days (few rows), not each trade twice.
+    " per_day AS (SELECT * FROM m UNION ALL SELECT 'all', d, sum(pnl_net), sum(pnl_gross), sum(fees),"
+    "  CAST(sum(trades) AS BIGINT) FROM m GROUP BY d),"
+    " cal AS (SELECT CAST(unnest(generate_series(min(d), greatest(max(d), CAST((least({until}, now())"
+    "  - INTERVAL 1 MICROSECOND) AT TIME ZONE 'UTC' AS DATE)), INTERVAL 1 DAY)) AS DATE) AS d FROM per_day)"
+    " SELECT s.scope, CAST(cal.d AS TIMESTAMPTZ) AS day, strftime(cal.d, '%Y-%m-%d') AS day_id,"
+    "  coalesce(p.pnl_net, 0.0) AS pnl_net, coalesce(p.pnl_gross, 0.0) AS pnl_gross,"
+    "  coalesce(p.fees, 0.0) AS fees, coalesce(p.trades, 0) AS trades"
+    " FROM (SELECT DISTINCT scope FROM per_day) s CROSS JOIN cal"
+    " LEFT JOIN per_day p ON p.scope = s.scope AND p.d = cal.d"
+)
+"""The end of `daily_pnl`'s SQL, from `m`: per mode (`scope`) and UTC day `d`, the sums of pnl_net, pnl_gross and
+fees and the count of `trades`."""
+DAILY_PNL_FROM_MODE_DAYS: Final = "WITH m AS (SELECT * FROM {days})," + _DAILY_FROM_MODE_DAYS
+"""`daily_pnl` from a relation of per-(mode, day) sums (`{days}`, columns as `m` above) instead of the trades."""
+
 DERIVED_SOURCES: Final[dict[str, Source]] = {
     # The equity curve of closed trades in window order, per scope: drawdown = peak - equity,
     # with the peak starting at 0 (a first losing trade is a drawdown).
@@ -140,17 +157,7 @@ DERIVED_SOURCES: Final[dict[str, Source]] = {
         f"WITH c AS (SELECT mode, {utc_date('closed_at')} AS d, pnl_net, pnl_gross, fees"
         "  FROM {trades} WHERE status = 'closed'),"
         " m AS (SELECT mode AS scope, d, sum(pnl_net) AS pnl_net, sum(pnl_gross) AS pnl_gross, sum(fees) AS fees,"
-        "  count(*) AS trades FROM c GROUP BY ALL),"
-        # 'all' from the per-mode days (few rows), not each trade twice.
-        " per_day AS (SELECT * FROM m UNION ALL SELECT 'all', d, sum(pnl_net), sum(pnl_gross), sum(fees),"
-        "  CAST(sum(trades) AS BIGINT) FROM m GROUP BY d),"
-        " cal AS (SELECT CAST(unnest(generate_series(min(d), greatest(max(d), CAST((least({until}, now())"
-        "  - INTERVAL 1 MICROSECOND) AT TIME ZONE 'UTC' AS DATE)), INTERVAL 1 DAY)) AS DATE) AS d FROM per_day)"
-        " SELECT s.scope, CAST(cal.d AS TIMESTAMPTZ) AS day, strftime(cal.d, '%Y-%m-%d') AS day_id,"
-        "  coalesce(p.pnl_net, 0.0) AS pnl_net, coalesce(p.pnl_gross, 0.0) AS pnl_gross,"
-        "  coalesce(p.fees, 0.0) AS fees, coalesce(p.trades, 0) AS trades"
-        " FROM (SELECT DISTINCT scope FROM per_day) s CROSS JOIN cal"
-        " LEFT JOIN per_day p ON p.scope = s.scope AND p.d = cal.d",
+        "  count(*) AS trades FROM c GROUP BY ALL)," + _DAILY_FROM_MODE_DAYS,
         recent_evidence=False,
     ),
     # One row per signal: signal -> last gate -> entry fill, in milliseconds. The fill is looked up in

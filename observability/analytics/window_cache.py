@@ -25,7 +25,7 @@ from typing import Final
 import duckdb
 
 from observability.analytics.buckets import BUCKET_US, HeldView
-from observability.analytics.equity import ROWS as EQUITY_ROWS
+from observability.analytics.equity import DAYS as EQUITY_DAYS
 from observability.analytics.equity import EquityCache, register_equity
 from observability.analytics.quantiles import QuantileSource
 from observability.analytics.trace_latency import TraceLatencyCache
@@ -33,6 +33,7 @@ from observability.analytics.trade_changes import TradeChanges
 from observability.analytics.views import (
     ALL_SOURCES,
     BASE_SOURCES,
+    DAILY_PNL_FROM_MODE_DAYS,
     DERIVED_SOURCES,
     derived_sql,
     needed_columns,
@@ -280,12 +281,13 @@ class WindowCache:
             for h in seq_held:
                 h.max_key = top
         # Closed trades of the window in curve order, kept between refreshes (equity.py): the equity curve and
-        # the daily P&L both read them (the daily P&L scanned every trade of the window otherwise).
+        # the daily P&L both read them (the daily P&L scanned every trade of the window otherwise), the latter
+        # as their sums per mode and day.
         trades = self._in_place.get("trades") if self.last.get("trades") == "in_place" else None
         kept_closes = None
         if self.incremental and trades is not None and derived.keys() & {"equity", "daily_pnl"}:
             read = list(dict.fromkeys([*(equity_columns or []), *needed_columns("trades", [], {"daily_pnl"})]))
-            kept_closes = self.equity.register(read, trades, *window_us(window))
+            kept_closes = self.equity.register(read, trades, *window_us(window), days="daily_pnl" in derived)
         for name, readers in derived.items():
             own_sql: str | None = None
             if name == "trace_latency":
@@ -296,7 +298,7 @@ class WindowCache:
             elif name == "equity" and self.incremental:
                 own_sql = kept_closes or register_equity(self.con, equity_columns or [])
             elif name == "daily_pnl" and kept_closes is not None:
-                own_sql = DERIVED_SOURCES[name].sql.format(since=since, until=until, trades=EQUITY_ROWS)
+                own_sql = DAILY_PNL_FROM_MODE_DAYS.format(until=until, days=EQUITY_DAYS)
             # Several readers of a source computed from scratch: compute it once, into a table.
             kind = "TABLE" if readers > 1 and own_sql is None else "VIEW"
             before = self._derived.get(name)

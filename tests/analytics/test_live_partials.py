@@ -431,6 +431,53 @@ def test_a_trace_whose_last_gate_came_before_its_signal_logged_after_the_first_r
         q.close()
 
 
+def test_daily_pnl_of_a_live_window_from_its_kept_closes_equals_a_recompute_across_days_and_modes(
+    layout: DataLayout, metrics_config: MetricsConfig
+) -> None:
+    """The daily series of a live window is built from the kept closes' sums per mode and UTC day: closes on
+    three days in both modes, half a second from midnight (a loss among them, a day of one mode only), give the
+    recompute's Sharpe, Sortino and daily figures."""
+    now = time.time()
+    midnight = now - now % 86400  # today's, UTC: closes on either side of the last two midnights
+    closes = [(1, "scalp", midnight - 86400.5, 103.0), (2, "runner", midnight - 86399.5, 98.0),
+              (3, "scalp", midnight - 0.5, 101.0), (4, "scalp", midnight + 0.5, 97.5),
+              (5, "runner", midnight - 40000, 104.0)]
+    exe = builders.execution(order_id="o", side="buy", price_requested=100.0, price_filled=100.0, size_requested=1.0,
+                             size_filled=1.0, fees=0.1, latency_ms=5.0)
+    events = []
+    for i, mode, ts, price in closes:
+        events.append(builders.trade_opened(trade_id=f"T{i}", side="long", execution=exe, model_id="m", symbol="X",
+                                            trace_id=f"tr-{i}", mode=mode, model_confidence=0.6, ts_event=ts - 60))
+        events.append(builders.trade_closed(trade_id=f"T{i}", side="long", entry_price=100.0, exit_price=price,
+                                            size=1.0, fees=0.2, hold_seconds=60.0, exit_reason="timeout",
+                                            symbol="X", trace_id=f"tr-{i}", mode=mode, ts_event=ts))
+    conn = open_live_db(layout.live_db)
+    ingest_events(conn, events[:6])
+    q = QueryLayer(layout)
+    live = MetricsComputer(q.connect(), metrics_config)
+    daily = ["sharpe_daily", "sortino_daily", "daily_pnl_avg_usdt", "days_positive_pct", "trades_closed"]
+    try:
+        live.compute(window(now - 3 * 86400), metrics=daily)
+        ingest_events(conn, events[6:])
+        q.refresh()
+        w = window(now - 3 * 86400)
+        report = live.compute(w, metrics=daily)
+        assert live.cache.last["trades"] == "in_place"
+        assert report.value("trades_closed") == 5
+        ref_q = QueryLayer(layout)
+        try:
+            ref = MetricsComputer(ref_q.connect(), metrics_config, incremental=False).compute(w, metrics=daily)
+        finally:
+            ref_q.close()
+        got, want = table(report), table(ref)
+        assert got.keys() == want.keys()
+        for key, (value, n, ids) in want.items():
+            assert got[key] == (pytest.approx(value, rel=1e-9, abs=1e-9), n, ids), key
+    finally:
+        conn.close()
+        q.close()
+
+
 def test_a_quantile_of_a_non_double_expression_is_aggregated_from_the_rows_beside_kept_ones(
     layout: DataLayout, metrics_config: MetricsConfig
 ) -> None:
