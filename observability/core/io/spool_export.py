@@ -20,6 +20,7 @@ from typing import Final
 import adbc_driver_sqlite.dbapi as adbc_sqlite
 import numpy as np
 import numpy.typing as npt
+import orjson
 import pyarrow as pa
 
 from observability.core.io.payload_typing import TYPED_FIELDS, TypedRows, end_to_end
@@ -112,6 +113,12 @@ writer that is often behind spools every other batch, and typing each short gap 
 ~10 queries) made the export slower than typing every row."""
 
 
+_COUNT: Final = (
+    "SELECT count(*) FROM json_each(?) AS c JOIN live_feed AS l ON l.seq BETWEEN json_extract(c.value, '$[0]') "
+    "AND json_extract(c.value, '$[1]') AND l.ts_stored = json_extract(c.value, '$[2]')")
+"""Rows of live.db that match [first seq, last seq, commit time] triples (a JSON array): a key range per triple."""
+
+
 @dataclass(frozen=True)
 class SpooledSlice:
     """Envelope rows and typed payloads of a slice from the spool."""
@@ -163,12 +170,29 @@ class SpoolSource:
         last = int(envelope["seq"][-1].as_py())
         if envelope.num_rows < self.min_run and last < spooled:
             return None
-        return SpooledSlice(*got, self.checks.submit(self._matches, after, envelope))
+        return SpooledSlice(*got, self.checks.submit(self._matches, envelope))
 
-    def _matches(self, after: int, envelope: pa.Table) -> bool:
-        live = _live_rows(self.readers, after, int(envelope["seq"][-1].as_py()))
+    def _matches(self, envelope: pa.Table) -> bool:
+        """Whether live.db holds exactly these rows (seqs without a gap): per commit time, every seq from the
+        commit's first spooled row to its last is a row of live.db with that commit time.
+
+        Counted by SQLite itself (seq is the key, so a count equal to the rows is every row): ~0.28 µs/row,
+        against ~0.4 to hand both columns of every row over to Arrow and compare them here.
+        """
         seq, stored = envelope["seq"].to_numpy(), envelope["ts_stored"].cast(pa.int64()).to_numpy()
-        return bool(live.num_rows == envelope.num_rows and _confirmed(seq, stored, live) == envelope.num_rows)
+        first = np.flatnonzero(np.diff(stored, prepend=stored[0] - 1))
+        last = np.append(first[1:], len(seq)) - 1
+        commits = np.stack([seq[first], seq[last], stored[first]], axis=1)
+
+        def count(i: int, part: npt.NDArray[np.int64]) -> int:
+            with self.readers[i].cursor() as cur:
+                cur.execute(_COUNT, (orjson.dumps(part.tolist()).decode(),))
+                row = cur.fetchone()
+            return int(row[0]) if row else 0
+
+        parts = np.array_split(commits, len(self.readers))
+        with ThreadPoolExecutor(len(self.readers), thread_name_prefix="export-check") as pool:
+            return sum(pool.map(count, range(len(parts)), parts)) == len(seq)
 
     def next_seq(self, after: int) -> int | None:
         return self.spool.next_seq(after)
