@@ -84,6 +84,10 @@ class KeptIds:
         self.evidence = evidence
         self.keep = evidence * KEEP_FACTOR
         self._kept: dict[tuple[str, str | None, str | None], _Kept] = {}
+        self._pending: dict[tuple[str, str | None, str | None], tuple[object, list[tuple[Key, list[Entry],
+                                                                                         list[Entry]]]]] = {}
+        """Per group: the changed rows another group's query read for it, and for what (generation, covered,
+        top key)."""
         self._changed: dict[str, tuple[object, set[int]]] = {}
         """Per in-place view: the changes (generation, since, top key) its changed minutes were read for."""
         self.lookups = 0
@@ -107,8 +111,7 @@ class KeptIds:
         if kept is not None and kept.generation == held.generation and kept.covered != held.max_key:
             if held.changed is not None and kept.covered != held.since_key:
                 kept = None
-            else:
-                self._advance(kept, src, where, group_by, held, hi)
+            elif self._advance(kept, src, where, group_by, held, hi):
                 queries += 1
         elif kept is not None and kept.generation != held.generation:
             kept = None
@@ -150,35 +153,70 @@ class KeptIds:
         return self.con.execute(sql).fetchall()
 
     def _advance(self, kept: _Kept, src: Source, where: str | None, group_by: str | None, held: HeldView,
-                 hi: int) -> None:
-        """Fold in the rows changed since `kept.covered`, and move the horizon up to the window's end."""
+                 hi: int) -> bool:
+        """Fold in the rows changed since `kept.covered`, and move the horizon up to the window's end; returns
+        whether a query ran (not when another group's query read this group's rows too)."""
+        sig = (src.name, where, group_by)
+        state = (kept.generation, kept.covered, held.max_key)
+        pending = self._pending.pop(sig, None)
+        queried = pending is None or pending[0] != state
+        delta = self._query_delta(sig, kept, src, held, hi) if queried else pending[1] if pending else []
         horizon = max(kept.horizon, hi)
-        if held.changed is None:
-            top = f"{held.key} <= {key_literal(held.max_key)}"
-            cond = f"{held.key} > {key_literal(kept.covered)} AND {top}"
-            relation = held.table
-        else:
+        if held.changed is not None:
             gone = self._changed_buckets(src.name, held)
             for part in (kept.top, kept.ahead):
                 for key, entries in part.items():
                     part[key] = [e for e in entries if e[0] // BUCKET_US not in gone]
-            cond = f"epoch_us({src.ts}) // {BUCKET_US} IN (SELECT b FROM {held.changed})"
-            relation = str(held.recent)
         moved: dict[Key, list[Entry]] = {}
         for key, entries in kept.ahead.items():
             moved[key] = [e for e in entries if e[0] < horizon]
             kept.ahead[key] = [e for e in entries if e[0] >= horizon]
-        for scope, grp, _, top_rows, ahead_rows in self._query(src, group_by, self._rows(src, where, group_by,
-                                                                                        relation, cond), horizon):
-            key = (scope, grp)
-            moved.setdefault(key, []).extend(_entries(top_rows))
+        for key, top_rows, ahead_rows in delta:
+            moved.setdefault(key, []).extend(top_rows)
             if ahead_rows:
-                kept.ahead.setdefault(key, []).extend(_entries(ahead_rows))
+                kept.ahead.setdefault(key, []).extend(ahead_rows)
         for key, entries in moved.items():
             if entries:
                 kept.keep(key, sorted([*kept.top.get(key, []), *entries], reverse=True),
                           kept.floor.get(key, kept.base), self.keep)
         kept.horizon, kept.covered = horizon, held.max_key
+        return queried
+
+    def _query_delta(self, sig: tuple[str, str | None, str | None], kept: _Kept, src: Source, held: HeldView,
+                     hi: int) -> list[tuple[Key, list[Entry], list[Entry]]]:
+        """The rows changed since `kept.covered` of this group, by (scope, group): those before the new horizon
+        (the KEEP newest) and those at or after it. One query reads them for every group over the same view,
+        grouped alike and kept up to the same key (their filters in the aggregates): the others' are kept for
+        their own call (`_pending`)."""
+        if held.changed is None:
+            cond = f"{held.key} > {key_literal(kept.covered)} AND {held.key} <= {key_literal(held.max_key)}"
+            relation = held.table
+        else:
+            cond = f"epoch_us({src.ts}) // {BUCKET_US} IN (SELECT b FROM {held.changed})"
+            relation = str(held.recent)
+        groups = [(other, k) for other, k in self._kept.items()
+                  if other[0] == sig[0] and other[2] == sig[2] and other != sig
+                  and (k.generation, k.covered) == (kept.generation, kept.covered)]
+        groups.insert(0, (sig, kept))
+        scope, grp_out, grouped = grouping(src, sig[2])
+        entry = "{'t': _t, 'id': _id}"
+        cols = []
+        for i, ((_, where, _), k) in enumerate(groups):
+            horizon, match = max(k.horizon, hi), f"({where})" if where else "true"
+            cols.append(f"max({entry}, {self.keep}) FILTER (WHERE _t < {horizon} AND {match}) AS _top{i}, "
+                        f"list({entry}) FILTER (WHERE _t >= {horizon} AND {match}) AS _ahead{i}")
+        rows = self._rows(src, None, sig[2], relation, cond)
+        result = self.con.execute(f"SELECT {scope} AS scope, {grp_out} AS grp, {', '.join(cols)} "
+                                  f"FROM ({rows}){grouped}").fetchall()
+        deltas: list[list[tuple[Key, list[Entry], list[Entry]]]] = [[] for _ in groups]
+        for row in result:
+            for i in range(len(groups)):
+                top_rows, ahead_rows = row[2 + 2 * i], row[3 + 2 * i]
+                if top_rows or ahead_rows:
+                    deltas[i].append(((row[0], row[1]), _entries(top_rows), _entries(ahead_rows)))
+        for ((other, k), delta) in list(zip(groups, deltas, strict=True))[1:]:
+            self._pending[other] = ((k.generation, k.covered, held.max_key), delta)
+        return deltas[0]
 
     def _changed_buckets(self, view: str, held: HeldView) -> set[int]:
         seen = (held.generation, held.since_key, held.max_key)

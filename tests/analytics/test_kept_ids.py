@@ -119,3 +119,40 @@ def test_open_trades_that_close_are_no_longer_kept_and_an_older_one_put_back_is_
     finally:
         conn.close()
         q.close()
+
+
+def test_groups_over_one_view_read_their_new_rows_in_one_query_each_with_its_own_filter(
+    layout: DataLayout, metrics_config: MetricsConfig
+) -> None:
+    """All gate decisions per gate, and the blocking ones per gate: one query reads both groups' new rows; each
+    keeps the newest rows its filter lets through."""
+    now = time.time()
+    since = now - 3600
+    events = [builders.gate_decision(gate="spread", value=1.0, threshold=0.5, direction="min", symbol="X",
+                                     trace_id=f"t-{i}", mode="scalp", ts_event=now - 600 + i)
+              if i % 3 else
+              builders.gate_decision(gate="spread", value=0.1, threshold=0.5, direction="min", symbol="X",
+                                     trace_id=f"t-{i}", mode="scalp", ts_event=now - 600 + i)
+              for i in range(120)]
+    metrics = ["gate_decisions_total", "gate_block_share_pct"]
+    conn = open_live_db(layout.live_db)
+    ingest_events(conn, events[:60])
+    q = QueryLayer(layout)
+    try:
+        no_ids = metrics_config.model_copy(update={"evidence_ids": 0})
+        bare = MetricsComputer(q.connect(), no_ids).compute(window(since, now + 1), metrics=metrics).queries
+        live = MetricsComputer(q.connect(), metrics_config)
+        live.compute(window(since, now + 1), metrics=metrics)
+        ingest_events(conn, events[60:])
+        q.refresh()
+        report = live.compute(window(since, now + 1), metrics=metrics)
+        assert report.queries - bare == 1
+        n = metrics_config.evidence_ids
+        blocked = [e for e in events if not e["payload"]["passed"]]
+        for name, rows in (("gate_decisions_total", events), ("gate_block_share_pct", blocked)):
+            value = report.get(name, "all", "spread")
+            assert value is not None
+            assert value.evidence == [e["event_id"] for e in sorted(rows, key=lambda e: -e["ts_event"])[:n]], name
+    finally:
+        conn.close()
+        q.close()
