@@ -2,7 +2,7 @@
 
 Why: a reader that reads every column of each new row through sqlite3 (a Python object per value,
 ~6 µs/row) and types its payload JSON with DuckDB (~5 µs/row) spent ~0.2 s of every refresh on 20k
-new rows. From live.db it now reads only seq, event id, commit time and payload; the spool (`spool`)
+new rows. From live.db it now reads only seq, commit time and payload; the spool (`spool`)
 gives the rest, typed, for the leading run of rows whose seq and commit time match live.db's
 (`spool_export.confirmed_rows`); rows after that run are read and typed as before. Same rows either
 way (`payload_rest` equal as JSON).
@@ -26,7 +26,7 @@ from observability.core.io.payload_typing import TypedRows
 from observability.core.io.spool import SpoolReader
 from observability.core.io.spool_export import confirmed_rows
 
-_HEAD = "SELECT seq, event_id, ts_stored, payload FROM live_feed WHERE seq > ? ORDER BY seq"
+_HEAD = "SELECT seq, ts_stored, payload FROM live_feed WHERE seq > ? ORDER BY seq"
 
 
 @dataclass(frozen=True)
@@ -63,9 +63,8 @@ def read_live(conn: sqlite3.Connection, spool_root: Path, *, after_seq: int) -> 
     if spool.next_seq(after_seq) is not None:
         rows = conn.execute(_HEAD, (after_seq,)).fetchall()
         if rows:
-            seq, ids, stored, payload = (list(c) for c in zip(*rows, strict=True))
-            live = pa.table({"seq": pa.array(seq, pa.int64()), "event_id": pa.array(ids, pa.string()),
-                             "ts_stored": pa.array(stored, pa.int64())})
+            seq, stored, payload = (list(c) for c in zip(*rows, strict=True))
+            live = pa.table({"seq": pa.array(seq, pa.int64()), "ts_stored": pa.array(stored, pa.int64())})
             spooled = confirmed_rows(spool.rows(after_seq, seq[-1]), live)
             if spooled is not None:
                 k = spooled[0].table.num_rows
