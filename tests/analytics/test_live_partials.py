@@ -7,6 +7,7 @@ export + pruning moved the rows from live.db to Parquet while the live computer 
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -51,6 +52,15 @@ def window(since: float) -> Window:
     return Window(label="w", since=datetime.fromtimestamp(since, UTC), until=datetime.now(UTC) + timedelta(seconds=1))
 
 
+def arrive(conn: sqlite3.Connection, q: QueryLayer, live: MetricsComputer, events: list[dict[str, Any]],
+           since: float) -> tuple[MetricsReport, Window]:
+    """New events reach live.db; the query layer refreshes, and the live computer computes the window from `since`."""
+    ingest_events(conn, events)
+    q.refresh()
+    w = window(since)
+    return live.compute(w), w
+
+
 def signal(i: int, ts: float) -> dict[str, Any]:
     """Trace tr-i's signal (symbol X, scalp) at ts."""
     return builders.signal_received(signal_id=f"s-{i}", side="long", confidence=0.6, price=100.0, model_id="m",
@@ -80,10 +90,7 @@ def test_live_refresh_equals_a_recompute_through_appends_slides_and_export(
         w = window(now - 3600)
         assert_same(live.compute(w), layout, metrics_config, w)
 
-        ingest_events(conn, second)
-        q.refresh()
-        w = window(now - 3600)
-        report = live.compute(w)
+        report, w = arrive(conn, q, live, second, now - 3600)
         assert live.cache.last["gate_decisions"] == "appended"
         assert live.cache.last["trace_latency"] == "incremental"
         assert live.cache.held("trades") is not None  # trades' minute partials follow the trade events
@@ -101,10 +108,7 @@ def test_live_refresh_equals_a_recompute_through_appends_slides_and_export(
         export_once(layout)
         prune_live_feed(conn, older_than_us=int((now + 60) * 1e6), max_seq_inclusive=exported_seq(conn))
         assert conn.execute("SELECT count(*) FROM live_feed").fetchone() == (0,)
-        ingest_events(conn, third)
-        q.refresh()
-        w = window(now - 1000.5)
-        report = live.compute(w)
+        report, w = arrive(conn, q, live, third, now - 1000.5)
         assert live.cache.last["gate_decisions"] == "appended"
         assert live.quantiles.last == {"trades": "advanced", "trace_latency": "advanced"}
         assert_same(report, layout, metrics_config, w)
@@ -155,10 +159,7 @@ def test_a_trade_closing_after_it_was_counted_open_moves_to_its_close_minute(
         w = window(now - 3600)
         report = live.compute(w)
         assert (report.value("trades_open"), report.value("trades_closed")) == (1, 0)
-        ingest_events(conn, [closed])
-        q.refresh()
-        w = window(now - 3600)
-        report = live.compute(w)
+        report, w = arrive(conn, q, live, [closed], now - 3600)
         assert live.cache.held("trades") is not None
         assert (report.value("trades_open"), report.value("trades_closed")) == (0, 1)
         assert report.value("pnl_net_usdt") == pytest.approx(2.8)  # (103 - 100) * 1 - 0.2
@@ -248,16 +249,11 @@ def test_a_gate_after_the_window_end_falls_back_to_the_full_trace_latency_sql(
     live = MetricsComputer(q.connect(), metrics_config)
     try:
         live.compute(window(now - 3600))
-        ingest_events(conn, [signal(3, now - 100), gate(3, now - 99.8)])
-        q.refresh()
-        w = window(now - 3600)
-        report = live.compute(w)
+        report, w = arrive(conn, q, live, [signal(3, now - 100), gate(3, now - 99.8)], now - 3600)
         assert live.cache.last["trace_latency"] == "incremental"
         assert_same(report, layout, metrics_config, w)
-        ingest_events(conn, [signal(4, now - 50), gate(4, now + 600)])  # logged ahead of the window's end
-        q.refresh()
-        w = window(now - 3600)
-        report = live.compute(w)
+        ahead = [signal(4, now - 50), gate(4, now + 600)]  # logged ahead of the window's end
+        report, w = arrive(conn, q, live, ahead, now - 3600)
         assert live.cache.last["trace_latency"] == "derived"
         assert_same(report, layout, metrics_config, w)
     finally:
@@ -290,10 +286,8 @@ def test_evidence_of_trades_closed_in_the_last_minutes_equals_a_recompute(
     live = MetricsComputer(q.connect(), metrics_config)
     try:
         live.compute(window(now - 3600))
-        ingest_events(conn, [e for i in range(40, 75) for e in trade(i, now - 0.9 + (i - 40) * 0.02)])
-        q.refresh()
-        w = window(now - 3600)
-        report = live.compute(w)
+        last_second = [e for i in range(40, 75) for e in trade(i, now - 0.9 + (i - 40) * 0.02)]
+        report, w = arrive(conn, q, live, last_second, now - 3600)
         assert live.cache.held("trades") is not None
         assert_same(report, layout, metrics_config, w)
         # No trade event now: the newest trades are in the recent rows as the window's last minutes only.
@@ -332,10 +326,7 @@ def test_a_quantile_forgets_the_minute_a_trade_left(layout: DataLayout, metrics_
     live = MetricsComputer(q.connect(), metrics_config)
     try:
         live.compute(window(now - 3600))
-        ingest_events(conn, [closed("A", now - 120)])
-        q.refresh()
-        w = window(now - 3600)
-        report = live.compute(w)
+        report, w = arrive(conn, q, live, [closed("A", now - 120)], now - 3600)
         assert live.cache.held("trades") is not None
         assert_same(report, layout, metrics_config, w)
     finally:
@@ -391,10 +382,7 @@ def test_a_last_gate_before_the_window_start_reads_as_none_in_kept_latency_quant
     live = MetricsComputer(q.connect(), metrics_config)
     try:
         live.compute(window(now - 3600))
-        ingest_events(conn, [signal(9, now - 100), gate(9, now - 99.5)])
-        q.refresh()
-        w = window(now - 3600)
-        report = live.compute(w)
+        report, w = arrive(conn, q, live, [signal(9, now - 100), gate(9, now - 99.5)], now - 3600)
         assert live.quantiles.last["trace_latency"] == "advanced"
         assert_same(report, layout, metrics_config, w)
         w = window(now - 700)  # after the gate of tr-1, before its signal
@@ -497,10 +485,7 @@ def test_a_quantile_of_a_non_double_expression_is_aggregated_from_the_rows_besid
     live = MetricsComputer(q.connect(), config)
     try:
         live.compute(window(now - 3600))
-        ingest_events(conn, events[3000:])
-        q.refresh()
-        w = window(now - 3600)
-        report = live.compute(w)
+        report, w = arrive(conn, q, live, events[3000:], now - 3600)
         assert live.quantiles.last["trades"] == "advanced"
         assert report.value("hold_p50_whole_s") is not None
         assert_same(report, layout, config, w)
