@@ -32,6 +32,14 @@ def window(since: float, until: float) -> Window:
     return Window(label="w", since=datetime.fromtimestamp(since, UTC), until=datetime.fromtimestamp(until, UTC))
 
 
+def bare_and_live(q: QueryLayer, config: MetricsConfig, w: Window, metrics: list[str]) -> tuple[int, MetricsComputer]:
+    """The queries a computation of `metrics` makes without evidence ids, and a live computer after its first one."""
+    bare = MetricsComputer(q.connect(), config.model_copy(update={"evidence_ids": 0})).compute(w, metrics=metrics)
+    live = MetricsComputer(q.connect(), config)
+    live.compute(w, metrics=metrics)
+    return bare.queries, live
+
+
 def newest(events: list[dict[str, Any]], gate: str, w: Window, n: int) -> list[str]:
     lo, hi = w.since.timestamp(), w.until.timestamp()
     rows = [e for e in events if e["payload"]["gate"] == gate and lo <= e["ts_event"] < hi]
@@ -51,10 +59,7 @@ def test_kept_ids_take_one_query_per_refresh_and_stay_each_groups_newest_rows(
     ingest_events(conn, events)
     q = QueryLayer(layout)
     try:
-        no_ids = metrics_config.model_copy(update={"evidence_ids": 0})
-        bare = MetricsComputer(q.connect(), no_ids).compute(window(since, now + 1), metrics=METRIC).queries
-        live = MetricsComputer(q.connect(), metrics_config)
-        live.compute(window(since, now + 1), metrics=METRIC)
+        bare, live = bare_and_live(q, metrics_config, window(since, now + 1), METRIC)
         arrivals = [
             ([decision("dense", 900, now - 4), decision("sparse", 900, now - 2.5 * 3600)], now + 1),  # new, late
             ([decision("dense", 901, now + 30), decision("sparse", 901, now + 31)], now + 1),  # ahead of the end
@@ -139,10 +144,7 @@ def test_groups_over_one_view_read_their_new_rows_in_one_query_each_with_its_own
     ingest_events(conn, events[:60])
     q = QueryLayer(layout)
     try:
-        no_ids = metrics_config.model_copy(update={"evidence_ids": 0})
-        bare = MetricsComputer(q.connect(), no_ids).compute(window(since, now + 1), metrics=metrics).queries
-        live = MetricsComputer(q.connect(), metrics_config)
-        live.compute(window(since, now + 1), metrics=metrics)
+        bare, live = bare_and_live(q, metrics_config, window(since, now + 1), metrics)
         ingest_events(conn, events[60:])
         q.refresh()
         report = live.compute(window(since, now + 1), metrics=metrics)
