@@ -47,7 +47,7 @@ from observability.core.io.files import delete_files, remove_temp_files, write_p
 from observability.core.io.live_rows import ExportChunk, arrow_reader, fetch_raw_arrow, file_table, new_duck
 from observability.core.io.payload_typing import TypedRows, concat_typed, type_rows
 from observability.core.io.spool import SpoolReader, remove_exported
-from observability.core.io.spool_export import MIN_RUN, SpoolSource
+from observability.core.io.spool_export import MIN_RUN, SpoolSource, done
 from observability.core.live_store import box_id, export_record, exported_seq, open_live_db
 from observability.errors import DataDirError
 from observability.paths import DataLayout
@@ -153,12 +153,6 @@ def _type_slice(duck: duckdb.DuckDBPyConnection, raw: pa.Table) -> _Slice:
     return envelope, type_rows(duck, raw["event_type"], raw["payload"])
 
 
-def _ready(value: _Slice) -> Future[_Slice]:
-    done: Future[_Slice] = Future()
-    done.set_result(value)
-    return done
-
-
 class SpoolMismatch(Exception):
     """A chunk's rows from the spool are not live.db's (checked while its files were written)."""
 
@@ -250,7 +244,7 @@ def _run_chunks(reader: adbc_sqlite.Connection, spool: SpoolSource | None, targe
                     after, fetched, chunk = int(hi.as_py()), fetched + rows.num_rows, chunk + rows.num_rows
                     if spooled is not None:
                         spooled_rows += rows.num_rows
-                        slices.append(_ready((spooled.envelope, spooled.typed)))
+                        slices.append(done((spooled.envelope, spooled.typed)))
                         checks.append(spooled.matches)
                         continue
                     duck = duck if duck is not None else new_duck()

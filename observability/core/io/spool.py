@@ -181,8 +181,7 @@ class SpoolWriter:
         if not rows:
             return True
         if first_seq is None or None in payloads:
-            self.skipped_rows += len(rows)
-            return False
+            return self._left_out(len(rows))
         if self._rows and first_seq != self._first + len(self._rows):
             self.flush()  # a gap: what is gathered is one run of seqs
         if not self._rows:
@@ -202,8 +201,7 @@ class SpoolWriter:
         if self._segment is not None and first_seq <= self._segment.last:
             self._finish()  # seqs went back (a replaced live.db): never mix two runs of seqs in one segment
         if self._segment is None and not self._open(first_seq):
-            self.skipped_rows += len(rows)
-            return False
+            return self._left_out(len(rows))
         seg = self._segment
         assert seg is not None
         try:
@@ -219,18 +217,22 @@ class SpoolWriter:
             seg.write(ENVELOPE, envelope_batch(first_seq, columns))  # last: a row is spooled once this is written
         except (OSError, pa.ArrowException, ValueError, TypeError):
             self._drop()
-            self.skipped_rows += len(rows)
-            return False
+            return self._left_out(len(rows))
         seg.rows += len(rows)
         seg.last = first_seq + len(rows) - 1
         if seg.rows >= self.segment_rows:
             self._finish()
         return True
 
+    def _left_out(self, rows: int) -> bool:
+        """Count rows that will not be spooled (they export from live.db); False, for `append` and `flush`."""
+        self.skipped_rows += rows
+        return False
+
     def skip(self, rows: int) -> None:
         """Leave a committed batch out (the writer has no time for it), and what is gathered with it: those
         rows export from live.db."""
-        self.skipped_rows += rows + len(self._rows)
+        self._left_out(rows + len(self._rows))
         self._rows, self._payloads = [], []
 
     def close(self) -> None:

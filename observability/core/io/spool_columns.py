@@ -29,8 +29,8 @@ ENVELOPE: Final = "_envelope"
 
 ENVELOPE_FIELDS: Final[tuple[tuple[str, pa.DataType], ...]] = tuple((n, t) for n, t in RAW_FIELDS if n != "payload")
 """The envelope columns of a spool batch: every live_feed column but the payload (its typed columns are in the
-event type's stream). With the event id here, the exporter's check against live.db reads two integer
-columns only, while the files are being written (`spool_export`)."""
+event type's stream). With the event id here, the exporter's check against live.db needs only seqs and
+commit times, and runs while the files are being written (`spool_export`)."""
 
 _ROW_INDEX: Final = {name: i for i, name in enumerate(LIVE_FEED_COLUMNS)}
 """Where each column sits in a live_feed row tuple (`ingest` / `wire_check.fast_rows` build them in this order)."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 
 import adbc_driver_sqlite.dbapi as adbc_sqlite
 import numpy as np
@@ -113,6 +113,8 @@ writer that is often behind spools every other batch, and typing each short gap 
 ~10 queries) made the export slower than typing every row."""
 
 
+T = TypeVar("T")
+
 _COUNT: Final = (
     "SELECT count(*) FROM json_each(?) AS c JOIN live_feed AS l ON l.seq BETWEEN json_extract(c.value, '$[0]') "
     "AND json_extract(c.value, '$[1]') AND l.ts_stored = json_extract(c.value, '$[2]')")
@@ -129,10 +131,11 @@ class SpooledSlice:
     """Whether live.db holds these very rows (seq and commit time, row for row); the watermark waits for it."""
 
 
-def _done(value: bool) -> Future[bool]:
-    done: Future[bool] = Future()
-    done.set_result(value)
-    return done
+def done(value: T) -> Future[T]:
+    """A future that already holds `value` (a step of the export's pipeline with nothing left to wait for)."""
+    future: Future[T] = Future()
+    future.set_result(value)
+    return future
 
 
 @dataclass(frozen=True)
@@ -162,7 +165,7 @@ class SpoolSource:
             got = confirmed_rows(parts, live)
             if got is None or (got[0].table.num_rows < min(self.min_run, live.num_rows)):
                 return None
-            return SpooledSlice(*got, _done(True))
+            return SpooledSlice(*got, done(True))
         got = spooled_run(parts, after)
         if got is None:
             return None

@@ -40,12 +40,6 @@ class LiveRead:
     raw: pa.Table
     """Every column of the rows after that run (`fetch_raw`)."""
 
-    @property
-    def last_seq(self) -> int | None:
-        if self.raw.num_rows:
-            return int(self.raw["seq"][-1].as_py())
-        return None if self.spooled is None else int(self.spooled[0].table["seq"][-1].as_py())
-
     def wide(self, scratch: duckdb.DuckDBPyConnection) -> pa.Table:
         """The rows as WIDE_SCHEMA, in seq order (what `live_rows.widen(fetch_raw(...))` gives)."""
         parts = []
