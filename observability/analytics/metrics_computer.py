@@ -201,13 +201,11 @@ class MetricsComputer:
             counts = {key: n for key, (n, _) in merged.items()}
             src = ALL_SOURCES[view]
             evidence: dict[tuple[str, str | None], list[str]] = {}
-            if inline_ids:
-                pass
-            elif held is not None and src.recent_evidence and self.kept_ids.serves(held):
-                evidence, extra = self.kept_ids.ids(window, src, where, group_by, held, counts)
-                queries += extra
-            else:
-                evidence, extra = self._evidence(window, src, where, group_by, counts)
+            if not inline_ids:
+                if held is not None and src.recent_evidence and self.kept_ids.serves(held):
+                    evidence, extra = self.kept_ids.ids(window, src, where, group_by, held, counts)
+                else:
+                    evidence, extra = self._evidence(window, src, where, group_by, counts)
                 queries += extra
             evidence = evidence or inline
             for (scope, grp), (n, vals) in merged.items():
