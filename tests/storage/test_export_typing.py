@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from hypothesis import given
+from hypothesis import strategies as st
 from storage_helpers import T0, store
 
 from observability.core import builders
@@ -18,6 +21,7 @@ from observability.core.io.live_rows import (
     fetch_raw_arrow,
     new_duck,
     partition_order,
+    utc_date,
     widen,
 )
 from observability.core.schemas import PAYLOAD_CLASSES
@@ -111,3 +115,10 @@ def test_empty_input_gives_empty_tables_of_the_same_schemas(layout: DataLayout) 
     empty = _raw(layout).slice(0, 0)
     duck = new_duck()
     assert widen(duck, empty).schema == WIDE_SCHEMA and export_rows(duck, empty).num_rows == 0
+
+
+@given(st.lists(st.integers(min_value=-(2**53), max_value=2**53), max_size=50), st.sampled_from(["UTC", "Asia/Tokyo"]))
+def test_a_rows_partition_date_is_the_utc_date_of_its_event_time(us: list[int], zone: str) -> None:
+    ts = pa.chunked_array([pa.array(us, pa.timestamp("us", tz=zone))])
+    epoch = datetime(1970, 1, 1)
+    assert utc_date(ts).to_pylist() == [(epoch + timedelta(microseconds=v)).date() for v in us]

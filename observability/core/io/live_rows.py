@@ -89,9 +89,18 @@ def fetch_raw_arrow(conn: adbc_sqlite.Connection, *, after_seq: int, limit: int)
     return pa.Table.from_arrays(arrays, schema=pa.schema(RAW_FIELDS))
 
 
+def utc_date(ts: pa.ChunkedArray) -> pa.ChunkedArray:
+    """The UTC date of each timestamp: for our UTC columns the same as a cast to date32, ~15x cheaper.
+
+    Why: Arrow casts a zoned timestamp through the time zone database; made naive first (the instant,
+    which is UTC's wall clock), the cast is integer arithmetic. It ran on every exported row, twice.
+    """
+    return pc.cast(ts.cast(pa.timestamp(ts.type.unit)), pa.date32())
+
+
 def _partition_key(envelope: pa.Table) -> pa.Array:
     """Per row, one int64 ordering rows by (UTC date, symbol): the date, then the symbol's dictionary index."""
-    dates = pc.cast(envelope["ts_event"], pa.date32()).cast(pa.int32()).cast(pa.int64())
+    dates = utc_date(envelope["ts_event"]).cast(pa.int32()).cast(pa.int64())
     symbols = envelope["symbol"].combine_chunks().dictionary_encode()
     slots = pc.add(pc.fill_null(symbols.indices.cast(pa.int64()), -1), 1)
     return pc.add(pc.multiply(dates, len(symbols.dictionary) + 1), slots).combine_chunks()
@@ -110,7 +119,7 @@ def wide_table(envelope: pa.Table, typed: pa.Table, payload: pa.ChunkedArray | N
     columns = {name: envelope[name] for name in envelope.column_names} | {n: typed[n] for n in typed.column_names}
     if payload is not None:
         columns["payload"] = payload
-    columns["date"] = pc.cast(envelope["ts_event"], pa.date32())
+    columns["date"] = utc_date(envelope["ts_event"])
     schema = WIDE_SCHEMA if payload is not None else EXPORT_SCHEMA
     return pa.Table.from_arrays([columns[name] for name in schema.names], schema=schema)
 
