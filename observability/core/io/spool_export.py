@@ -71,17 +71,20 @@ def _leading(parts: dict[str, pa.Table], k: int) -> tuple[TypedRows, TypedRows] 
     envelope = parts[ENVELOPE]
     typed = [t for name, t in parts.items() if name != ENVELOPE]
     env_seq = envelope["seq"].to_numpy()
-    seq = np.concatenate([t["seq"].to_numpy() for t in typed]) if typed else np.empty(0, np.int64)
+    seqs = [t["seq"].to_numpy() for t in typed]
+    seq = np.concatenate(seqs) if typed else np.empty(0, np.int64)
     order = np.argsort(seq, kind="stable")
     m = min(k, len(seq))
     same = seq[order[:m]] == env_seq[:m]
     k = m if same.all() else int(np.argmin(same))
     if k == 0:
         return None
-    last = int(env_seq[k - 1])
-    kept = [t.slice(0, int(np.searchsorted(t["seq"].to_numpy(), last, side="right"))) for t in typed]
-    laid = [({name: t[name] for name in t.column_names}, t.num_rows) for t in kept if t.num_rows]
-    order = np.argsort(np.concatenate([t["seq"].to_numpy() for t in kept]), kind="stable")
+    if k < len(seq):  # payload rows past the k-th envelope row are left out, and the order is that of the rest
+        last = int(env_seq[k - 1])
+        ends = [int(np.searchsorted(s, last, side="right")) for s in seqs]
+        typed = [t.slice(0, end) for t, end in zip(typed, ends, strict=True)]
+        order = np.argsort(np.concatenate([s[:end] for s, end in zip(seqs, ends, strict=True)]), kind="stable")
+    laid = [({name: t[name] for name in t.column_names}, t.num_rows) for t in typed if t.num_rows]
     return (TypedRows(envelope.slice(0, k), np.arange(k, dtype=np.int64)),
             TypedRows(end_to_end(laid, TYPED_FIELDS), order))
 
