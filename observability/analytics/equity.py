@@ -15,6 +15,7 @@ a slice by close time.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final
 
 import duckdb
@@ -30,6 +31,10 @@ ROWS: Final = "_obs_equity_rows"
 DAYS: Final = "_obs_equity_days"
 """Per mode and UTC day of the kept closes in the window: the sums `daily_pnl` starts from (`register`)."""
 DAY_US: Final = 86_400_000_000
+SUMMED: Final = ("pnl_net", "pnl_gross", "fees")
+"""Columns `_mode_days` sums (those the kept rows carry are kept as arrays too)."""
+MAX_CHUNKS: Final = 32
+"""Chunks of the kept rows (one per refresh that added trades) before they are combined into one."""
 
 
 def _fold(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -46,27 +51,73 @@ def _columns(columns: list[str]) -> str:
     return ", ".join(dict.fromkeys([*columns, "mode", "closed_at", "trade_id", "pnl_net"]))
 
 
+def _floats(column: pa.ChunkedArray) -> np.ndarray:
+    values: np.ndarray = column.to_numpy(zero_copy_only=False).astype(np.float64)  # NULL -> NaN
+    return values
+
+
+@dataclass(frozen=True)
+class _Curve:
+    """Closed trades in curve order, with what each refresh folds or sums of them as numpy arrays beside the rows.
+
+    Why: converting the columns (a chunk per refresh), encoding the modes and sorting the (mode, day) keys of
+    every kept trade again at each refresh cost more than the folds themselves; kept arrays are sliced instead.
+    """
+
+    rows: pa.Table
+    closed_us: np.ndarray
+    """int64 µs since the epoch."""
+    mode: np.ndarray
+    """int64 index into the owner's mode names, -1 for NULL."""
+    sums: dict[str, np.ndarray]
+    """float64 (NaN for NULL) of the SUMMED columns the rows carry."""
+
+    @staticmethod
+    def of(rows: pa.Table, modes: dict[str, int]) -> _Curve:
+        """Arrays of `rows`; a mode not in `modes` is added to it."""
+        codes = rows["mode"].combine_chunks().dictionary_encode()
+        names = codes.dictionary.to_pylist()
+        slot = np.array([modes.setdefault(m, len(modes)) for m in names] + [-1], np.int64)
+        local = pc.fill_null(codes.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        closed = pc.cast(rows["closed_at"], pa.int64()).to_numpy(zero_copy_only=False)
+        return _Curve(rows, closed, slot[local], {n: _floats(rows[n]) for n in SUMMED if n in rows.column_names})
+
+    def slice(self, lo: int, hi: int) -> _Curve:
+        return _Curve(self.rows.slice(lo, hi - lo), self.closed_us[lo:hi], self.mode[lo:hi],
+                      {n: v[lo:hi] for n, v in self.sums.items()})
+
+    def take(self, rows: np.ndarray) -> _Curve:
+        return _Curve(self.rows.take(pa.array(rows)), self.closed_us[rows], self.mode[rows],
+                      {n: v[rows] for n, v in self.sums.items()})
+
+    def concat(self, other: _Curve) -> _Curve:
+        rows = pa.concat_tables([self.rows, other.rows])
+        if rows["trade_id"].num_chunks > MAX_CHUNKS:  # a chunk per refresh: scans slow down as they pile up
+            rows = rows.combine_chunks()
+        return _Curve(rows, np.concatenate([self.closed_us, other.closed_us]), np.concatenate([self.mode, other.mode]),
+                      {n: np.concatenate([v, other.sums[n]]) for n, v in self.sums.items()})
+
+
 def register_equity(con: duckdb.DuckDBPyConnection, columns: list[str]) -> str:
     """Register the window's equity rows (from `_obs_w_trades`) and return a SELECT over them."""
     base = con.sql(f"SELECT {_columns(columns)} FROM {window_table('trades')} WHERE status = 'closed' "
                    "ORDER BY closed_at, trade_id").to_arrow_table()
-    return _register(con, base)
+    return _register(con, _Curve.of(base, {}))
 
 
-def _register(con: duckdb.DuckDBPyConnection, base: pa.Table) -> str:
-    """Register `base` (closed trades in curve order) with each row's curve under 'all' and under its
-    mode, and return the SELECT giving one row per (row, scope). Why not one table per scope: filtering
-    and concatenating every column per scope cost more than the folds."""
-    pnl = base["pnl_net"].to_numpy(zero_copy_only=False).astype(np.float64)
+def _register(con: duckdb.DuckDBPyConnection, curve: _Curve) -> str:
+    """Register the curve's rows with each row's curve under 'all' and under its mode, and return the SELECT
+    giving one row per (row, scope). Why not one table per scope: filtering and concatenating every column per
+    scope cost more than the folds."""
+    pnl = curve.sums["pnl_net"]
     cum_all, dd_all = _fold(pnl)
     cum_mode, dd_mode = np.empty_like(pnl), np.empty_like(pnl)
-    codes = base["mode"].combine_chunks().dictionary_encode()
-    indices = pc.fill_null(codes.indices, -1).to_numpy(zero_copy_only=False)
-    for code in np.unique(indices):
-        rows = np.flatnonzero(indices == code)
-        cum_mode[rows], dd_mode[rows] = _fold(pnl[rows])
+    for code in range(-1, int(curve.mode.max(initial=-1)) + 1):
+        rows = np.flatnonzero(curve.mode == code)
+        if len(rows):
+            cum_mode[rows], dd_mode[rows] = _fold(pnl[rows])
     curves = {"_cum_all": cum_all, "_dd_all": dd_all, "_cum_mode": cum_mode, "_dd_mode": dd_mode}
-    table = base
+    table = curve.rows
     for name, values in curves.items():
         table = table.append_column(name, pa.array(values, from_pandas=True))
     con.register(ROWS, table)
@@ -80,64 +131,71 @@ class EquityCache:
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
-        self._base: pa.Table | None = None
+        self._base: _Curve | None = None
         self._seen: tuple[str, int, object] | None = None
+        self._modes: dict[str, int] = {}
+        """Index of each mode name in the kept curve's `mode` codes."""
 
     def register(self, columns: list[str], trades: HeldView, since_us: int, until_us: int, *,
                  days: bool = False) -> str:
         """Like `register_equity`, from the kept trades brought up to date with `trades`' changes; `days`: also
         register their sums per mode and UTC day as DAYS."""
         base = self._current(_columns(columns), trades)
-        closed = pc.cast(base["closed_at"], pa.int64()).to_numpy(zero_copy_only=False)
-        lo, hi = np.searchsorted(closed, [since_us, until_us], side="left")
-        window = base.slice(int(lo), int(hi - lo))
+        lo, hi = np.searchsorted(base.closed_us, [since_us, until_us], side="left")
+        window = base.slice(int(lo), int(hi))
         if days:
-            self.con.register(DAYS, _mode_days(window, closed[lo:hi]))
+            self.con.register(DAYS, _mode_days(window, list(self._modes)))
         return _register(self.con, window)
 
-    def _current(self, cols: str, trades: HeldView) -> pa.Table:
+    def _current(self, cols: str, trades: HeldView) -> _Curve:
         closed = f"SELECT {cols} FROM trades WHERE status = 'closed'"
         order = " ORDER BY closed_at, trade_id"
         seen = self._seen
         if self._base is None or seen is None or seen[:2] != (cols, trades.generation):
-            base = self.con.sql(closed + order).to_arrow_table()
+            self._modes = {}
+            base = _Curve.of(self.con.sql(closed + order).to_arrow_table(), self._modes)
         elif seen[2] == trades.max_key:
             return self._base
         else:
             touched = f"SELECT DISTINCT trade_id FROM {TRADE_EVENTS} WHERE seq > {int(str(seen[2]))}"
             ids = self.con.sql(touched).to_arrow_table()["trade_id"]
-            gone = pc.is_in(self._base["trade_id"], value_set=ids.combine_chunks())
+            kept = self._base
+            gone = pc.is_in(kept.rows["trade_id"], value_set=ids.combine_chunks())
             # Usually only trades that just closed (not kept yet): no copy of the kept rows then.
-            kept = self._base.filter(pc.invert(gone)) if pc.any(gone).as_py() else self._base
-            new = self.con.sql(f"{closed} AND trade_id IN ({touched}){order}").to_arrow_table()
-            base = pa.concat_tables([kept, new])
-            if kept.num_rows and new.num_rows and _key(kept, kept.num_rows - 1) > _key(new, 0):
-                base = base.sort_by([("closed_at", "ascending"), ("trade_id", "ascending")])
+            if pc.any(gone).as_py():
+                kept = kept.take(np.flatnonzero(~gone.to_numpy(zero_copy_only=False)))
+            new = _Curve.of(self.con.sql(f"{closed} AND trade_id IN ({touched}){order}").to_arrow_table(), self._modes)
+            base = kept.concat(new)
+            if kept.rows.num_rows and new.rows.num_rows and _key(kept.rows, kept.rows.num_rows - 1) > _key(new.rows, 0):
+                order_keys = [("closed_at", "ascending"), ("trade_id", "ascending")]
+                base = base.take(pc.sort_indices(base.rows, sort_keys=order_keys).to_numpy())
         self._base, self._seen = base, (cols, trades.generation, trades.max_key)
         return base
 
 
-def _mode_days(base: pa.Table, closed_us: np.ndarray) -> pa.Table:
+def _mode_days(curve: _Curve, modes: list[str]) -> pa.Table:
     """Per mode (`scope`, NULL too) and UTC day `d` of these closes: the sums of pnl_net, pnl_gross and fees (NULL
     when every value is) and the count of `trades`, as `views.DAILY_PNL_FROM_MODE_DAYS` reads them. Why: the
     same sums in SQL converted every trade's close time to its day at each refresh (a fifth of the metrics)."""
-    codes = base["mode"].combine_chunks().dictionary_encode()
-    mode = pc.fill_null(codes.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64) + 1
-    day = np.floor_divide(closed_us, DAY_US)
+    day = np.floor_divide(curve.closed_us, DAY_US)
     first = int(day.min()) if len(day) else 0
     span = int(day.max()) - first + 1 if len(day) else 1
-    keys, group = np.unique(mode * span + (day - first), return_inverse=True)
+    key = (curve.mode + 1) * span + (day - first)
+    size = (len(modes) + 1) * span
+    counts = np.bincount(key, minlength=size)
+    keys = np.flatnonzero(counts)
     index = keys // span - 1
-    scope = (codes.dictionary.take(pa.array(np.maximum(index, 0), mask=index < 0)) if len(codes.dictionary)
-             else pa.nulls(len(keys), pa.string()))
-    out: dict[str, pa.Array] = {"scope": scope, "d": pa.array(first + keys % span, pa.int32()).cast(pa.date32())}
-    for name in ("pnl_net", "pnl_gross", "fees"):
-        values = base[name].to_numpy(zero_copy_only=False).astype(np.float64)
+    out: dict[str, pa.Array] = {
+        "scope": pa.array([modes[i] if i >= 0 else None for i in index.tolist()], pa.string()),
+        "d": pa.array(first + keys % span, pa.int32()).cast(pa.date32()),
+    }
+    for name in SUMMED:
+        values = curve.sums[name]
         valid = ~np.isnan(values)
-        sums = np.bincount(group, weights=np.where(valid, values, 0.0), minlength=len(keys))
-        seen = np.bincount(group, weights=valid, minlength=len(keys))
+        sums = np.bincount(key, weights=np.where(valid, values, 0.0), minlength=size)[keys]
+        seen = np.bincount(key, weights=valid, minlength=size)[keys]
         out[name] = pa.array(sums, mask=seen == 0)
-    out["trades"] = pa.array(np.bincount(group, minlength=len(keys)), pa.int64())
+    out["trades"] = pa.array(counts[keys], pa.int64())
     return pa.table(out)
 
 

@@ -492,3 +492,54 @@ def test_a_quantile_of_a_non_double_expression_is_aggregated_from_the_rows_besid
     finally:
         conn.close()
         q.close()
+
+
+def test_the_kept_equity_curve_equals_a_recompute_through_many_refreshes_late_closes_and_a_new_mode(
+    layout: DataLayout, metrics_config: MetricsConfig
+) -> None:
+    """The kept closes carry their modes, close times and P&L as arrays beside the rows: through more refreshes
+    than the rows keep chunks, a close older than the kept ones (re-sorted), a trade that closes twice (replaced),
+    and a mode first seen after the others, the curve and the daily sums equal a recompute."""
+    now = time.time()
+    exe = builders.execution(order_id="o", side="buy", price_requested=100.0, price_filled=100.0, size_requested=1.0,
+                             size_filled=1.0, fees=0.1, latency_ms=5.0)
+
+    def trade(i: int, mode: str, closed_at: float, price: float) -> list[dict[str, Any]]:
+        opened = builders.trade_opened(trade_id=f"T{i}", side="long", execution=exe, model_id="m", symbol="X",
+                                       trace_id=f"tr-{i}", mode=mode, model_confidence=0.6, ts_event=closed_at - 60)
+        close = builders.trade_closed(trade_id=f"T{i}", side="long", entry_price=100.0, exit_price=price, size=1.0,
+                                      fees=0.2, hold_seconds=60.0, exit_reason="timeout", symbol="X",
+                                      trace_id=f"tr-{i}", mode=mode, ts_event=closed_at)
+        return [opened, close]
+
+    metrics = ["max_drawdown_usdt", "equity_end_usdt", "sharpe_daily", "daily_pnl_avg_usdt", "pnl_net_usdt"]
+    conn = open_live_db(layout.live_db)
+    ingest_events(conn, trade(0, "scalp", now - 3000, 101.0))
+    q = QueryLayer(layout)
+    live = MetricsComputer(q.connect(), metrics_config)
+    try:
+        live.compute(window(now - 86400), metrics=metrics)
+        batches = [trade(i, "scalp" if i % 3 else "runner", now - 2900 + 10 * i, 100.0 + (i % 7) - 3)
+                   for i in range(1, 40)]
+        batches[20] = trade(20, "scalp", now - 2950, 95.0)  # closes before every kept close
+        batches[30] = trade(5, "runner", now - 1000, 110.0)[1:]  # T5 closes again, later
+        batches.append(trade(40, "none", now - 100, 99.0) + trade(41, "none", now - 90, 97.0))
+        for batch in batches:
+            ingest_events(conn, batch)
+            q.refresh()
+            w = window(now - 86400)
+            report = live.compute(w, metrics=metrics)
+        assert live.cache.last["trades"] == "in_place"
+        assert report.value("pnl_net_usdt", scope="none") == pytest.approx(-4.4)
+        ref_q = QueryLayer(layout)
+        try:
+            ref = MetricsComputer(ref_q.connect(), metrics_config, incremental=False).compute(w, metrics=metrics)
+        finally:
+            ref_q.close()
+        got, want = table(report), table(ref)
+        assert got.keys() == want.keys()
+        for key, (value, n, ids) in want.items():
+            assert got[key] == ((None if value is None else pytest.approx(value, rel=1e-9, abs=1e-9)), n, ids), key
+    finally:
+        conn.close()
+        q.close()
