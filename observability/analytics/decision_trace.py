@@ -252,14 +252,17 @@ def _from_query_layer(con: duckdb.DuckDBPyConnection, trace_id: str) -> TraceTim
         return None
     rows: list[Row] = [(r[0], r[1], r[2], r[3], r[4], r[5], orjson.loads(r[6])) for r in raw]
     symbol = next((r[4] for r in rows if r[4]), None)
-    context: list[MarketAt | None] = []
-    for _, _, ts, et, _, _, p in rows:
-        if et == "market_context":
-            context.append(_market(ts, None, p))
-            continue
-        m = con.execute("SELECT seq, ts_event, price, spread_bps, volatility_bps, liquidity_usd, regime "
-                        "FROM market_context WHERE symbol = ? AND ts_event <= ? ORDER BY ts_event DESC LIMIT 1",
-                        [symbol, ts]).fetchone() if symbol else None
-        context.append(MarketAt(ts=m[1], seq=m[0], price=m[2], spread_bps=m[3], volatility_bps=m[4],
-                                liquidity_usd=m[5], regime=m[6]) if m else None)
+    steps = [i for i, r in enumerate(rows) if r[3] != "market_context"]
+    found: dict[int, MarketAt] = {}
+    if symbol and steps:
+        # one ASOF join for every step: a query per step scanned the symbol's snapshots once each (~75 ms at 10 M)
+        for i, *m in con.execute(
+                "SELECT s.i, m.seq, m.ts_event, m.price, m.spread_bps, m.volatility_bps, m.liquidity_usd, m.regime "
+                "FROM (SELECT unnest($i) AS i, unnest($ts) AS ts) AS s ASOF JOIN "
+                "(SELECT * FROM market_context WHERE symbol = $symbol) AS m ON s.ts >= m.ts_event",
+                {"i": steps, "ts": [rows[i][2] for i in steps], "symbol": symbol}).fetchall():
+            found[i] = MarketAt(ts=m[1], seq=m[0], price=m[2], spread_bps=m[3], volatility_bps=m[4],
+                                liquidity_usd=m[5], regime=m[6])
+    context = [_market(ts, None, p) if et == "market_context" else found.get(i)
+               for i, (_, _, ts, et, _, _, p) in enumerate(rows)]
     return build_timeline(trace_id, rows, context, "query layer")

@@ -7,13 +7,17 @@ CONTEXT_SCAN_ROWS rows back.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from observability.analytics.decision_trace import CONTEXT_SCAN_ROWS, SHARED_WALK_ROWS, trace_timeline
 from observability.core import builders
 from observability.core.ingest import ingest_events
+from observability.core.io.exporter import export_once
+from observability.core.io.query import QueryLayer
 from observability.core.live_store import open_live_db
 from observability.paths import DataLayout
 
@@ -74,6 +78,15 @@ def layout(tmp_path_factory: pytest.TempPathFactory) -> DataLayout:
     return layout
 
 
+@pytest.fixture(scope="module")
+def history(layout: DataLayout) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The same events exported to Parquet, read through the query layer (a trace pruned from live.db)."""
+    export_once(layout, wait=True)
+    q = QueryLayer(layout)
+    yield q.connect()
+    q.close()
+
+
 def spreads(layout: DataLayout, trace: str) -> list[float | None]:
     tl = trace_timeline(trace, layout=layout)
     assert tl.source == "live.db"
@@ -89,3 +102,12 @@ def test_each_step_gets_the_latest_snapshot_stored_before_it_and_not_after_its_m
 
 def test_a_snapshot_more_than_the_bound_back_is_not_used(layout: DataLayout) -> None:
     assert spreads(layout, "edge") == [3.0, None]
+
+
+def test_the_history_gives_each_step_the_latest_snapshot_not_after_its_market_time(
+        history: duckdb.DuckDBPyConnection) -> None:
+    tl = trace_timeline("near", con=history)
+    assert tl.source == "query layer"
+    assert [c.spread_bps if c else None for c in tl.context] == [1.0, 1.0, 9.0, 2.0]
+    # the history has no row bound: the 'edge' close still sees the 3-bps snapshot
+    assert [c.spread_bps if c else None for c in trace_timeline("edge", con=history).context] == [3.0, 3.0]
