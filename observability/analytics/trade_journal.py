@@ -10,7 +10,7 @@ disagree the entry lists the mismatch: the engine ran with a config the audit tr
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 import duckdb
 import orjson
@@ -18,10 +18,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from observability.analytics.evidence import Fact, fact
 from observability.analytics.gate_explainer import window_clause
+from observability.analytics.window_cache import WIDE
 from observability.analytics.windows import Window
 from observability.core.registry import Registry
 from observability.core.schemas import TradeRecord
 from observability.errors import ObservabilityError, RegistryError
+
+_FILL_FIELDS: Final = ("order_id", "side", "price_requested", "price_filled", "size_requested", "size_filled", "fees",
+                       "slippage_bps", "latency_ms", "venue")
+_FILL_COLUMNS: Final = ", ".join(f"{p}_{f}" for p in ("execution", "exit_execution") for f in _FILL_FIELDS)
 
 
 class UnknownTradeError(ObservabilityError):
@@ -138,23 +143,20 @@ class TradeJournal:
         return out
 
     def _fills(self, trade_ids: list[str]) -> dict[str, list[Fill]]:
+        """Entry and exit fills from the typed execution columns (rebuilding each row's payload JSON to read
+        them back cost ~19 s for one trade at 10 M events)."""
         if not trade_ids:
             return {}
         rows = self.con.execute(
-            "SELECT event_id, ts_event, event_type, payload FROM events "
-            "WHERE event_type IN ('trade_opened', 'trade_closed') "
-            "AND json_extract_string(payload, '$.trade_id') IN (SELECT unnest(?)) ORDER BY ts_event, seq",
-            [trade_ids]).fetchall()
+            f"SELECT trade_id, event_id, ts_event, event_type = 'trade_opened', {_FILL_COLUMNS} FROM {WIDE} "
+            "WHERE event_type IN ('trade_opened', 'trade_closed') AND trade_id IN (SELECT unnest(?)) "
+            "ORDER BY ts_event, seq", [trade_ids]).fetchall()
         out: dict[str, list[Fill]] = {}
-        for eid, ts, et, payload in rows:
-            p = orjson.loads(payload)
-            e = p.get("execution") if et == "trade_opened" else p.get("exit_execution")
-            if e:
-                out.setdefault(p["trade_id"], []).append(Fill(
-                    kind="entry" if et == "trade_opened" else "exit", event_id=eid, ts=ts, order_id=e["order_id"],
-                    side=e["side"], price_requested=e["price_requested"], price_filled=e["price_filled"],
-                    size_requested=e["size_requested"], size_filled=e["size_filled"], fees=e["fees"],
-                    slippage_bps=e["slippage_bps"], latency_ms=e.get("latency_ms"), venue=e.get("venue", "")))
+        for tid, eid, ts, entry, *both in rows:
+            e = dict(zip(_FILL_FIELDS, both[:len(_FILL_FIELDS)] if entry else both[len(_FILL_FIELDS):], strict=True))
+            if e["order_id"] is not None:  # a close without its exit fill
+                out.setdefault(tid, []).append(Fill(kind="entry" if entry else "exit", event_id=eid, ts=ts,
+                                                    **{**e, "venue": e["venue"] or ""}))
         return out
 
     def _lineage(self, rec: TradeRecord, thresholds_json: str | None, opened: datetime | None) -> Lineage:

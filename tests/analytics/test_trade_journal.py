@@ -10,6 +10,11 @@ import pytest
 
 from observability.analytics.trade_journal import TradeJournal, UnknownTradeError
 from observability.analytics.windows import make_window
+from observability.core import builders
+from observability.core.ingest import ingest_events
+from observability.core.io.exporter import export_once
+from observability.core.io.query import QueryLayer
+from observability.core.live_store import open_live_db
 from observability.core.registry import Registry
 from observability.paths import DataLayout
 from tests.analytics.dataset import DAY1
@@ -61,3 +66,35 @@ def test_entries_in_a_window_newest_first_and_filtered(con: duckdb.DuckDBPyConne
 def test_unknown_trade_is_a_one_line_error(con: duckdb.DuckDBPyConnection) -> None:
     with pytest.raises(UnknownTradeError, match="no trade with id 'T404'"):
         TradeJournal(con).entry("T404")
+
+
+def test_entry_and_exit_fills_of_each_trade_in_time_order(tmp_path: Path) -> None:
+    layout = DataLayout(tmp_path / "data").ensure()
+    conn = open_live_db(layout.live_db)
+
+    def fill(order: str, side: str, requested: float, filled: float) -> dict[str, object]:
+        return builders.execution(order_id=order, side=side, price_requested=requested, price_filled=filled,
+                                  size_requested=1.0, size_filled=1.0, fees=0.05, venue="binance", latency_ms=7.0)
+
+    events = []
+    for tid, exit_fill in (("A", fill("o-A2", "sell", 110.0, 109.0)), ("B", None)):
+        events += [
+            builders.trade_opened(trade_id=tid, side="long", execution=fill(f"o-{tid}1", "buy", 100.0, 100.5),
+                                  model_id="m", symbol="BTCUSDT", trace_id=f"t-{tid}", mode="scalp", ts_event=DAY1),
+            builders.trade_closed(trade_id=tid, side="long", entry_price=100.5, exit_price=109.0, size=1.0, fees=0.1,
+                                  hold_seconds=60.0, exit_reason="take_profit", symbol="BTCUSDT", trace_id=f"t-{tid}",
+                                  mode="scalp", exit_execution=exit_fill, ts_event=DAY1 + 60),
+        ]
+    assert ingest_events(conn, events) == (4, 0)
+    export_once(layout, max_rows=2, wait=True)  # A's open from Parquet, the rest from live rows
+    layer = QueryLayer(layout)
+    try:
+        journal = TradeJournal(layer.connect())
+        a, b = journal.entry("A"), journal.entry("B")
+    finally:
+        layer.close()
+    assert [(f.kind, f.order_id, f.side, f.price_requested, f.price_filled, f.fees, f.venue, f.latency_ms)
+            for f in a.fills] == [("entry", "o-A1", "buy", 100.0, 100.5, 0.05, "binance", 7.0),
+                                  ("exit", "o-A2", "sell", 110.0, 109.0, 0.05, "binance", 7.0)]
+    assert a.fills[1].slippage_bps == pytest.approx((110.0 - 109.0) / 110.0 * 10_000)
+    assert [f.order_id for f in b.fills] == ["o-B1"]  # closed without an exit fill
