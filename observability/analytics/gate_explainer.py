@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from observability.analytics.evidence import Fact, fact, limit_ids
 from observability.analytics.windows import Window
 from observability.config.gates_config import GatesConfig, GateSpec, load_gates_config
+from observability.core.io.views import trades_matching_sql
 from observability.errors import ObservabilityError
 
 
@@ -308,10 +309,11 @@ class GateExplainer:
             "FROM gate_decisions WHERE trace_id = ? ORDER BY gate_order, ts_event", [trace_id]).fetchall()
         sig = self.con.execute("SELECT symbol, mode, side, confidence FROM signals WHERE trace_id = ? LIMIT 1",
                                [trace_id]).fetchone()
-        trade = self.con.execute("SELECT trade_id, pnl_net FROM trades WHERE trace_id = ? LIMIT 1",
-                                 [trace_id]).fetchone()
-        shadow = self.con.execute("SELECT shadow_id, pnl FROM shadow_trades WHERE trace_id = ? LIMIT 1",
-                                  [trace_id]).fetchone()
+        mine = "trace_id = $t"
+        trade = self.con.execute(f"SELECT trade_id, pnl_net FROM ({trades_matching_sql('trades', mine)}) "
+                                 f"WHERE {mine} LIMIT 1", {"t": trace_id}).fetchone()
+        shadow = self.con.execute(f"SELECT shadow_id, pnl FROM ({trades_matching_sql('shadow_trades', mine)}) "
+                                  f"WHERE {mine} LIMIT 1", {"t": trace_id}).fetchone()
         if not gates and sig is None and trade is None:
             raise UnknownTraceError(f"no signal, gate decision or trade has trace_id {trace_id!r}; "
                                     "list recent ones with `huracan-obs query \"SELECT trace_id FROM signals\"`")

@@ -20,6 +20,7 @@ from observability.analytics.evidence import Fact, fact
 from observability.analytics.gate_explainer import window_clause
 from observability.analytics.window_cache import WIDE
 from observability.analytics.windows import Window
+from observability.core.io.views import trades_matching_sql
 from observability.core.registry import Registry
 from observability.core.schemas import TradeRecord
 from observability.errors import ObservabilityError, RegistryError
@@ -107,7 +108,9 @@ class TradeJournal:
         self.registry = registry
 
     def entry(self, trade_id: str) -> JournalEntry:
-        rows = self.con.execute(f"SELECT {_TRADE_COLS} FROM trades WHERE trade_id = ?", [trade_id]).fetchall()
+        mine = "trade_id = $id"
+        rows = self.con.execute(f"SELECT {_TRADE_COLS} FROM ({trades_matching_sql('trades', mine)}) WHERE {mine}",
+                                {"id": trade_id}).fetchall()
         if not rows:
             raise UnknownTradeError(f"no trade with id {trade_id!r}; list trades with "
                                     "`huracan-obs query \"SELECT trade_id FROM trades ORDER BY opened_at DESC\"`")

@@ -84,6 +84,23 @@ def shadow_trades_sql(src: str, only: str | None = None) -> str:
     """
 
 
+def trades_matching_sql(view: str, where: str) -> str:
+    """Rows of `view` ('trades' or 'shadow_trades') for the trades whose events satisfy `where` (a condition on
+    `_events_wide` rows, e.g. "trace_id = $t"), built from those trades' events alone.
+
+    For one-off lookups (`huracan-obs explain`): when the query layer keeps these as plain views, a filter on
+    them still joined every open with every close of the dataset (~1-2 s at 10 M events, per lookup); here two
+    scans find the trade's ids, then its events (~0.1 s each). The rows are those of the view: `trades_sql` of
+    every event with those ids.
+    """
+    key, sql, types = (("trade_id", trades_sql, TRADE_EVENT_TYPES[:2]) if view == "trades"
+                       else ("shadow_id", shadow_trades_sql, TRADE_EVENT_TYPES[2:]))
+    kinds = ", ".join(f"'{t}'" for t in types)
+    return (f"WITH _matching AS MATERIALIZED (SELECT {TRADE_EVENT_COLUMNS} FROM _events_wide WHERE event_type IN "
+            f"({kinds}) AND {key} IN (SELECT {key} FROM _events_wide WHERE event_type IN ({kinds}) AND {where})) "
+            + sql("_matching", None))
+
+
 VIEWS: Final[dict[str, str]] = {
     # Views of one event type end with `date` (beyond the contract): filtering on it prunes whole
     # partitions, which a filter on ts_event alone cannot do.
