@@ -20,11 +20,7 @@ from observability.errors import ObservabilityError
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="huracan-obs",
-        description="Huracan Observability: flight recorder, analytics and reports for the trading engine.",
-    )
+def _global_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument(
         "--data-dir", default=None,
         help="data directory (default: $HURACAN_DATA_DIR, else ./data)",
@@ -33,19 +29,38 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", default=None,
         help="observability.yaml to use (default: configs/observability.yaml when present)",
     )
+    return parser
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or only of `command` when a module of that name exists.
+
+    Each command lives in `commands/<name>.py`. Why only one: importing every command (DuckDB, pyarrow,
+    the simulator, reporting) took ~1 s before anything ran, on every call; `--help` still lists them all.
+    """
+    parser = _global_options(argparse.ArgumentParser(
+        prog="huracan-obs",
+        description="Huracan Observability: flight recorder, analytics and reports for the trading engine.",
+    ))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{commands.__name__}.{info.name}")
-        register = getattr(module, "register", None)
+    names = sorted(info.name for info in pkgutil.iter_modules(commands.__path__))
+    for name in [command] if command in names else names:
+        register = getattr(importlib.import_module(f"{commands.__name__}.{name}"), "register", None)
         if callable(register):
             register(sub)
     return parser
 
 
+def _command(argv: Sequence[str] | None) -> str | None:
+    """The command named on the command line (after the global options), if any."""
+    _, rest = _global_options(argparse.ArgumentParser(add_help=False)).parse_known_args(argv)
+    return rest[0] if rest and not rest[0].startswith("-") else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        parser = build_parser()  # imports every command: seconds on a busy box, so Ctrl-C often lands here
+        parser = build_parser(_command(argv))  # imports the command: long on a busy box, so Ctrl-C may land here
     except KeyboardInterrupt:
         err_console.print("huracan-obs: interrupted", markup=False)
         return 130
