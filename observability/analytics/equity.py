@@ -15,8 +15,9 @@ a slice by close time.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import duckdb
 import numpy as np
@@ -98,25 +99,36 @@ class _Curve:
                       {n: np.concatenate([v, other.sums[n]]) for n, v in self.sums.items()})
 
 
-def register_equity(con: duckdb.DuckDBPyConnection, columns: list[str]) -> str:
-    """Register the window's equity rows (from `_obs_w_trades`) and return a SELECT over them."""
-    base = con.sql(f"SELECT {_columns(columns)} FROM {window_table('trades')} WHERE status = 'closed' "
-                   "ORDER BY closed_at, trade_id").to_arrow_table()
-    return _register(con, _Curve.of(base, {}))
+@dataclass(frozen=True)
+class Scoped:
+    """One scope's rows of a window's curve: their indices into the curve's rows, and their cum_pnl and drawdown."""
+
+    rows: np.ndarray
+    cum_pnl: np.ndarray
+    drawdown: np.ndarray
 
 
-def _register(con: duckdb.DuckDBPyConnection, curve: _Curve) -> str:
-    """Register the curve's rows with each row's curve under 'all' and under its mode, and return the SELECT
-    giving one row per (row, scope). Why not one table per scope: filtering and concatenating every column per
-    scope cost more than the folds."""
+def _scopes(curve: _Curve, names: list[str]) -> dict[str | None, Scoped]:
+    """The curve folded under 'all' and under each mode present (None: rows without a mode, as SQL's NULL scope)."""
     pnl = curve.sums["pnl_net"]
-    cum_all, dd_all = _fold(pnl)
-    cum_mode, dd_mode = np.empty_like(pnl), np.empty_like(pnl)
+    out: dict[str | None, Scoped] = {"all": Scoped(np.arange(len(pnl)), *_fold(pnl))}
     for code in range(-1, int(curve.mode.max(initial=-1)) + 1):
         rows = np.flatnonzero(curve.mode == code)
         if len(rows):
-            cum_mode[rows], dd_mode[rows] = _fold(pnl[rows])
-    curves = {"_cum_all": cum_all, "_dd_all": dd_all, "_cum_mode": cum_mode, "_dd_mode": dd_mode}
+            out[names[code] if code >= 0 else None] = Scoped(rows, *_fold(pnl[rows]))
+    return out
+
+
+def _register(con: duckdb.DuckDBPyConnection, curve: _Curve, scopes: dict[str | None, Scoped]) -> str:
+    """Register the curve's rows with each row's curve under 'all' and under its mode, and return the SELECT
+    giving one row per (row, scope). Why not one table per scope: filtering and concatenating every column per
+    scope cost more than the folds."""
+    every = scopes["all"]
+    cum_mode, dd_mode = np.empty_like(every.cum_pnl), np.empty_like(every.cum_pnl)
+    for scope, part in scopes.items():
+        if scope != "all":
+            cum_mode[part.rows], dd_mode[part.rows] = part.cum_pnl, part.drawdown
+    curves = {"_cum_all": every.cum_pnl, "_dd_all": every.drawdown, "_cum_mode": cum_mode, "_dd_mode": dd_mode}
     table = curve.rows
     for name, values in curves.items():
         table = table.append_column(name, pa.array(values, from_pandas=True))
@@ -124,6 +136,41 @@ def _register(con: duckdb.DuckDBPyConnection, curve: _Curve) -> str:
     rest = f"SELECT * EXCLUDE ({', '.join(curves)})"
     return (f"{rest}, 'all' AS scope, _cum_all AS cum_pnl, _dd_all AS drawdown FROM {ROWS} UNION ALL "
             f"{rest}, mode AS scope, _cum_mode AS cum_pnl, _dd_mode AS drawdown FROM {ROWS}")
+
+
+_EXTREME: Final = re.compile(r"(max|min)\((cum_pnl|drawdown)\)")
+_LAST: Final = re.compile(r"arg_max\((cum_pnl|drawdown),\(closed_at,trade_id\)\)")
+
+
+def _form(expr: str) -> tuple[str, str] | None:
+    """(max | min | last, column) of an expression `aggregates` reads from the arrays; None for any other."""
+    text = re.sub(r"\s+", "", expr).lower()
+    if (m := _EXTREME.fullmatch(text)) is not None:
+        return m.group(1), m.group(2)
+    if (m := _LAST.fullmatch(text)) is not None:
+        return "last", m.group(1)
+    return None
+
+
+def _aggregate(form: tuple[str, str], part: Scoped) -> float | None:
+    """The form over one scope's rows as SQL computes it: NULL values skipped, NULL when every one is."""
+    kind, column = form
+    values = part.cum_pnl if column == "cum_pnl" else part.drawdown
+    known = values[~np.isnan(values)]
+    if not len(known):
+        return None
+    if kind == "last":  # the value at the last row in curve order, (closed_at, trade_id), that has one
+        return float(known[-1])
+    return float(known.max() if kind == "max" else known.min())
+
+
+def register_equity(con: duckdb.DuckDBPyConnection, columns: list[str]) -> str:
+    """Register the window's equity rows (from `_obs_w_trades`) and return a SELECT over them."""
+    base = con.sql(f"SELECT {_columns(columns)} FROM {window_table('trades')} WHERE status = 'closed' "
+                   "ORDER BY closed_at, trade_id").to_arrow_table()
+    modes: dict[str, int] = {}
+    curve = _Curve.of(base, modes)
+    return _register(con, curve, _scopes(curve, list(modes)))
 
 
 class EquityCache:
@@ -135,6 +182,31 @@ class EquityCache:
         self._seen: tuple[str, int, object] | None = None
         self._modes: dict[str, int] = {}
         """Index of each mode name in the kept curve's `mode` codes."""
+        self._window: tuple[_Curve, dict[str | None, Scoped]] | None = None
+        """The last `register`'s window and its folds, until `forget`."""
+
+    def forget(self) -> None:
+        """Another relation may serve `equity` from here on (a window cache's new `prepare`)."""
+        self._window = None
+
+    def aggregates(self, exprs: list[tuple[str, str]], evidence: int) -> list[tuple[Any, ...]] | None:
+        """`views.group_query`'s rows for these (alias, expression) over the last registered window's equity (no
+        filter, no grouping), when every expression is max or min of cum_pnl or drawdown or their value at the end
+        of the curve (`arg_max(x, (closed_at, trade_id))`): read from the folded arrays, with the `evidence` most
+        recent trade ids per scope. None otherwise. Why: the SQL compared a (time, id) struct per row per scope,
+        ~5x the cost of a scan of the rows, where the curve already is in that order."""
+        forms = [_form(expr) for _, expr in exprs]
+        if self._window is None or None in forms:
+            return None
+        curve, scopes = self._window
+        out: list[tuple[Any, ...]] = []
+        for scope, part in scopes.items():
+            if scope is None or not len(part.rows):  # SQL's NULL scope (no report shows it); no rows, no group
+                continue
+            recent = part.rows[::-1][:evidence] if evidence > 0 else part.rows[:0]
+            ids = curve.rows["trade_id"].take(pa.array(recent)).to_pylist()
+            out.append((scope, None, len(part.rows), ids, *(_aggregate(f, part) for f in forms if f is not None)))
+        return out
 
     def register(self, columns: list[str], trades: HeldView, since_us: int, until_us: int, *,
                  days: bool = False) -> str:
@@ -145,7 +217,9 @@ class EquityCache:
         window = base.slice(int(lo), int(hi))
         if days:
             self.con.register(DAYS, _mode_days(window, list(self._modes)))
-        return _register(self.con, window)
+        scopes = _scopes(window, list(self._modes))
+        self._window = (window, scopes)
+        return _register(self.con, window, scopes)
 
     def _current(self, cols: str, trades: HeldView) -> _Curve:
         closed = f"SELECT {cols} FROM trades WHERE status = 'closed'"

@@ -499,7 +499,8 @@ def test_the_kept_equity_curve_equals_a_recompute_through_many_refreshes_late_cl
 ) -> None:
     """The kept closes carry their modes, close times and P&L as arrays beside the rows: through more refreshes
     than the rows keep chunks, a close older than the kept ones (re-sorted), a trade that closes twice (replaced),
-    and a mode first seen after the others, the curve and the daily sums equal a recompute."""
+    and a mode first seen after the others, the curve, the metrics read from its folded arrays (and their evidence),
+    a filtered one computed by SQL over the curve's rows, and the daily sums equal a recompute."""
     now = time.time()
     exe = builders.execution(order_id="o", side="buy", price_requested=100.0, price_filled=100.0, size_requested=1.0,
                              size_filled=1.0, fees=0.1, latency_ms=5.0)
@@ -512,11 +513,16 @@ def test_the_kept_equity_curve_equals_a_recompute_through_many_refreshes_late_cl
                                       trace_id=f"tr-{i}", mode=mode, ts_event=closed_at)
         return [opened, close]
 
-    metrics = ["max_drawdown_usdt", "equity_end_usdt", "sharpe_daily", "daily_pnl_avg_usdt", "pnl_net_usdt"]
+    specs = dict(metrics_config.metrics)  # a form not read from the arrays: its group is SQL's, beside theirs
+    specs["loss_drawdown_usdt"] = MetricSpec(label="Max drawdown at losing closes", view="equity", where="pnl_net < 0",
+                                           expr="max(drawdown)", unit="USDT")
+    config = metrics_config.model_copy(update={"metrics": specs})
+    metrics = ["max_drawdown_usdt", "equity_end_usdt", "loss_drawdown_usdt", "sharpe_daily", "daily_pnl_avg_usdt",
+               "pnl_net_usdt"]
     conn = open_live_db(layout.live_db)
     ingest_events(conn, trade(0, "scalp", now - 3000, 101.0))
     q = QueryLayer(layout)
-    live = MetricsComputer(q.connect(), metrics_config)
+    live = MetricsComputer(q.connect(), config)
     try:
         live.compute(window(now - 86400), metrics=metrics)
         batches = [trade(i, "scalp" if i % 3 else "runner", now - 2900 + 10 * i, 100.0 + (i % 7) - 3)
@@ -533,7 +539,7 @@ def test_the_kept_equity_curve_equals_a_recompute_through_many_refreshes_late_cl
         assert report.value("pnl_net_usdt", scope="none") == pytest.approx(-4.4)
         ref_q = QueryLayer(layout)
         try:
-            ref = MetricsComputer(ref_q.connect(), metrics_config, incremental=False).compute(w, metrics=metrics)
+            ref = MetricsComputer(ref_q.connect(), config, incremental=False).compute(w, metrics=metrics)
         finally:
             ref_q.close()
         got, want = table(report), table(ref)
