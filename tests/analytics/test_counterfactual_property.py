@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from observability.analytics.gate_counterfactuals import counterfactual_sweep
+from observability.analytics.gate_counterfactuals import counterfactual_sweep, counterfactual_sweeps
 from observability.analytics.windows import Window
 from observability.config.gates_config import GatesConfig, GateSpec
 from observability.core import builders
@@ -88,3 +88,33 @@ def test_sweep_matches_a_direct_recount(signals: list[tuple[float, float, int]])
         got = (row.passed_gate, row.taken, row.newly_taken, row.shadow_pnl, row.newly_blocked,
                row.blocked_trade_pnl)
         assert got == pytest.approx(recount(signals, row.threshold)), row.threshold
+
+
+REGIME_ALTS = [0.1, 0.3, 0.5, 0.7, 1.0]
+
+
+def recount_regime(signals: list[tuple[float, float, int]], alt: float) -> tuple[int, int, int, float, int, float]:
+    """`recount` with the roles swapped: the regime gate (min 0.5) swept, spread held as recorded."""
+    return recount([(8.0 + 0.5 - regime, 0.5 + 8.0 - spread, pnl) for spread, regime, pnl in signals], 8.0 + 0.5 - alt)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(signal, min_size=1, max_size=12))
+def test_sweeps_of_every_gate_from_one_pass_match_direct_recounts(signals: list[tuple[float, float, int]]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        layout = DataLayout(Path(tmp) / "data").ensure()
+        conn = open_live_db(layout.live_db)
+        ingest_events(conn, events(signals))
+        conn.close()
+        q = QueryLayer(layout, materialize_trades=False)
+        try:
+            sweeps = counterfactual_sweeps(q.connect(), ["spread", "regime"], WINDOW,
+                                           {"spread": ALTS, "regime": REGIME_ALTS}, gates=GATES)
+        finally:
+            q.close()
+    for gate, count in (("spread", recount), ("regime", recount_regime)):
+        assert [r.threshold for r in sweeps[gate].rows] == (ALTS if gate == "spread" else REGIME_ALTS)
+        for row in sweeps[gate].rows:
+            got = (row.passed_gate, row.taken, row.newly_taken, row.shadow_pnl, row.newly_blocked,
+                   row.blocked_trade_pnl)
+            assert got == pytest.approx(count(signals, row.threshold)), (gate, row.threshold)

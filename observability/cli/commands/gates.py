@@ -10,7 +10,7 @@ import orjson
 from rich.markup import escape
 from rich.table import Table
 
-from observability.analytics.gate_counterfactuals import CounterfactualSweep, counterfactual_sweep
+from observability.analytics.gate_counterfactuals import CounterfactualSweep, counterfactual_sweeps
 from observability.analytics.gate_explainer import GateExplainer
 from observability.analytics.windows import add_window_args, window_from_args
 from observability.cli.common import add_parser, config_from, console, layout_from
@@ -69,14 +69,14 @@ def run(args: argparse.Namespace) -> int:
     gates_cfg = load_gates_config(args.gates_config)
     alts = _sweep_values(args.sweep)
     layout = layout_from(args)
-    layer = QueryLayer(layout, s3_uri=config_from(args).export.uri)
+    layer = QueryLayer(layout, s3_uri=config_from(args).export.uri, materialize_trades=False)  # one join, in the sweeps
     try:
         con = layer.connect()
         ex = GateExplainer(con, gates_cfg)
         summaries = ex.summaries(window, args.mode)
         names = [args.gate] if args.gate else [s.gate for s in summaries]
-        sweeps = {g: counterfactual_sweep(con, g, window, alts if args.gate else None, mode=args.mode,
-                                          gates=gates_cfg) for g in names}
+        sweeps = counterfactual_sweeps(con, names, window, {args.gate: alts} if args.gate and alts else None,
+                                       mode=args.mode, gates=gates_cfg)
         trend = ex.trend(args.gate, window, "1h", args.mode) if args.gate else None
         near = ex.near_misses(args.gate, window, mode=args.mode, limit=10) if args.gate else None
     finally:
