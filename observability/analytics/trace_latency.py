@@ -165,10 +165,16 @@ class TraceLatencyCache:
                          "GROUP BY trace_id")
         (newest,) = self._one("SELECT greatest(max(last_gate_at), ?) FROM _obs_new_gates", [self._last_gate])
         self._last_gate = newest
-        self.con.execute(f"UPDATE {LAST_GATE} SET last_gate_at = greatest({LAST_GATE}.last_gate_at, n.last_gate_at) "
-                         f"FROM _obs_new_gates n WHERE {LAST_GATE}.trace_id = n.trace_id")
+        # The kept rows of those traces found by the hash of the id first (an integer probe of every kept trace, not a
+        # string join: ~45 -> ~10 ms at 10 M events), then updated by rowid; traces not kept yet are added.
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE _obs_lastgate_hit AS SELECT g.r, g.trace_id, "
+                         f"greatest(g.last_gate_at, n.last_gate_at) AS last_gate_at FROM (SELECT rowid AS r, trace_id, "
+                         f"last_gate_at FROM {LAST_GATE} WHERE _th IN (SELECT _th FROM _obs_new_gates)) g "
+                         "JOIN _obs_new_gates n ON g.trace_id = n.trace_id")
+        self.con.execute(f"UPDATE {LAST_GATE} SET last_gate_at = h.last_gate_at FROM _obs_lastgate_hit h "
+                         f"WHERE {LAST_GATE}.rowid = h.r")
         self.con.execute(f"INSERT INTO {LAST_GATE} SELECT * FROM _obs_new_gates n "
-                         f"ANTI JOIN {LAST_GATE} g ON g.trace_id = n.trace_id")
+                         "ANTI JOIN _obs_lastgate_hit h ON h.trace_id = n.trace_id")
         # Rows that slid out (signals before the held ones) go; then the touched traces' rows, whose signals are
         # joined again: those kept rows' signals (every held signal up to the last seq seen has its rows), and
         # the new signals. A touched trace's rows come back with their signal's time: the minutes of the rows
@@ -189,7 +195,7 @@ class TraceLatencyCache:
                 signals=signal_rows, last_gate=f"(SELECT * FROM {LAST_GATE} WHERE {touched})",
                 only=f" WHERE trace_id IN (SELECT trace_id FROM {_TOUCHED})")
             + f" RETURNING epoch_us(ts_event) // {BUCKET_US}, {_ODD}").fetchall()
-        for table in (_TOUCHED, "_obs_new_gates", "_obs_tl_gone"):
+        for table in (_TOUCHED, "_obs_new_gates", "_obs_lastgate_hit", "_obs_tl_gone"):
             self.con.execute(f"DROP TABLE {table}")
         self._odd += sum(1 for (_, odd) in came if odd) - sum(1 for (odd,) in slid if odd) - int(str(gone_odd))
         self._changed = sorted({int(b) for (b, _) in came})
