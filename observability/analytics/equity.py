@@ -10,7 +10,10 @@ the order of floating-point additions.
 For a live window the closed trades in curve order are kept between refreshes (`EquityCache`):
 only trades with new trade events (trade_changes.py) are replaced, appended in place when they
 close after every kept trade (the usual case), else the table is re-sorted; the window is then
-a slice by close time.
+a slice by close time. Close times, mode codes and the summed P&L columns are kept as numpy arrays
+beside the rows, and the metrics of the plain forms (max or min of cum_pnl or drawdown, their value
+at the curve's end) are read from the window's folds (`EquityCache.aggregates`) instead of by SQL
+over its rows; any other form is SQL over the registered rows, as for a window not kept.
 """
 
 from __future__ import annotations

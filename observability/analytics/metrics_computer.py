@@ -38,7 +38,6 @@ from observability.analytics.views import (
 from observability.analytics.window_cache import ON_IN_PLACE, WindowCache
 from observability.analytics.windows import Window, window_us
 from observability.config.metrics_config import MetricsConfig, MetricSpec, load_metrics_config
-from observability.core.io.settings import SMALL_WORK_THREADS, duck_settings
 
 Status = Literal["ok", "warn", "critical", "insufficient", "no_data", "info"]
 _RANK = {"ok": 0, "warn": 1, "critical": 2}
@@ -168,12 +167,13 @@ class MetricsComputer:
 
         Runs with DuckDB's preserve_insertion_order off (restored after): nothing here reads rows in
         insertion order (aggregates, tables, and ORDER BY where order counts), and copies and inserts
-        run ~10% faster without it. A live window after a live one runs on one thread (settings.py says why)."""
-        settings: dict[str, object] = {"preserve_insertion_order": "false"}
-        if self.cache.warm_for(window):
-            settings["threads"] = SMALL_WORK_THREADS
-        with duck_settings(self.con, **settings):
+        run ~10% faster without it."""
+        ((kept,),) = self.con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()
+        self.con.execute("SET preserve_insertion_order = false")
+        try:
             return self._compute(window, metrics, scopes)
+        finally:
+            self.con.execute(f"SET preserve_insertion_order = {'true' if kept else 'false'}")
 
     def _compute(self, window: Window, metrics: list[str] | None, scopes: list[str] | None) -> MetricsReport:
         t0 = time.perf_counter()

@@ -120,11 +120,6 @@ class WindowCache:
             return None
         return HeldView(held_table(view), key, h.generation, h.max_key)
 
-    def warm_for(self, window: Window) -> bool:
-        """`prepare` of this live window will only add new rows to what an earlier live window held (small work)."""
-        return (self.incremental and window.until >= datetime.now(UTC) - LIVE_SLACK
-                and any(h.since <= window.since for h in self._held.values()))
-
     def quantile_source(self, view: str) -> QuantileSource | None:
         """The rows of a view kept up to date between live refreshes (an in-place trade view, or
         `trace_latency` kept per trace), for the quantile cache; None otherwise."""

@@ -23,7 +23,6 @@ from typing import Final
 import duckdb
 
 from observability.core.io.dataset import DataFile
-from observability.core.io.settings import SMALL_WORK_THREADS, duck_settings
 from observability.core.io.views import TRADE_EVENT_COLUMNS, TRADE_EVENT_TYPES, shadow_trades_sql, trades_sql
 
 EVENTS: Final = "_trade_events"
@@ -84,9 +83,8 @@ class TradeTables:
         elif top > self.covered:
             src = next((f"{name} WHERE" for name, above in live or [] if above <= self.covered),
                        "_events_wide WHERE _own AND")
-            with duck_settings(con, threads=SMALL_WORK_THREADS):
-                self._apply(con, f"SELECT {TRADE_EVENT_COLUMNS} FROM {src} seq > {self.covered} "
-                                 f"AND seq <= {top} AND event_type IN ({types})")
+            self._apply(con, f"SELECT {TRADE_EVENT_COLUMNS} FROM {src} seq > {self.covered} "
+                             f"AND seq <= {top} AND event_type IN ({types})")
         self.covered, self._files, self._foreign, self._watermark = top, paths, frozenset(foreign), watermark
         self._built = True
 
