@@ -67,6 +67,8 @@ class _Parts:
     covered: object
     group: tuple[Source, list[Partial], str | None, str | None, int]
     appends: int = 0
+    trimmed: int | None = None
+    """Minutes before this one were deleted (an appended table: once per window minute, not at each refresh)."""
 
 
 @dataclass(frozen=True)
@@ -139,11 +141,13 @@ class BucketCache:
               evidence: int, held: HeldView, since: datetime, until: datetime) -> str:
         """The aggregate query (same output columns as `views.group_query`) for the split expressions."""
         partials, finals = _shared(splits)
-        table = self._update(src, partials, where, group_by, evidence, held)
+        parts = self._update(src, partials, where, group_by, evidence, held)
+        table = parts.table
         lo_us, hi_us = _us(since), _us(until)
         first = -(-lo_us // BUCKET_US)
-        if held.changed is None:  # an appended table: later windows start no earlier
+        if held.changed is None and parts.trimmed != first:  # appended: later windows start no earlier
             self.con.execute(f"DELETE FROM {table} WHERE b < {first}")
+            parts.trimmed = first
         b0, b1 = first, hi_us // BUCKET_US
         # The rows of the partial minutes at both ends, aggregated per minute by one partials select (its
         # expressions bound once: parsing, binding and optimising them costs more than running them).
@@ -234,12 +238,12 @@ class BucketCache:
                 f"FROM (SELECT *, {grp} AS _grp{bucket} FROM {held_table} WHERE {filt}) GROUP BY {out_keys}")
 
     def _update(self, src: Source, partials: list[Partial], where: str | None, group_by: str | None,
-                evidence: int, held: HeldView) -> str:
+                evidence: int, held: HeldView) -> _Parts:
         sig = (src.name, where or "", group_by or "", str(evidence), *(f"{p.alias}={p.expr}" for p in partials))
         parts = self._parts.get(sig)
         if parts is not None and parts.generation == held.generation and held.changed is not None:
             if parts.covered == held.max_key:
-                return parts.table
+                return parts
         elif parts is not None and parts.generation == held.generation:
             if held.max_key is not None and (parts.covered is None or held.max_key > parts.covered):  # type: ignore[operator]
                 top = f"{held.key} <= {key_literal(held.max_key)}"
@@ -249,7 +253,7 @@ class BucketCache:
                 parts.covered, parts.appends = held.max_key, parts.appends + 1
                 if parts.appends >= COMPACT_EVERY:
                     self._compact(src, parts, partials, evidence)
-            return parts.table
+            return parts
         if parts is None:
             self._tables += 1
         table = parts.table if parts is not None else f"_obs_p_{self._tables}"
@@ -257,8 +261,9 @@ class BucketCache:
                 else f"{held.key} <= {key_literal(held.max_key)}")
         sql = self._partial_select(src, partials, where, group_by, evidence, held.table, cond, bucketed=True)
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}")
-        self._parts[sig] = _Parts(table, held.generation, held.max_key, (src, partials, where, group_by, evidence))
-        return table
+        group = (src, partials, where, group_by, evidence)
+        parts = self._parts[sig] = _Parts(table, held.generation, held.max_key, group)
+        return parts
 
     def _compact(self, src: Source, parts: _Parts, partials: list[Partial], evidence: int) -> None:
         keys = f"b, {self._keys(src)}"
