@@ -45,10 +45,18 @@ def _fold(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(cum_pnl, drawdown) over pnl values in curve order: NaN (NULL) pnl adds nothing; before the first
     non-NULL pnl both are NaN (as SQL's sum over only NULLs: NULL); the peak starts at 0."""
     valid = ~np.isnan(values)
+    if valid.all():  # the usual case: no NULL pnl, no NaN to carry
+        cum = np.cumsum(values)
+        return cum, np.maximum(np.maximum.accumulate(cum), 0.0) - cum if len(cum) else cum
     cum = np.cumsum(np.where(valid, values, 0.0))
     cum[np.cumsum(valid) == 0] = np.nan
     drawdown = np.maximum(np.fmax.accumulate(cum), 0.0) - cum if len(cum) else cum
     return cum, drawdown
+
+
+def _arrow(values: np.ndarray) -> pa.Array:
+    """NaN as NULL; without a NaN, the array itself (no copy, no scan for NaN)."""
+    return pa.array(values, from_pandas=True) if np.isnan(values).any() else pa.array(values)
 
 
 def _columns(columns: list[str]) -> str:
@@ -134,7 +142,7 @@ def _register(con: duckdb.DuckDBPyConnection, curve: _Curve, scopes: dict[str | 
     curves = {"_cum_all": every.cum_pnl, "_dd_all": every.drawdown, "_cum_mode": cum_mode, "_dd_mode": dd_mode}
     table = curve.rows
     for name, values in curves.items():
-        table = table.append_column(name, pa.array(values, from_pandas=True))
+        table = table.append_column(name, _arrow(values))
     con.register(ROWS, table)
     rest = f"SELECT * EXCLUDE ({', '.join(curves)})"
     return (f"{rest}, 'all' AS scope, _cum_all AS cum_pnl, _dd_all AS drawdown FROM {ROWS} UNION ALL "
@@ -269,6 +277,9 @@ def _mode_days(curve: _Curve, modes: list[str]) -> pa.Table:
     for name in SUMMED:
         values = curve.sums[name]
         valid = ~np.isnan(values)
+        if valid.all():  # the usual case: every group has a value
+            out[name] = pa.array(np.bincount(key, weights=values, minlength=size)[keys])
+            continue
         sums = np.bincount(key, weights=np.where(valid, values, 0.0), minlength=size)[keys]
         seen = np.bincount(key, weights=valid, minlength=size)[keys]
         out[name] = pa.array(sums, mask=seen == 0)
