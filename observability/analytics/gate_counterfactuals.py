@@ -107,7 +107,7 @@ def counterfactual_sweeps(con: duckdb.DuckDBPyConnection, names: Sequence[str], 
 
     Why one pass: each gate's sweep groups every decision of the window by signal and joins the signals'
     outcomes; once per gate, `huracan-obs gates` took ~3 s per gate at 10 M events. A gate's other gates
-    all passed when the signal's failed gates, less this one, are none.
+    all passed when every failed decision of the signal is this gate's.
     """
     cfg = gates if gates is not None else load_gates_config()
     where, params = window_clause(window, mode=mode)
@@ -132,20 +132,21 @@ def counterfactual_sweeps(con: duckdb.DuckDBPyConnection, names: Sequence[str], 
     cols = {g: f"g{i}" for i, g in enumerate(names)}
     pivot = ", ".join(f"bool_and(passed) FILTER (WHERE gate = {sql_str(g)}) AS {c}_passed, "
                       f"any_value(value) FILTER (WHERE gate = {sql_str(g)}) AS {c}_v, "
-                      f"any_value(direction) FILTER (WHERE gate = {sql_str(g)}) AS {c}_dir" for g, c in cols.items())
-    # One row per signal: each swept gate's verdict and value, how many gates failed, and the outcome.
+                      f"any_value(direction) FILTER (WHERE gate = {sql_str(g)}) AS {c}_dir, "
+                      f"count(*) FILTER (WHERE gate = {sql_str(g)} AND NOT passed) AS {c}_failed"
+                      for g, c in cols.items())
+    # One row per signal: its failed decisions, each swept gate's verdict, value and failed decisions (the other
+    # gates all passed when the two counts are equal), and its outcome.
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _cf AS
-        WITH per AS (SELECT trace_id, gate, bool_and(passed) AS ok FROM gate_decisions WHERE {where}
-                     GROUP BY trace_id, gate),
-        failed AS (SELECT trace_id, count(*) FILTER (WHERE NOT ok) AS failed FROM per GROUP BY trace_id),
-        sig AS (SELECT trace_id, {pivot} FROM gate_decisions WHERE {where} GROUP BY trace_id)
-        SELECT sig.*, failed.failed, t.trade_id, t.pnl_net, s.shadow_id, s.pnl AS shadow_pnl
-        FROM sig JOIN failed USING (trace_id)
+        WITH sig AS (SELECT trace_id, count(*) FILTER (WHERE NOT passed) AS failed, {pivot}
+                     FROM gate_decisions WHERE {where} GROUP BY trace_id)
+        SELECT sig.*, t.trade_id, t.pnl_net, s.shadow_id, s.pnl AS shadow_pnl
+        FROM sig
         LEFT JOIN (SELECT trace_id, any_value(trade_id) AS trade_id, sum(pnl_net) AS pnl_net
                    FROM trades GROUP BY trace_id) t USING (trace_id)
         LEFT JOIN (SELECT trace_id, any_value(shadow_id) AS shadow_id, sum(pnl) AS pnl
-                   FROM shadow_trades GROUP BY trace_id) s USING (trace_id)""", params + params)
+                   FROM shadow_trades GROUP BY trace_id) s USING (trace_id)""", params)
     try:
         return {gate: _sweep(gate, plans[gate], live.get(gate, {}), mode, window,
                              _rows(con, cols[gate], plans[gate][2], evidence_limit)) for gate in names}
@@ -160,7 +161,7 @@ def _rows(con: duckdb.DuckDBPyConnection, c: str, alts: list[float], evidence_li
     lost = "NOT would AND others_ok AND passed_now"
     return con.execute(f"""
         WITH out AS (SELECT trace_id, trade_id, pnl_net, shadow_id, shadow_pnl, {c}_passed AS passed_now,
-                            {c}_v AS v, {c}_dir AS dir, failed - (NOT {c}_passed)::INTEGER = 0 AS others_ok
+                            {c}_v AS v, {c}_dir AS dir, failed = {c}_failed AS others_ok
                      FROM _cf WHERE {c}_passed IS NOT NULL),
         alt(thr) AS (VALUES {values}),
         x AS (SELECT alt.thr, out.*, CASE WHEN dir = 'min' THEN v >= alt.thr ELSE v <= alt.thr END AS would
