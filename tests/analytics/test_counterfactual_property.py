@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -27,6 +29,7 @@ GATES = GatesConfig(gates={
 })
 WINDOW = Window(label="day", since=datetime(2026, 1, 5, tzinfo=UTC), until=datetime(2026, 1, 6, tzinfo=UTC))
 ALTS = [4.0, 6.0, 8.0, 9.5, 12.0]
+T = TypeVar("T")
 
 signal = st.tuples(st.sampled_from([3.0, 5.0, 7.0, 8.0, 9.0, 10.0, 13.0]),  # spread value
                    st.sampled_from([0.2, 0.5, 0.9]),  # regime value
@@ -71,19 +74,25 @@ def recount(signals: list[tuple[float, float, int]], alt: float) -> tuple[int, i
     return passed_gate, taken, newly_taken, shadow_pnl, newly_blocked, blocked_pnl
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(signal, min_size=1, max_size=12))
-def test_sweep_matches_a_direct_recount(signals: list[tuple[float, float, int]]) -> None:
+def over(signals: list[tuple[float, float, int]], sweep: Callable[[duckdb.DuckDBPyConnection], T], *,
+         materialize_trades: bool = True) -> T:
+    """`sweep` run on the query layer over a fresh data dir holding these signals' events."""
     with tempfile.TemporaryDirectory() as tmp:
         layout = DataLayout(Path(tmp) / "data").ensure()
         conn = open_live_db(layout.live_db)
         ingest_events(conn, events(signals))
         conn.close()
-        q = QueryLayer(layout)
+        q = QueryLayer(layout, materialize_trades=materialize_trades)
         try:
-            sweep = counterfactual_sweep(q.connect(), "spread", WINDOW, ALTS, gates=GATES)
+            return sweep(q.connect())
         finally:
             q.close()
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(signal, min_size=1, max_size=12))
+def test_sweep_matches_a_direct_recount(signals: list[tuple[float, float, int]]) -> None:
+    sweep = over(signals, lambda con: counterfactual_sweep(con, "spread", WINDOW, ALTS, gates=GATES))
     for row in sweep.rows:
         got = (row.passed_gate, row.taken, row.newly_taken, row.shadow_pnl, row.newly_blocked,
                row.blocked_trade_pnl)
@@ -101,17 +110,9 @@ def recount_regime(signals: list[tuple[float, float, int]], alt: float) -> tuple
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(signal, min_size=1, max_size=12))
 def test_sweeps_of_every_gate_from_one_pass_match_direct_recounts(signals: list[tuple[float, float, int]]) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        layout = DataLayout(Path(tmp) / "data").ensure()
-        conn = open_live_db(layout.live_db)
-        ingest_events(conn, events(signals))
-        conn.close()
-        q = QueryLayer(layout, materialize_trades=False)
-        try:
-            sweeps = counterfactual_sweeps(q.connect(), ["spread", "regime"], WINDOW,
-                                           {"spread": ALTS, "regime": REGIME_ALTS}, gates=GATES)
-        finally:
-            q.close()
+    sweeps = over(signals, lambda con: counterfactual_sweeps(con, ["spread", "regime"], WINDOW,
+                                                             {"spread": ALTS, "regime": REGIME_ALTS}, gates=GATES),
+                  materialize_trades=False)
     for gate, count in (("spread", recount), ("regime", recount_regime)):
         assert [r.threshold for r in sweeps[gate].rows] == (ALTS if gate == "spread" else REGIME_ALTS)
         for row in sweeps[gate].rows:
