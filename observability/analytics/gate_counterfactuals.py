@@ -109,6 +109,8 @@ def counterfactual_sweeps(con: duckdb.DuckDBPyConnection, names: Sequence[str], 
     outcomes; once per gate, `huracan-obs gates` took ~3 s per gate at 10 M events. A gate's other gates
     all passed when every failed decision of the signal is this gate's.
     """
+    if not names:
+        return {}
     cfg = gates if gates is not None else load_gates_config()
     where, params = window_clause(window, mode=mode)
     heads = {g: (thr, d, n) for g, thr, d, n in con.execute(
@@ -127,8 +129,6 @@ def counterfactual_sweeps(con: duckdb.DuckDBPyConnection, names: Sequence[str], 
         step = spec.near_miss_margin if spec and spec.near_miss_margin > 0 else abs(center) * 0.05 or 1.0
         alts = sorted(set(thresholds[gate])) if thresholds and thresholds.get(gate) else default_sweep(center, step)
         plans[gate] = (current, str(spec.direction if spec else data_dir), alts)
-    if not names:
-        return {}
     cols = {g: f"g{i}" for i, g in enumerate(names)}
     pivot = ", ".join(f"bool_and(passed) FILTER (WHERE gate = {sql_str(g)}) AS {c}_passed, "
                       f"any_value(value) FILTER (WHERE gate = {sql_str(g)}) AS {c}_v, "
