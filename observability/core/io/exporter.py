@@ -43,7 +43,7 @@ from observability.core.io.dataset import (
     published_watermark,
     split_files,
 )
-from observability.core.io.files import delete_files, remove_temp_files, write_parquet
+from observability.core.io.files import EXPORT_WRITE_OPTIONS, delete_files, remove_temp_files, write_parquet
 from observability.core.io.live_rows import ExportChunk, arrow_reader, fetch_raw_arrow, file_table, new_duck
 from observability.core.io.payload_typing import TypedRows, concat_typed, type_rows
 from observability.core.io.spool import SpoolReader, remove_exported
@@ -141,7 +141,8 @@ def reconcile(target: Target, box: str, watermark: int | None) -> int:
 def _write_part(target: Target, box: str, part: pa.Table) -> int:
     lo, hi = int(part["seq"][0].as_py()), int(part["seq"][-1].as_py())
     day, symbol = part["date"][0].as_py(), part["symbol"][0].as_py()
-    return write_parquet(target, f"{partition_path(day, symbol)}/{file_name(lo, hi, box)}", file_table(part))
+    return write_parquet(target, f"{partition_path(day, symbol)}/{file_name(lo, hi, box)}", file_table(part),
+                         options=EXPORT_WRITE_OPTIONS)
 
 
 _Slice = tuple[TypedRows, TypedRows]

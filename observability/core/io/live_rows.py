@@ -173,10 +173,12 @@ class _Columns:
     columns: list[pa.ChunkedArray | None]
 
     def take(self, rows: npt.NDArray[np.int64]) -> pa.Table:
+        """These rows, in this order; `rows` come from the chunk's own argsorts, so they are never checked
+        against each column's length (that check was ~5% of the take)."""
         pick = pa.array(rows)
         return pa.Table.from_arrays(
-            [pa.nulls(len(rows), f.type) if c is None else c.take(pick) for f, c in zip(self.schema, self.columns,
-                                                                                       strict=True)],
+            [pa.nulls(len(rows), f.type) if c is None else pc.take(c, pick, boundscheck=False)
+             for f, c in zip(self.schema, self.columns, strict=True)],
             schema=self.schema)
 
 
