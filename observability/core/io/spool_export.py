@@ -4,7 +4,7 @@ See `spool` for why. Here a slice of the export is assembled from the spool's en
 tables in the shape the exporter's pipeline takes from its JSON path (`exporter._Slice`: envelope rows in
 seq order and their `TypedRows`). Only rows whose seq and commit time (ts_stored) equal live.db's, row for
 row, are exported from here. The exporter checks that while it writes their files (`SpoolSource.checks`):
-SQLite counts the matching rows (~0.28 µs/row, on two connections side by side), which then costs no time
+SQLite counts the matching rows (~0.15 µs/row, on two connections side by side), which then costs no time
 before the first file is written; a chunk's watermark moves only once its check passed, and a failed
 check (a spool of another live.db, say) redoes the export with each slice checked first. Against ~5 µs/row
 to read and type full rows.
@@ -119,9 +119,11 @@ writer that is often behind spools every other batch, and typing each short gap 
 T = TypeVar("T")
 
 _COUNT: Final = (
-    "SELECT count(*) FROM json_each(?) AS c JOIN live_feed AS l ON l.seq BETWEEN json_extract(c.value, '$[0]') "
-    "AND json_extract(c.value, '$[1]') AND l.ts_stored = json_extract(c.value, '$[2]')")
-"""Rows of live.db that match [first seq, last seq, commit time] triples (a JSON array): a key range per triple."""
+    "WITH c(lo, hi, ts) AS MATERIALIZED (SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?)) "
+    "SELECT count(*) FROM c JOIN live_feed AS l ON l.seq BETWEEN c.lo AND c.hi AND l.ts_stored = c.ts")
+"""Rows of live.db that match [first seq, last seq, commit time] triples (a JSON array): a key range per triple.
+The triples are unpacked once (the materialized CTE): compared as `json_extract(...)` in the join, SQLite
+extracted the commit time again for every row it scanned, half the check's CPU (0.32 -> 0.15 µs/row)."""
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,7 @@ class SpoolSource:
         """Whether live.db holds exactly these rows (seqs without a gap): per commit time, every seq from the
         commit's first spooled row to its last is a row of live.db with that commit time.
 
-        Counted by SQLite itself (seq is the key, so a count equal to the rows is every row): ~0.28 µs/row,
+        Counted by SQLite itself (seq is the key, so a count equal to the rows is every row): ~0.15 µs/row,
         against ~0.4 to hand both columns of every row over to Arrow and compare them here.
         """
         seq, stored = envelope["seq"].to_numpy(), envelope["ts_stored"].cast(pa.int64()).to_numpy()
