@@ -270,3 +270,14 @@ def test_trade_tables_kept_up_to_date_by_refresh_match_a_fresh_query_layer(layou
         change()
         same_as_fresh(expected)
     q.close()
+
+
+def test_the_query_layers_database_never_checkpoints_by_itself(layout: DataLayout) -> None:
+    """DuckDB checkpoints in-memory databases too (by default once ~16 MiB of changes pile up): the trade tables'
+    updates set one off every few live refreshes at 10 M events, and it stalled that refresh by up to ~1 s."""
+    store(layout, gate_events(2))
+    q = QueryLayer(layout)
+    ((threshold,),) = q.connect().execute("SELECT current_setting('checkpoint_threshold')").fetchall()
+    number, unit = threshold.split()
+    assert unit == "TiB" and float(number) >= 100, threshold
+    q.close()

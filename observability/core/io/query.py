@@ -59,6 +59,8 @@ NEW_FROM_VARIABLE: Final = "huracan_live_new_from"
 """DuckDB variable: `_live_new` (the live rows the last refresh read) holds every row of `_live` from this
 seq up; NULL when that refresh read none. Incremental readers take their new rows from this small
 table instead of scanning every live row."""
+NO_AUTO_CHECKPOINT: Final = "1000TB"
+"""The query layer's DuckDB `checkpoint_threshold`: more changes than a reader ever makes (see `connect`)."""
 _EXPLAIN = re.compile(r"^\s*explain\s+(analyze\s+)?", re.IGNORECASE)
 _WIDE_COLUMNS: Final = ", ".join(f'"{n}"' for n in WIDE_SCHEMA.names)
 _PARQUET_COLUMNS: Final = ", ".join(f'"{n}"' for n in FILE_SCHEMA.names) + f", {PAYLOAD_SQL} AS payload, date"
@@ -138,6 +140,11 @@ class QueryLayer:
         if self._con is None:
             con = new_duck()
             con.execute("SET parquet_metadata_cache = true")  # files are immutable: footers parse once
+            # DuckDB checkpoints an in-memory database too (compressing the changed row groups of its tables)
+            # once ~16 MiB of changes pile up: the trade tables' updates set one off every few live refreshes,
+            # stalling that refresh 0.5-1.1 s at 10 M events. Never automatically, then (the tables stay
+            # uncompressed; rows deleted by their updates are not vacuumed, whole deleted row groups still go).
+            con.execute(f"SET checkpoint_threshold = '{NO_AUTO_CHECKPOINT}'")
             con.register("_pq_empty", WIDE_SCHEMA.empty_table())
             con.execute("CREATE OR REPLACE VIEW _pq_none AS SELECT *, TRUE AS _own FROM _pq_empty")
             self._con, self._wide_defined, self._pq_sql = con, False, ""
