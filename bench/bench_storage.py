@@ -26,6 +26,7 @@ import argparse
 import os
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -40,6 +41,7 @@ import pyarrow.parquet as pq
 
 from observability.config.observability_config import WriterConfig
 from observability.core.ingest import ingest_events
+from observability.core.io.arrow_memory import keep_freed_memory
 from observability.core.io.columns import FILE_SCHEMA
 from observability.core.io.compaction import compact
 from observability.core.io.dataset import file_name, list_files, open_target, partition_path
@@ -332,4 +334,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    env = keep_freed_memory(dict(os.environ))
+    if env != os.environ:  # export as the maintenance process does; mimalloc reads it only when pyarrow loads
+        os.execve(sys.executable, [sys.executable, *sys.argv], env)
     main()

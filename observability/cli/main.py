@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from rich.console import Console
 
 from observability.cli import commands
+from observability.core.io.arrow_memory import keep_freed_memory
 from observability.errors import ObservabilityError
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -59,6 +61,7 @@ def _command(argv: Sequence[str] | None) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    keep_freed_memory(os.environ)  # before any command imports pyarrow: `export` and `compact` run here
     try:
         parser = build_parser(_command(argv))  # imports the command: long on a busy box, so Ctrl-C may land here
     except KeyboardInterrupt:

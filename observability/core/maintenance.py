@@ -29,6 +29,7 @@ from typing import Any
 
 from observability.config.observability_config import ObservabilityConfig
 from observability.core.ingest import prepare_batch, write_batch
+from observability.core.io.arrow_memory import keep_freed_memory
 from observability.core.live_store import checkpoint, exported_seq, max_seq, open_live_db, open_readonly
 from observability.errors import ObservabilityError
 from observability.paths import DataLayout
@@ -149,7 +150,7 @@ def spawn(layout: DataLayout, config: ObservabilityConfig) -> subprocess.Popen[b
     return subprocess.Popen(
         [sys.executable, "-m", "observability.core.maintenance", "--data-dir", str(layout.root),
          "--config-json", config.model_dump_json()],
-        stdin=subprocess.PIPE, close_fds=True,
+        stdin=subprocess.PIPE, close_fds=True, env=keep_freed_memory(dict(os.environ)),
     )
 
 

@@ -6,11 +6,12 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
 from core_helpers import fast_config
 
 from observability import SyncEventLogger
 from observability.config.observability_config import ExportConfig
-from observability.core import builders
+from observability.core import builders, maintenance
 from observability.core.ingest import ingest_events
 from observability.core.live_store import exported_seq, max_seq, open_live_db
 from observability.core.maintenance import Maintenance
@@ -71,3 +72,25 @@ def test_trades_are_projected_into_the_journal_and_old_exported_rows_pruned(layo
     upkeep.run_due()  # exported and journaled by now: the old rows may go
     assert conn.execute("SELECT count(*) FROM live_feed").fetchone() == (0,)
     conn.close()
+
+
+def _environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    return dict(item.decode().split("=", 1) for item in raw.split(b"\0") if b"=" in item)
+
+
+def test_the_maintenance_process_keeps_arrows_freed_memory_unless_the_user_set_otherwise(
+        layout: DataLayout, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its exports reuse the memory the previous chunk freed (see `arrow_memory`); the user's own setting wins."""
+    monkeypatch.delenv("MIMALLOC_PURGE_DELAY", raising=False)
+    proc = maintenance.spawn(layout, fast_config())
+    try:
+        assert _environ(proc.pid)["MIMALLOC_PURGE_DELAY"] == "-1"
+    finally:
+        maintenance.stop(proc)
+    monkeypatch.setenv("MIMALLOC_PURGE_DELAY", "250")
+    proc = maintenance.spawn(layout, fast_config())
+    try:
+        assert _environ(proc.pid)["MIMALLOC_PURGE_DELAY"] == "250"
+    finally:
+        maintenance.stop(proc)
