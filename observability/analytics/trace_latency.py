@@ -81,9 +81,11 @@ class TraceLatencyCache:
         self._odd = 0
         """Kept rows that are `_ODD`."""
 
-    def view_sql(self, signals: HeldView | None, gates: HeldView | None, since: str, until: str) -> str | None:
-        """SELECT giving the window's trace_latency rows, or None when only the full SQL is exact."""
-        if signals is None or gates is None or not self._has_trade_events():
+    def view_sql(self, signals: HeldView | None, gates: HeldView | None, since: str, until: str,
+                 tables: set[str]) -> str | None:
+        """SELECT giving the window's trace_latency rows, or None when only the full SQL is exact (also without the
+        query layer's trade events table among `tables`, the connection's table names)."""
+        if signals is None or gates is None or TRADE_EVENTS not in tables:
             self._state = None
             return None
         self._update(signals, gates)
@@ -127,10 +129,6 @@ class TraceLatencyCache:
         row = self.con.execute(sql, params).fetchone()
         assert row is not None  # an aggregate without GROUP BY always returns one row
         return tuple(row)
-
-    def _has_trade_events(self) -> bool:
-        rows = self.con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = ?", [TRADE_EVENTS]).fetchall()
-        return bool(rows)
 
     def _update(self, signals: HeldView, gates: HeldView) -> None:
         old = self._state
@@ -194,9 +192,7 @@ class TraceLatencyCache:
             f"INSERT INTO {ROWS} " + _JOIN.format(
                 signals=signal_rows, last_gate=f"(SELECT * FROM {LAST_GATE} WHERE {touched})",
                 only=f" WHERE trace_id IN (SELECT trace_id FROM {_TOUCHED})")
-            + f" RETURNING epoch_us(ts_event) // {BUCKET_US}, {_ODD}").fetchall()
-        for table in (_TOUCHED, "_obs_new_gates", "_obs_lastgate_hit", "_obs_tl_gone"):
-            self.con.execute(f"DROP TABLE {table}")
+            + f" RETURNING epoch_us(ts_event) // {BUCKET_US}, {_ODD}").fetchall()  # scratch tables: replaced next time
         self._odd += sum(1 for (_, odd) in came if odd) - sum(1 for (odd,) in slid if odd) - int(str(gone_odd))
         self._changed = sorted({int(b) for (b, _) in came})
         self._version += 1

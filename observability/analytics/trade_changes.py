@@ -40,9 +40,10 @@ class TradeChanges:
         self._seen: dict[str, _Seen] = {}
         self._generation = 0
 
-    def update(self, view: str) -> HeldView | None:
-        """Bring the view's bucket map up to date; None when the query layer keeps no trade events table."""
-        if not self.con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = ?", [TRADE_EVENTS]).fetchall():
+    def update(self, view: str, tables: set[str]) -> HeldView | None:
+        """Bring the view's bucket map up to date; None when the query layer keeps no trade events table (not
+        among `tables`, the connection's table names)."""
+        if TRADE_EVENTS not in tables:
             self._seen.pop(view, None)
             return None
         key, ts = KEYS[view], BASE_SOURCES[view].ts
@@ -86,9 +87,7 @@ class TradeChanges:
             self.con.execute(f"INSERT INTO {changed} SELECT DISTINCT b FROM (SELECT b FROM {old} "
                              f"UNION ALL SELECT b FROM {rows}) WHERE b IS NOT NULL")
             self.con.execute(f"DELETE FROM {mapping} WHERE rowid IN (SELECT r FROM {old})")
-            self.con.execute(f"INSERT INTO {mapping} SELECT id, b, h FROM {rows}")
-            for table in (touched, rows, old):
-                self.con.execute(f"DROP TABLE {table}")
+            self.con.execute(f"INSERT INTO {mapping} SELECT id, b, h FROM {rows}")  # scratch tables replaced next time
             seen.covered, seen.events = top, events
         return HeldView(view, key, seen.generation, top, changed, before)
 

@@ -72,6 +72,9 @@ class _Held:
     since: datetime
     max_key: object
     generation: int
+    trimmed: int | None = None
+    """The minute (of the window start) rows before whose start were last deleted: once per minute, not at each
+    refresh (a statement per held view; every reader filters the held rows by the window or by key)."""
 
 
 class WindowCache:
@@ -228,12 +231,13 @@ class WindowCache:
             if IN_PLACE.get(view) in tables:
                 self.last[view] = "in_place"
                 self._held.pop(view, None)
-                changes = self.changes.update(view) if live else None
+                changes = self.changes.update(view, tables) if live else None
                 if changes is None:
                     self._in_place.pop(view, None)
                 else:
                     self._in_place[view] = self._with_recent(view, cols_list, changes, window)
-                self.con.execute(f"DROP TABLE IF EXISTS {held_table(view)}")
+                if held_table(view) in tables:
+                    self.con.execute(f"DROP TABLE {held_table(view)}")
                 self.con.execute(f"CREATE OR REPLACE TEMP VIEW {window_table(view)} AS SELECT * FROM {view} "
                                  f"WHERE {ts} >= {since} AND {ts} < {until}")
                 continue
@@ -242,7 +246,10 @@ class WindowCache:
             held = self._held.get(view)
             table = held_table(view)
             if key is not None and held is not None and held.cols == cols and window.since >= held.since:
-                self.con.execute(f"DELETE FROM {table} WHERE {ts} < {since}")
+                minute = window_us(window)[0] // BUCKET_US
+                if held.trimmed != minute:
+                    self.con.execute(f"DELETE FROM {table} WHERE {ts} < {since}")
+                    held.trimmed = minute
                 body = f"({VIEWS[view].replace(WIDE, NEW_ROWS)})" if key == "seq" and staged is not None else view
                 self.con.execute(f"INSERT INTO {table} SELECT {cols} FROM {body} WHERE {key} > ? AND {ts} >= {since}",
                                  [held.max_key])
@@ -269,9 +276,6 @@ class WindowCache:
             reads += 1
             self.con.execute(f"CREATE OR REPLACE TEMP VIEW {window_table(view)} AS SELECT * FROM {table} "
                              f"WHERE {ts} >= {since} AND {ts} < {until}")
-        if staged is not None:
-            self.con.execute(f"DROP VIEW {NEW_ROWS}")
-            self.con.execute(f"DROP TABLE {NEW_ROWS}_t")
         # Every view was read from the same snapshot of the query layer (it changes only in refresh()):
         # each held view has seen every row up to the highest seq any of them holds.
         seq_held = [h for v, h in self._held.items() if APPEND_KEYS.get(v) == "seq" and v in columns]
@@ -293,7 +297,7 @@ class WindowCache:
             own_sql: str | None = None
             if name == "trace_latency":
                 signals, gates = self.held("signals"), self.held("gate_decisions")
-                own_sql = self.trace_latency.view_sql(signals, gates, since, until)
+                own_sql = self.trace_latency.view_sql(signals, gates, since, until, tables)
                 self.last[name] = "derived" if own_sql is None else "incremental"
                 self._trace_latency = None if own_sql is None else self.trace_latency.held(*window_us(window))
             elif name == "equity" and self.incremental:

@@ -197,6 +197,35 @@ def test_rows_at_the_window_edges_count_exactly_once(layout: DataLayout, metrics
         q.close()
 
 
+def test_rows_a_window_start_passed_within_its_minute_stay_out_though_still_held(
+    layout: DataLayout, metrics_config: MetricsConfig
+) -> None:
+    """A held table drops the rows before the window start once per minute of that start, not at each refresh:
+    rows the start passed since are still held, and every reader must leave them out (metrics, partials'
+    edges, kept evidence ids, per-trace latency)."""
+    now = time.time()
+    minute = (now - 600) // 60 * 60
+    # Two traces (signal + gate + market snapshot) in the start's minute, 10 s and 30 s into it, more later.
+    events = [e for i, ts in enumerate((minute + 10, minute + 30, now - 60, now - 30))
+              for e in (signal(i, ts), gate(i, ts + 0.1),
+                        builders.market_context(symbol="X", price=1.0, spread_bps=2.0 + i, volatility_bps=1.0,
+                                                ts_event=ts))]
+    conn = open_live_db(layout.live_db)
+    q = QueryLayer(layout)
+    live = MetricsComputer(q.connect(), metrics_config)
+    try:
+        for k, since in enumerate((minute + 1, minute + 5, minute + 20)):  # the last passes trace 0's rows
+            report, w = arrive(conn, q, live, events[k * 3:k * 3 + 3] if k < 2 else events[6:], since)
+            assert_same(report, layout, metrics_config, w)
+        assert live.cache.last["signals"] == "appended"
+        (held,) = q.connect().execute("SELECT count(*) FROM _obs_h_signals").fetchone() or (0,)
+        assert held == 4  # trace 0's signal is still held ...
+        assert report.value("signals_total") == 3  # ... and not counted
+    finally:
+        conn.close()
+        q.close()
+
+
 def test_a_computer_that_skipped_refreshes_or_saw_none_still_equals_a_recompute(
     layout: DataLayout, metrics_config: MetricsConfig
 ) -> None:
