@@ -104,10 +104,9 @@ def test_a_snapshot_more_than_the_bound_back_is_not_used(layout: DataLayout) -> 
     assert spreads(layout, "edge") == [3.0, None]
 
 
-def test_the_history_gives_each_step_the_latest_snapshot_not_after_its_market_time(
+def test_the_history_gives_each_step_the_snapshot_live_db_gives_within_the_same_bound(
         history: duckdb.DuckDBPyConnection) -> None:
     tl = trace_timeline("near", con=history)
     assert tl.source == "query layer"
     assert [c.spread_bps if c else None for c in tl.context] == [1.0, 1.0, 9.0, 2.0]
-    # the history has no row bound: the 'edge' close still sees the 3-bps snapshot
-    assert [c.spread_bps if c else None for c in trace_timeline("edge", con=history).context] == [3.0, 3.0]
+    assert [c.spread_bps if c else None for c in trace_timeline("edge", con=history).context] == [3.0, None]
