@@ -26,6 +26,7 @@ import os
 import shutil
 import sqlite3
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -55,6 +56,42 @@ from observability.paths import DataLayout
 from observability.sim.generate import generate_events
 
 SIM_SECONDS = 23 * 3600.0
+
+
+class StageTimer:
+    """`--stages`: stands in for the query layer's DuckDB connection and sums each statement's CPU time (all
+    threads) per stage, the innermost `observability` function that ran it; `take()` returns and resets them.
+    Why: a slow refresh's excess is then seen where it is (it was a DuckDB checkpoint in one statement, once)."""
+
+    def __init__(self, con: Any) -> None:
+        self._con = con
+        self.stages: dict[str, list[float]] = {}
+
+    def _timed(self, run: Callable[[], Any]) -> Any:
+        frame = sys._getframe(2)
+        while frame.f_back is not None and not frame.f_globals.get("__name__", "").startswith("observability"):
+            frame = frame.f_back
+        stage = f"{frame.f_globals.get('__name__', '?').rsplit('.', 1)[-1]}.{frame.f_code.co_name}"
+        c0 = time.process_time()
+        result = run()
+        total = self.stages.setdefault(stage, [0.0, 0])
+        total[0] += time.process_time() - c0
+        total[1] += 1
+        return result
+
+    def execute(self, query: str, parameters: Any = None) -> Any:
+        return self._timed(lambda: self._con.execute(query, parameters))
+
+    def sql(self, query: str, params: Any = None) -> Any:
+        return self._timed(lambda: self._con.sql(query, params=params))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+    def take(self, top: int = 8) -> str:
+        ranked = sorted(self.stages.items(), key=lambda kv: -kv[1][0])
+        self.stages = {}
+        return ", ".join(f"{name} {cpu * 1000:.0f} ms/{n}" for name, (cpu, n) in ranked[:top])
 
 
 def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
@@ -124,6 +161,7 @@ def main() -> None:
     ap.add_argument("--rate", type=int, default=20_000, help="events arriving per second in (d)")
     ap.add_argument("--refreshes", type=int, default=5, help="warm refreshes measured in (d), one per second")
     ap.add_argument("--keep", default=None, help="build (or reuse) the dataset in this directory")
+    ap.add_argument("--stages", action="store_true", help="print each warm refresh's CPU per stage (statements)")
     args = ap.parse_args()
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-analytics-"))
     layout = DataLayout(root).ensure()
@@ -155,6 +193,10 @@ def main() -> None:
         ((n,),) = con.execute(f"SELECT count(*) FROM events WHERE ts_event >= {since_sql}").fetchall()
         print(f"events in the window: {n:,}; window {window.since:%Y-%m-%d %H:%M} -> {window.until:%H:%M} UTC")
         cfg = load_metrics_config()
+        timer = None
+        if args.stages:  # every later statement of the query layer and the computers goes through the timer
+            timer = StageTimer(con)
+            q._con = con = timer  # type: ignore[assignment]
         computer = MetricsComputer(con, cfg)
 
         base, _ = timed(lambda: con.execute(f"SELECT count(*) FROM events WHERE ts_event >= {since_sql} "
@@ -178,6 +220,8 @@ def main() -> None:
         def gc_pause(phase: str, _: dict[str, int]) -> None:
             pauses.append(time.perf_counter() * (1 if phase == "stop" else -1))
         gc.callbacks.append(gc_pause)
+        if timer is not None:
+            timer.take()
         load_before = os.getloadavg()[0]
         warm, layer, cpu = [], [], []
         spool = SpoolWriter(layout.export_spool_dir)  # as the writer process does for each commit
@@ -198,6 +242,8 @@ def main() -> None:
             paused = sum(pauses)
             print(f"    refresh {len(warm)}: {warm[-1] * 1000:.0f} ms (query layer {layer[-1] * 1000:.0f} ms, metrics "
                   f"{(warm[-1] - layer[-1]) * 1000:.0f} ms, GC {paused * 1000:.0f} ms); CPU {cpu[-1] * 1000:.0f} ms")
+            if timer is not None:
+                print(f"      statements' CPU by stage: {timer.take()}")
         spool.close()
         gc.callbacks.remove(gc_pause)
         base_warm, _ = timed(lambda: con.execute(f"SELECT count(*) FROM events WHERE ts_event >= {since_sql}")
