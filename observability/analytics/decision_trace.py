@@ -259,7 +259,7 @@ def _from_query_layer(con: duckdb.DuckDBPyConnection, trace_id: str) -> TraceTim
         # CONTEXT_SCAN_ROWS rows before it): row groups elsewhere are skipped by their seq statistics, where
         # all of the symbol's snapshots were joined (~3-5x the time at 10 M events), and the snapshot is the
         # live path's, not one of another box or day that happens to be later in time.
-        seqs = [int(rows[i][0] or 0) for i in steps]
+        seqs = [int(raw[i][0]) for i in steps]
         ranges = [(group[0] - CONTEXT_SCAN_ROWS, group[-1]) for group in _nearby(sorted(seqs))]
         within = " OR ".join(f"seq BETWEEN {lo:d} AND {hi:d}" for lo, hi in ranges)
         for i, *m in con.execute(
