@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 
 from observability.analytics.evidence import Fact, fact
 from observability.analytics.gate_explainer import UnknownTraceError
+from observability.analytics.trace_history import context_source, parquet_parts, trace_rows
 from observability.core.live_store import open_readonly
 from observability.core.schemas import DecisionStep, DecisionTrace, utc_from_us
 from observability.errors import DataDirError
@@ -246,8 +247,16 @@ def _market(ts: datetime, seq: int | None, p: dict[str, Any]) -> MarketAt:
 
 
 def _from_query_layer(con: duckdb.DuckDBPyConnection, trace_id: str) -> TraceTimeline | None:
-    raw = con.execute(f"SELECT {_COLS} FROM events WHERE trace_id = ? ORDER BY ts_event, seq",
-                      [trace_id]).fetchall()
+    parts = parquet_parts(con)
+    raw: list[tuple[Any, ...]] = []
+    if parts is not None:
+        try:
+            raw = trace_rows(con, parts, trace_id)
+        except duckdb.BinderException:  # the trace's files lack a column the payload reads: the views have it
+            parts = None
+    if parts is None:
+        raw = con.execute(f"SELECT {_COLS} FROM events WHERE trace_id = ? ORDER BY ts_event, seq",
+                          [trace_id]).fetchall()
     if not raw:
         return None
     rows: list[Row] = [(r[0], r[1], r[2], r[3], r[4], r[5], orjson.loads(r[6])) for r in raw]
@@ -262,10 +271,12 @@ def _from_query_layer(con: duckdb.DuckDBPyConnection, trace_id: str) -> TraceTim
         seqs = [int(raw[i][0]) for i in steps]
         ranges = [(group[0] - CONTEXT_SCAN_ROWS, group[-1]) for group in _nearby(sorted(seqs))]
         within = " OR ".join(f"seq BETWEEN {lo:d} AND {hi:d}" for lo, hi in ranges)
-        for i, *m in con.execute(
+        source = (f"SELECT * FROM market_context WHERE symbol = $symbol AND ({within})" if parts is None
+                  else context_source(con, parts, ranges))
+        for i, *m in [] if source is None else con.execute(
                 "SELECT s.i, m.seq, m.ts_event, m.price, m.spread_bps, m.volatility_bps, m.liquidity_usd, m.regime "
                 "FROM (SELECT unnest($i) AS i, unnest($ts) AS ts, unnest($seq) AS seq) AS s ASOF JOIN "
-                f"(SELECT * FROM market_context WHERE symbol = $symbol AND ({within})) AS m ON s.ts >= m.ts_event "
+                f"({source}) AS m ON s.ts >= m.ts_event "
                 f"WHERE m.seq <= s.seq AND m.seq > s.seq - {CONTEXT_SCAN_ROWS:d}",
                 {"i": steps, "ts": [rows[i][2] for i in steps], "seq": seqs, "symbol": symbol}).fetchall():
             found[i] = MarketAt(ts=m[1], seq=m[0], price=m[2], spread_bps=m[3], volatility_bps=m[4],

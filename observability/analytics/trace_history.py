@@ -1,0 +1,159 @@
+"""One trace's rows and market snapshots from the Parquet history, without binding the wide views.
+
+Why not `events WHERE trace_id = ?`: at 10 M events each query through the views paid ~25-40 ms to
+bind `_pq` (read_parquet over every file with union_by_name reads every file's schema) and ~0.2 ms
+per file to start a scan even where statistics prune every row group, and it decoded ~80 columns.
+Here the files behind `_pq` are read from the view's own SQL, and each file's row-group statistics
+of `trace_id` and `seq` are kept per process (files are immutable; a changed size or mtime reads them
+again). A lean scan of `trace_id` and `seq` over the files whose statistics may hold the trace finds
+its rows; the full rows are then read from the files that hold them only, as the views would build them.
+Statistics prune only when ids are ordered (UUIDv7, the simulator's); random ids make every file a
+candidate: the answer is the same, the lean scan covers all files.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, Final
+
+import duckdb
+import pyarrow.parquet as pq
+
+from observability.core.io.payload_sql import PAYLOAD_SQL
+from observability.core.io.query import LIVE_FROM_VARIABLE
+
+HIVE_OPTIONS: Final = "hive_partitioning = true, union_by_name = true, hive_types = {'date': DATE, 'symbol': VARCHAR}"
+"""The options `_pq` reads its files with: `symbol` and `date` from the path, missing columns NULL."""
+_SOURCE = re.compile(
+    r"FROM read_parquet\((?:list_value\(|\[)((?:'(?:[^']|'')*'(?:, )?)+)[)\]], \(hive_partitioning = true\), "
+    r"\(union_by_name = true\), \(hive_types = struct_pack\(date := DATE, symbol := \"VARCHAR\"\)\)\)"
+    r"(?: WHERE \(seq <= (\d+)\))?(?= UNION ALL |;$)"
+)
+_PATH = re.compile(r"'((?:[^']|'')*)'")
+_MAX_FOOTERS: Final = 100_000
+
+
+@dataclass(frozen=True)
+class Part:
+    """Files `_pq` reads with one bound: rows above `bound` (this box's, past its watermark) are left out."""
+
+    files: tuple[str, ...]
+    bound: int | None
+
+
+@dataclass(frozen=True)
+class _Footer:
+    key: tuple[int, int]
+    """(mtime_ns, size) the statistics were read at."""
+    seq: tuple[int, int] | None
+    trace: list[tuple[str, str] | None]
+    """Per row group that has a trace_id, its min and max; None where the file has no such statistics. Row
+    groups whose trace_id is all null are left out (as is every row group of a file without the column)."""
+
+
+_FOOTERS: dict[str, _Footer] = {}
+
+
+def parquet_parts(con: duckdb.DuckDBPyConnection) -> list[Part] | None:
+    """The local files behind the query layer's `_pq`, or None when the view is not a shape this module
+    knows (a dataset on S3 is an Arrow dataset, not a file list): the caller then reads the views."""
+    row = con.execute("SELECT sql FROM duckdb_views() WHERE view_name = '_pq' AND NOT temporary").fetchone()
+    if row is None:
+        return None
+    sql = str(row[0]).strip()
+    if sql == "CREATE VIEW _pq AS SELECT * FROM _pq_none;":
+        return []
+    parts = [Part(tuple(p.replace("''", "'") for p in _PATH.findall(m.group(1))),
+                  None if m.group(2) is None else int(m.group(2))) for m in _SOURCE.finditer(sql)]
+    return parts if parts and len(parts) == sql.count("read_parquet(") else None
+
+
+def _footer(path: str) -> _Footer:
+    st = os.stat(path)
+    key = (st.st_mtime_ns, st.st_size)
+    known = _FOOTERS.get(path)
+    if known is not None and known.key == key:
+        return known
+    meta = pq.read_metadata(path)
+    names = meta.schema.names
+    seq_col = names.index("seq") if "seq" in names else None
+    trace_col = names.index("trace_id") if "trace_id" in names else None
+    seqs: list[tuple[int, int]] = []
+    traces: list[tuple[str, str] | None] = []
+    for i in range(meta.num_row_groups):
+        rg = meta.row_group(i)
+        s = rg.column(seq_col).statistics if seq_col is not None else None
+        if s is not None and s.has_min_max:
+            seqs.append((int(s.min), int(s.max)))
+        t = rg.column(trace_col).statistics if trace_col is not None else None
+        if t is not None and t.has_min_max:
+            traces.append((str(t.min), str(t.max)))
+        elif trace_col is not None and not (t is not None and t.has_null_count and t.null_count == rg.num_rows):
+            traces.append(None)
+    seq = (min(s[0] for s in seqs), max(s[1] for s in seqs)) if len(seqs) == meta.num_row_groups and seqs else None
+    if len(_FOOTERS) >= _MAX_FOOTERS:
+        _FOOTERS.clear()
+    footer = _FOOTERS[path] = _Footer(key, seq, traces)
+    return footer
+
+
+def _may_hold_trace(path: str, trace_id: str) -> bool:
+    f = _footer(path)
+    return any(t is None or t[0] <= trace_id <= t[1] for t in f.trace)
+
+
+def _overlaps(path: str, ranges: list[tuple[int, int]]) -> bool:
+    seq = _footer(path).seq
+    return seq is None or any(lo <= seq[1] and hi >= seq[0] for lo, hi in ranges)
+
+
+def _bounded(part: Part, where: str) -> str:
+    return where if part.bound is None else f"{where} AND seq <= {part.bound:d}"
+
+
+def _files(files: list[str]) -> str:
+    return "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+
+
+_ROW_COLUMNS: Final = "seq, event_id, ts_event, event_type, symbol, mode"
+
+
+def trace_rows(con: duckdb.DuckDBPyConnection, parts: list[Part], trace_id: str) -> list[tuple[Any, ...]]:
+    """The trace's rows as the `events` view gives them (seq, event_id, ts_event, event_type, symbol, mode,
+    payload), ordered by ts_event, seq."""
+    lean = [f"SELECT seq, filename AS file, {i:d} AS part FROM read_parquet({_files(cand)}) "
+            f"WHERE {_bounded(p, 'trace_id = $t')}"
+            for i, p in enumerate(parts) if (cand := [f for f in p.files if _may_hold_trace(f, trace_id)])]
+    lean.append("SELECT seq, NULL, -1 FROM _live WHERE trace_id = $t")
+    found = con.execute(" UNION ALL ".join(lean), {"t": trace_id}).fetchall()
+    if not found:
+        return []
+    full = []
+    for i, p in enumerate(parts):
+        hits = [(seq, file) for seq, file, part in found if part == i]
+        if hits:
+            lo, hi = min(s for s, _ in hits), max(s for s, _ in hits)
+            full.append(f"SELECT {_ROW_COLUMNS}, {PAYLOAD_SQL} AS payload FROM read_parquet("
+                        f"{_files(sorted({f for _, f in hits}))}, {HIVE_OPTIONS}) "
+                        f"WHERE {_bounded(p, f'trace_id = $t AND seq BETWEEN {lo:d} AND {hi:d}')}")
+    if any(part == -1 for _, _, part in found):
+        full.append(f"SELECT {_ROW_COLUMNS}, payload FROM _live WHERE trace_id = $t")
+    return con.execute(" UNION ALL ".join(full) + " ORDER BY ts_event, seq", {"t": trace_id}).fetchall()
+
+
+def context_source(con: duckdb.DuckDBPyConnection, parts: list[Part], ranges: list[tuple[int, int]]) -> str | None:
+    """SQL of the `market_context` rows of symbol `$symbol` with seq in `ranges` (columns seq, ts_event, symbol,
+    price, spread_bps, volatility_bps, liquidity_usd, regime), None when no file or live row can hold one: only
+    the files whose seq statistics reach a range, and the live rows (all above `huracan_live_from`) only when a
+    range does."""
+    within = " OR ".join(f"seq BETWEEN {lo:d} AND {hi:d}" for lo, hi in ranges)
+    cols = "seq, ts_event, symbol, price, spread_bps, volatility_bps, liquidity_usd, regime"
+    where = f"event_type = 'market_context' AND symbol = $symbol AND ({within})"
+    out = [f"SELECT {cols} FROM read_parquet({_files(files)}, {HIVE_OPTIONS}) WHERE {_bounded(p, where)}"
+           for p in parts if (files := [f for f in p.files if _overlaps(f, ranges)])]
+    ((live_from,),) = con.execute(f"SELECT getvariable('{LIVE_FROM_VARIABLE}')").fetchall()
+    if live_from is None or any(hi > live_from for _, hi in ranges):
+        out.append(f"SELECT {cols} FROM _live WHERE {where}")
+    return " UNION ALL ".join(out) or None
