@@ -272,7 +272,7 @@ def _from_query_layer(con: duckdb.DuckDBPyConnection, trace_id: str) -> TraceTim
         ranges = [(group[0] - CONTEXT_SCAN_ROWS, group[-1]) for group in _nearby(sorted(seqs))]
         within = " OR ".join(f"seq BETWEEN {lo:d} AND {hi:d}" for lo, hi in ranges)
         source = (f"SELECT * FROM market_context WHERE symbol = $symbol AND ({within})" if parts is None
-                  else context_source(con, parts, ranges))
+                  else context_source(con, parts, symbol, ranges))
         for i, *m in [] if source is None else con.execute(
                 "SELECT s.i, m.seq, m.ts_event, m.price, m.spread_bps, m.volatility_bps, m.liquidity_usd, m.regime "
                 "FROM (SELECT unnest($i) AS i, unnest($ts) AS ts, unnest($seq) AS seq) AS s ASOF JOIN "

@@ -17,6 +17,7 @@ import os
 import re
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import unquote
 
 import duckdb
 import pyarrow.parquet as pq
@@ -109,6 +110,12 @@ def _overlaps(path: str, ranges: list[tuple[int, int]]) -> bool:
     return seq is None or any(lo <= seq[1] and hi >= seq[0] for lo, hi in ranges)
 
 
+def _of_symbol(path: str, symbol: str) -> bool:
+    """False only for a file in another symbol's hive partition (the value decoded as DuckDB decodes it)."""
+    segment = next((d for d in path.split("/") if d.startswith("symbol=")), None)
+    return segment is None or unquote(segment[len("symbol="):]) == symbol
+
+
 def _bounded(part: Part, where: str) -> str:
     return where if part.bound is None else f"{where} AND seq <= {part.bound:d}"
 
@@ -143,16 +150,18 @@ def trace_rows(con: duckdb.DuckDBPyConnection, parts: list[Part], trace_id: str)
     return con.execute(" UNION ALL ".join(full) + " ORDER BY ts_event, seq", {"t": trace_id}).fetchall()
 
 
-def context_source(con: duckdb.DuckDBPyConnection, parts: list[Part], ranges: list[tuple[int, int]]) -> str | None:
-    """SQL of the `market_context` rows of symbol `$symbol` with seq in `ranges` (columns seq, ts_event, symbol,
-    price, spread_bps, volatility_bps, liquidity_usd, regime), None when no file or live row can hold one: only
-    the files whose seq statistics reach a range, and the live rows (all above `huracan_live_from`) only when a
-    range does."""
+def context_source(con: duckdb.DuckDBPyConnection, parts: list[Part], symbol: str,
+                   ranges: list[tuple[int, int]]) -> str | None:
+    """SQL of the `market_context` rows of `symbol` (parameter `$symbol`) with seq in `ranges` (columns seq,
+    ts_event, symbol, price, spread_bps, volatility_bps, liquidity_usd, regime), None when no file or live row
+    can hold one: only the files of the symbol's partitions whose seq statistics reach a range (binding the
+    others cost more than reading these), and the live rows (all above `huracan_live_from`) only when a range
+    does."""
     within = " OR ".join(f"seq BETWEEN {lo:d} AND {hi:d}" for lo, hi in ranges)
     cols = "seq, ts_event, symbol, price, spread_bps, volatility_bps, liquidity_usd, regime"
     where = f"event_type = 'market_context' AND symbol = $symbol AND ({within})"
     out = [f"SELECT {cols} FROM read_parquet({_files(files)}, {HIVE_OPTIONS}) WHERE {_bounded(p, where)}"
-           for p in parts if (files := [f for f in p.files if _overlaps(f, ranges)])]
+           for p in parts if (files := [f for f in p.files if _of_symbol(f, symbol) and _overlaps(f, ranges)])]
     ((live_from,),) = con.execute(f"SELECT getvariable('{LIVE_FROM_VARIABLE}')").fetchall()
     if live_from is None or any(hi > live_from for _, hi in ranges):
         out.append(f"SELECT {cols} FROM _live WHERE {where}")

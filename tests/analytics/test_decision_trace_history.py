@@ -20,6 +20,7 @@ import pytest
 from observability.analytics.decision_trace import TraceTimeline, trace_timeline
 from observability.analytics.gate_explainer import UnknownTraceError
 from observability.analytics.trace_history import parquet_parts
+from observability.core import builders
 from observability.core.ingest import ingest_events
 from observability.core.io.dataset import list_files, open_target
 from observability.core.io.exporter import export_once
@@ -37,6 +38,16 @@ def trade(trace: str, ts: float, hold: float) -> list[dict[str, object]]:
     return [signal(trace, ts), gate(trace, ts + 0.1), opened(trace, ts + 0.2), closed(trace, ts + hold)]
 
 
+def sol_signal(ts: float) -> list[dict[str, object]]:
+    """A snapshot and a blocked signal on a symbol whose partition directory is URI-encoded (SOL%2FUSDT)."""
+    return [builders.market_context(symbol="SOL/USDT", price=150.0, spread_bps=4.5, volatility_bps=5.0, ts_event=ts),
+            builders.signal_received(signal_id="sig-sol", side="short", confidence=0.4, price=150.0, model_id="m1",
+                                     symbol="SOL/USDT", trace_id="sol", mode="scalp", ts_event=ts + 1),
+            builders.gate_decision(gate="model_confidence", value=0.4, threshold=0.55, direction="min",
+                                   symbol="SOL/USDT", trace_id="sol", mode="scalp", signal_id="sig-sol",
+                                   ts_event=ts + 1.1)]
+
+
 def ingest(layout: DataLayout, events: list[dict[str, object]]) -> None:
     conn = open_live_db(layout.live_db)
     assert ingest_events(conn, events) == (len(events), 0)
@@ -46,7 +57,8 @@ def ingest(layout: DataLayout, events: list[dict[str, object]]) -> None:
 @pytest.fixture(scope="module")
 def layout(tmp_path_factory: pytest.TempPathFactory) -> DataLayout:
     layout = DataLayout(Path(tmp_path_factory.mktemp("hist")) / "data").ensure()
-    ingest(layout, [snapshot("BTCUSDT", 1.0, MIDNIGHT - 60), *trade("span", MIDNIGHT - 5, 10.0)])
+    ingest(layout, [snapshot("BTCUSDT", 1.0, MIDNIGHT - 60), *sol_signal(MIDNIGHT - 30),
+                    *trade("span", MIDNIGHT - 5, 10.0)])
     export_once(layout, wait=True)
     # three exports of traces with unordered ids: every file's trace_id range covers the others' ids
     for k in range(3):
@@ -103,6 +115,13 @@ def test_traces_with_unordered_ids_are_found_in_whichever_file_holds_them(
     history = trace_timeline(trace, con=con)
     assert len(history.trace.steps) == 4
     same(history, trace_timeline(trace, layout=layout))
+
+
+def test_a_symbol_with_a_slash_gets_the_snapshot_of_its_encoded_partition(
+        layout: DataLayout, con: duckdb.DuckDBPyConnection) -> None:
+    history = trace_timeline("sol", con=con)
+    assert [c.spread_bps if c else None for c in history.context] == [4.5, 4.5]
+    same(history, trace_timeline("sol", layout=layout))
 
 
 def test_an_id_in_no_file_and_no_live_row_is_an_unknown_trace(con: duckdb.DuckDBPyConnection) -> None:
