@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict
 
 from observability.analytics.evidence import Fact, fact
 from observability.analytics.gate_explainer import UnknownTraceError
-from observability.analytics.trace_history import context_source, parquet_parts, trace_rows
+from observability.analytics.trace_history import context_source, history_of, trace_rows
 from observability.core.live_store import open_readonly
 from observability.core.schemas import DecisionStep, DecisionTrace, utc_from_us
 from observability.errors import DataDirError
@@ -247,14 +247,14 @@ def _market(ts: datetime, seq: int | None, p: dict[str, Any]) -> MarketAt:
 
 
 def _from_query_layer(con: duckdb.DuckDBPyConnection, trace_id: str) -> TraceTimeline | None:
-    parts = parquet_parts(con)
+    history = history_of(con)
     raw: list[tuple[Any, ...]] = []
-    if parts is not None:
+    if history is not None:
         try:
-            raw = trace_rows(con, parts, trace_id)
+            raw = trace_rows(con, history, trace_id)
         except duckdb.BinderException:  # the trace's files lack a column the payload reads: the views have it
-            parts = None
-    if parts is None:
+            history = None
+    if history is None:
         raw = con.execute(f"SELECT {_COLS} FROM events WHERE trace_id = ? ORDER BY ts_event, seq",
                           [trace_id]).fetchall()
     if not raw:
@@ -271,8 +271,8 @@ def _from_query_layer(con: duckdb.DuckDBPyConnection, trace_id: str) -> TraceTim
         seqs = [int(raw[i][0]) for i in steps]
         ranges = [(group[0] - CONTEXT_SCAN_ROWS, group[-1]) for group in _nearby(sorted(seqs))]
         within = " OR ".join(f"seq BETWEEN {lo:d} AND {hi:d}" for lo, hi in ranges)
-        source = (f"SELECT * FROM market_context WHERE symbol = $symbol AND ({within})" if parts is None
-                  else context_source(con, parts, symbol, ranges))
+        source = (f"SELECT * FROM market_context WHERE symbol = $symbol AND ({within})" if history is None
+                  else context_source(history, symbol, ranges))
         for i, *m in [] if source is None else con.execute(
                 "SELECT s.i, m.seq, m.ts_event, m.price, m.spread_bps, m.volatility_bps, m.liquidity_usd, m.regime "
                 "FROM (SELECT unnest($i) AS i, unnest($ts) AS ts, unnest($seq) AS seq) AS s ASOF JOIN "

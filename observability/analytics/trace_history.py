@@ -45,6 +45,15 @@ class Part:
 
 
 @dataclass(frozen=True)
+class History:
+    """What the query layer's connection reads: its Parquet files and where its live rows start."""
+
+    parts: list[Part]
+    live_from: int | None
+    """Every live row (`_live`) has a greater seq; None without a live.db (see LIVE_FROM_VARIABLE)."""
+
+
+@dataclass(frozen=True)
 class _Footer:
     key: tuple[int, int]
     """(mtime_ns, size) the statistics were read at."""
@@ -57,22 +66,26 @@ class _Footer:
 _FOOTERS: dict[str, _Footer] = {}
 
 
-def parquet_parts(con: duckdb.DuckDBPyConnection) -> list[Part] | None:
+def history_of(con: duckdb.DuckDBPyConnection) -> History | None:
     """The local files behind the query layer's `_pq`, or None when the view is not a shape this module
     knows (a dataset on S3 is an Arrow dataset, not a file list): the caller then reads the views."""
-    row = con.execute("SELECT sql FROM duckdb_views() WHERE view_name = '_pq' AND NOT temporary").fetchone()
+    row = con.execute(f"SELECT sql, getvariable('{LIVE_FROM_VARIABLE}') FROM duckdb_views() "
+                      "WHERE view_name = '_pq' AND NOT temporary").fetchone()
     if row is None:
         return None
-    sql = str(row[0]).strip()
+    sql, live_from = str(row[0]).strip(), row[1]
     if sql == "CREATE VIEW _pq AS SELECT * FROM _pq_none;":
-        return []
+        return History([], live_from)
     parts = [Part(tuple(p.replace("''", "'") for p in _PATH.findall(m.group(1))),
                   None if m.group(2) is None else int(m.group(2))) for m in _SOURCE.finditer(sql)]
-    return parts if parts and len(parts) == sql.count("read_parquet(") else None
+    return History(parts, live_from) if parts and len(parts) == sql.count("read_parquet(") else None
 
 
 def _footer(path: str) -> _Footer:
-    st = os.stat(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:  # compaction replaced it since the layer's last refresh: DuckDB says so
+        return _Footer((0, 0), None, [None])
     key = (st.st_mtime_ns, st.st_size)
     known = _FOOTERS.get(path)
     if known is not None and known.key == key:
@@ -116,8 +129,16 @@ def _of_symbol(path: str, symbol: str) -> bool:
     return segment is None or unquote(segment[len("symbol="):]) == symbol
 
 
-def _bounded(part: Part, where: str) -> str:
-    return where if part.bound is None else f"{where} AND seq <= {part.bound:d}"
+def _scans(part: Part, files: list[str], select: str, options: str, where: str) -> list[str]:
+    """`{select} FROM read_parquet(files{options}) WHERE {where}` over the part's files, its bound applied only
+    to the files that reach past it (their statistics say where they end)."""
+    split: dict[bool, list[str]] = {}
+    for f in files:
+        seq = _footer(f).seq
+        if part.bound is None or seq is None or seq[0] <= part.bound:
+            split.setdefault(part.bound is not None and (seq is None or seq[1] > part.bound), []).append(f)
+    return [f"{select} FROM read_parquet({_files(fs)}{options}) WHERE {where}"
+            + (f" AND seq <= {part.bound:d}" if cut else "") for cut, fs in split.items()]
 
 
 def _files(files: list[str]) -> str:
@@ -127,42 +148,40 @@ def _files(files: list[str]) -> str:
 _ROW_COLUMNS: Final = "seq, event_id, ts_event, event_type, symbol, mode"
 
 
-def trace_rows(con: duckdb.DuckDBPyConnection, parts: list[Part], trace_id: str) -> list[tuple[Any, ...]]:
+def trace_rows(con: duckdb.DuckDBPyConnection, history: History, trace_id: str) -> list[tuple[Any, ...]]:
     """The trace's rows as the `events` view gives them (seq, event_id, ts_event, event_type, symbol, mode,
     payload), ordered by ts_event, seq."""
-    lean = [f"SELECT seq, filename AS file, {i:d} AS part FROM read_parquet({_files(cand)}) "
-            f"WHERE {_bounded(p, 'trace_id = $t')}"
-            for i, p in enumerate(parts) if (cand := [f for f in p.files if _may_hold_trace(f, trace_id)])]
+    lean = [scan for i, p in enumerate(history.parts)
+            for scan in _scans(p, [f for f in p.files if _may_hold_trace(f, trace_id)],
+                               f"SELECT seq, filename AS file, {i:d} AS part", "", "trace_id = $t")]
     lean.append("SELECT seq, NULL, -1 FROM _live WHERE trace_id = $t")
     found = con.execute(" UNION ALL ".join(lean), {"t": trace_id}).fetchall()
-    if not found:
-        return []
     full = []
-    for i, p in enumerate(parts):
+    for i, p in enumerate(history.parts):
         hits = [(seq, file) for seq, file, part in found if part == i]
         if hits:
             lo, hi = min(s for s, _ in hits), max(s for s, _ in hits)
-            full.append(f"SELECT {_ROW_COLUMNS}, {PAYLOAD_SQL} AS payload FROM read_parquet("
-                        f"{_files(sorted({f for _, f in hits}))}, {HIVE_OPTIONS}) "
-                        f"WHERE {_bounded(p, f'trace_id = $t AND seq BETWEEN {lo:d} AND {hi:d}')}")
+            full += _scans(p, sorted({f for _, f in hits}),
+                           f"SELECT {_ROW_COLUMNS}, {PAYLOAD_SQL} AS payload", f", {HIVE_OPTIONS}",
+                           f"trace_id = $t AND seq BETWEEN {lo:d} AND {hi:d}")
     if any(part == -1 for _, _, part in found):
         full.append(f"SELECT {_ROW_COLUMNS}, payload FROM _live WHERE trace_id = $t")
+    if not full:
+        return []
     return con.execute(" UNION ALL ".join(full) + " ORDER BY ts_event, seq", {"t": trace_id}).fetchall()
 
 
-def context_source(con: duckdb.DuckDBPyConnection, parts: list[Part], symbol: str,
-                   ranges: list[tuple[int, int]]) -> str | None:
+def context_source(history: History, symbol: str, ranges: list[tuple[int, int]]) -> str | None:
     """SQL of the `market_context` rows of `symbol` (parameter `$symbol`) with seq in `ranges` (columns seq,
     ts_event, symbol, price, spread_bps, volatility_bps, liquidity_usd, regime), None when no file or live row
     can hold one: only the files of the symbol's partitions whose seq statistics reach a range (binding the
-    others cost more than reading these), and the live rows (all above `huracan_live_from`) only when a range
-    does."""
+    others cost more than reading these), and the live rows only when a range reaches above `live_from`."""
     within = " OR ".join(f"seq BETWEEN {lo:d} AND {hi:d}" for lo, hi in ranges)
     cols = "seq, ts_event, symbol, price, spread_bps, volatility_bps, liquidity_usd, regime"
     where = f"event_type = 'market_context' AND symbol = $symbol AND ({within})"
-    out = [f"SELECT {cols} FROM read_parquet({_files(files)}, {HIVE_OPTIONS}) WHERE {_bounded(p, where)}"
-           for p in parts if (files := [f for f in p.files if _of_symbol(f, symbol) and _overlaps(f, ranges)])]
-    ((live_from,),) = con.execute(f"SELECT getvariable('{LIVE_FROM_VARIABLE}')").fetchall()
-    if live_from is None or any(hi > live_from for _, hi in ranges):
+    out = [scan for p in history.parts
+           for scan in _scans(p, [f for f in p.files if _of_symbol(f, symbol) and _overlaps(f, ranges)],
+                              f"SELECT {cols}", f", {HIVE_OPTIONS}", where)]
+    if history.live_from is None or any(hi > history.live_from for _, hi in ranges):
         out.append(f"SELECT {cols} FROM _live WHERE {where}")
     return " UNION ALL ".join(out) or None

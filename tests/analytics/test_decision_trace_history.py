@@ -19,7 +19,7 @@ import pytest
 
 from observability.analytics.decision_trace import TraceTimeline, trace_timeline
 from observability.analytics.gate_explainer import UnknownTraceError
-from observability.analytics.trace_history import parquet_parts
+from observability.analytics.trace_history import History, Part, history_of, trace_rows
 from observability.core import builders
 from observability.core.ingest import ingest_events
 from observability.core.io.dataset import list_files, open_target
@@ -89,9 +89,10 @@ def same(history: TraceTimeline, live: TraceTimeline) -> None:
 
 def test_the_history_path_reads_the_files_the_query_layer_reads(layout: DataLayout,
                                                                   con: duckdb.DuckDBPyConnection) -> None:
-    parts = parquet_parts(con)
-    assert parts is not None  # else every timeline here came from the views, not from trace_history
-    assert sorted(f for p in parts for f in p.files) == sorted(f.path for f in list_files(open_target(layout)))
+    history = history_of(con)
+    assert history is not None  # else every timeline here came from the views, not from trace_history
+    assert sorted(f for p in history.parts for f in p.files) == sorted(
+        f.path for f in list_files(open_target(layout)))
 
 
 def test_a_trace_whose_rows_lie_in_two_files_is_whole(layout: DataLayout, con: duckdb.DuckDBPyConnection) -> None:
@@ -122,6 +123,20 @@ def test_a_symbol_with_a_slash_gets_the_snapshot_of_its_encoded_partition(
     history = trace_timeline("sol", con=con)
     assert [c.spread_bps if c else None for c in history.context] == [4.5, 4.5]
     same(history, trace_timeline("sol", layout=layout))
+
+
+def test_a_file_reaching_past_its_bound_gives_only_the_rows_up_to_it(con: duckdb.DuckDBPyConnection) -> None:
+    # the query layer bounds this box's files at its watermark (compaction can merge rows above it into a
+    # listed file); here the bound is set inside the file holding split's exported rows
+    history = history_of(con)
+    assert history is not None
+    exported = [r for r in trace_rows(con, history, "split") if r[3] != "trade_closed"]
+    (file,) = [f for p in history.parts for f in p.files
+               if "split" in pq.read_table(f, columns=["trace_id"])["trace_id"].to_pylist()]
+    bound = exported[1][0]
+    cut = History([Part((file,), bound)], history.live_from)
+    assert [r[0] for r in trace_rows(con, cut, "split")] == [r[0] for r in exported[:2]] + [
+        r[0] for r in trace_rows(con, history, "split") if r[3] == "trade_closed"]
 
 
 def test_an_id_in_no_file_and_no_live_row_is_an_unknown_trace(con: duckdb.DuckDBPyConnection) -> None:
