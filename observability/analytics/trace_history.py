@@ -30,7 +30,7 @@ HIVE_OPTIONS: Final = "hive_partitioning = true, union_by_name = true, hive_type
 _SOURCE = re.compile(
     r"FROM read_parquet\((?:list_value\(|\[)((?:'(?:[^']|'')*'(?:, )?)+)[)\]], \(hive_partitioning = true\), "
     r"\(union_by_name = true\), \(hive_types = struct_pack\(date := DATE, symbol := \"VARCHAR\"\)\)\)"
-    r"(?: WHERE \(seq <= (\d+)\))?(?= UNION ALL |;$)"
+    r"(?: WHERE \(seq <= (\d+)\))?(?=\)? UNION ALL |\)?;$)"
 )
 _PATH = re.compile(r"'((?:[^']|'')*)'")
 _MAX_FOOTERS: Final = 100_000
