@@ -7,7 +7,9 @@ walking `seq` backwards (the primary key), bounded to `CONTEXT_SCAN_ROWS` rows b
 because live.db has no (symbol, ts) index and snapshots are periodic. Steps close together in seq
 share one walk: at a high event rate snapshots are thousands of rows apart, and a walk per step
 (a signal and its six gates) cost ~20 ms where one costs ~3. Traces already pruned from live.db
-fall back to the query layer's `events` and `market_context` views, with the same bound.
+are read from the query layer with the same bound: from its Parquet files and live rows directly
+(trace_history.py; binding the wide views alone took ~40 ms at 10 M events), or through its
+`events` and `market_context` views when its files are not a local list (S3) or lack a column.
 """
 
 from __future__ import annotations

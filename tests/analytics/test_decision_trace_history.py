@@ -161,3 +161,23 @@ def test_a_file_rewritten_in_place_is_read_with_its_new_statistics(tmp_path: Pat
             "signal", "gate spread", "entry", "exit"]
     finally:
         q.close()
+
+
+def test_a_file_written_before_a_payload_column_existed_is_read_through_the_views(tmp_path: Path) -> None:
+    layout = DataLayout(tmp_path / "data").ensure()
+    ingest(layout, trade("old", MIDNIGHT, 1.0))
+    export_once(layout, wait=True)
+    (path,) = [f.path for f in list_files(open_target(layout))]
+    table = pq.read_table(path)
+    pq.write_table(table.drop_columns(["mfe_bps"]), path)  # as an exporter before the field was added wrote it
+    ingest(layout, trade("new", MIDNIGHT + 60, 1.0))
+    export_once(layout, wait=True)  # a newer file has the column: the views fill it with NULL for the old one
+    q = QueryLayer(layout)
+    try:
+        con = q.connect()
+        history = trace_timeline("old", con=con)
+        assert [s.stage for s in history.trace.steps] == ["signal", "gate spread", "entry", "exit"]
+        assert "MFE None" in history.trace.steps[-1].summary  # the column is gone: the views read NULL
+        assert [s.stage for s in trace_timeline("new", con=con).trace.steps][-1] == "exit"
+    finally:
+        q.close()
