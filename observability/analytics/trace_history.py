@@ -22,7 +22,7 @@ from urllib.parse import unquote
 import duckdb
 import pyarrow.parquet as pq
 
-from observability.core.io.payload_sql import PAYLOAD_SQL
+from observability.core.io.payload_sql import payload_sql
 from observability.core.io.query import LIVE_FROM_VARIABLE
 
 HIVE_OPTIONS: Final = "hive_partitioning = true, union_by_name = true, hive_types = {'date': DATE, 'symbol': VARCHAR}"
@@ -153,18 +153,19 @@ def trace_rows(con: duckdb.DuckDBPyConnection, history: History, trace_id: str) 
     payload), ordered by ts_event, seq."""
     lean = [scan for i, p in enumerate(history.parts)
             for scan in _scans(p, [f for f in p.files if _may_hold_trace(f, trace_id)],
-                               f"SELECT seq, filename AS file, {i:d} AS part", "", "trace_id = $t")]
-    lean.append("SELECT seq, NULL, -1 FROM _live WHERE trace_id = $t")
+                               f"SELECT seq, filename AS file, event_type, {i:d} AS part", "", "trace_id = $t")]
+    lean.append("SELECT seq, NULL, NULL, -1 FROM _live WHERE trace_id = $t")
     found = con.execute(" UNION ALL ".join(lean), {"t": trace_id}).fetchall()
     full = []
     for i, p in enumerate(history.parts):
-        hits = [(seq, file) for seq, file, part in found if part == i]
+        hits = [(seq, file, event_type) for seq, file, event_type, part in found if part == i]
         if hits:
-            lo, hi = min(s for s, _ in hits), max(s for s, _ in hits)
-            full += _scans(p, sorted({f for _, f in hits}),
-                           f"SELECT {_ROW_COLUMNS}, {PAYLOAD_SQL} AS payload", f", {HIVE_OPTIONS}",
-                           f"trace_id = $t AND seq BETWEEN {lo:d} AND {hi:d}")
-    if any(part == -1 for _, _, part in found):
+            # the same condition on the same files: the rows read here are the ones found, of these types
+            lo, hi = min(h[0] for h in hits), max(h[0] for h in hits)
+            full += _scans(p, sorted({h[1] for h in hits}),
+                           f"SELECT {_ROW_COLUMNS}, {payload_sql({h[2] for h in hits})} AS payload",
+                           f", {HIVE_OPTIONS}", f"trace_id = $t AND seq BETWEEN {lo:d} AND {hi:d}")
+    if any(f[3] == -1 for f in found):
         full.append(f"SELECT {_ROW_COLUMNS}, payload FROM _live WHERE trace_id = $t")
     if not full:
         return []

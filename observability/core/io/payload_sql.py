@@ -12,6 +12,7 @@ typed column is left out (JSON merge-patch semantics), which every model reads a
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -77,9 +78,14 @@ def _value(where: tuple[tuple[str, str], ...] | str) -> str:
     return f'CASE WHEN "{where[0][1]}" IS NULL THEN NULL ELSE json_object({pairs}) END'
 
 
-def _payload_expr() -> str:
+def payload_sql(event_types: Collection[str] | None = None) -> str:
+    """Over a Parquet row (typed columns, `payload_rest`): the full payload JSON. With `event_types`, only
+    their branches (a row of another type reads as its `payload_rest`): for rows known to be of those types,
+    whose scan then reads only their columns (a trace's rows: ~1/3 fewer columns and a smaller plan)."""
     branches = []
     for event_type, keys in PAYLOAD_PLAN.items():
+        if event_types is not None and event_type not in event_types:
+            continue
         typed = f"json_object({', '.join(f'{_lit(k)}, {_value(where)}' for k, where in keys if where is not None)})"
         if any(where is None for _, where in keys):
             typed = f"json_merge_patch({typed}, coalesce(payload_rest, '{{}}'))"
@@ -87,5 +93,5 @@ def _payload_expr() -> str:
     return f"CASE event_type {' '.join(branches)} ELSE payload_rest END"
 
 
-PAYLOAD_SQL: Final = _payload_expr()
+PAYLOAD_SQL: Final = payload_sql()
 """Over a Parquet row (typed columns, `payload_rest`): the full payload JSON."""
