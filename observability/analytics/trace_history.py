@@ -13,6 +13,7 @@ candidate: the answer is the same, the lean scan covers all files.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from dataclasses import dataclass
@@ -48,7 +49,7 @@ class Part:
 class History:
     """What the query layer's connection reads: its Parquet files and where its live rows start."""
 
-    parts: list[Part]
+    parts: tuple[Part, ...]
     live_from: int | None
     """Every live row (`_live`) has a greater seq; None without a live.db (see LIVE_FROM_VARIABLE)."""
 
@@ -73,12 +74,18 @@ def history_of(con: duckdb.DuckDBPyConnection) -> History | None:
                       "WHERE view_name = '_pq' AND NOT temporary").fetchone()
     if row is None:
         return None
-    sql, live_from = str(row[0]).strip(), row[1]
+    parts = _parts(str(row[0]).strip())
+    return None if parts is None else History(parts, row[1])
+
+
+@functools.lru_cache(maxsize=4)
+def _parts(sql: str) -> tuple[Part, ...] | None:
+    """The view's SQL parsed (cached: it changes only when the layer's file list does)."""
     if sql == "CREATE VIEW _pq AS SELECT * FROM _pq_none;":
-        return History([], live_from)
-    parts = [Part(tuple(p.replace("''", "'") for p in _PATH.findall(m.group(1))),
-                  None if m.group(2) is None else int(m.group(2))) for m in _SOURCE.finditer(sql)]
-    return History(parts, live_from) if parts and len(parts) == sql.count("read_parquet(") else None
+        return ()
+    parts = tuple(Part(tuple(p.replace("''", "'") for p in _PATH.findall(m.group(1))),
+                       None if m.group(2) is None else int(m.group(2))) for m in _SOURCE.finditer(sql))
+    return parts if parts and len(parts) == sql.count("read_parquet(") else None
 
 
 def _footer(path: str) -> _Footer:
@@ -181,7 +188,7 @@ def context_source(history: History, symbol: str, ranges: list[tuple[int, int]])
     cols = "seq, ts_event, symbol, price, spread_bps, volatility_bps, liquidity_usd, regime"
     where = f"event_type = 'market_context' AND symbol = $symbol AND ({within})"
     out = [scan for p in history.parts
-           for scan in _scans(p, [f for f in p.files if _of_symbol(f, symbol) and _overlaps(f, ranges)],
+           for scan in _scans(p, [f for f in p.files if _overlaps(f, ranges) and _of_symbol(f, symbol)],
                               f"SELECT {cols}", f", {HIVE_OPTIONS}", where)]
     if history.live_from is None or any(hi > history.live_from for _, hi in ranges):
         out.append(f"SELECT {cols} FROM _live WHERE {where}")

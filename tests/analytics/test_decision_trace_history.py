@@ -134,7 +134,7 @@ def test_a_file_reaching_past_its_bound_gives_only_the_rows_up_to_it(con: duckdb
     (file,) = [f for p in history.parts for f in p.files
                if "split" in pq.read_table(f, columns=["trace_id"])["trace_id"].to_pylist()]
     bound = exported[1][0]
-    cut = History([Part((file,), bound)], history.live_from)
+    cut = History((Part((file,), bound),), history.live_from)
     assert [r[0] for r in trace_rows(con, cut, "split")] == [r[0] for r in exported[:2]] + [
         r[0] for r in trace_rows(con, history, "split") if r[3] == "trade_closed"]
 
