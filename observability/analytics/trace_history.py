@@ -120,7 +120,8 @@ def _footer(path: str) -> _Footer:
     return footer
 
 
-def _may_hold_trace(path: str, trace_id: str) -> bool:
+def may_hold_trace(path: str, trace_id: str) -> bool:
+    """False when the file's statistics rule the trace out (its row groups' trace_id ranges miss it)."""
     f = _footer(path)
     return any(t is None or t[0] <= trace_id <= t[1] for t in f.trace)
 
@@ -159,7 +160,7 @@ def trace_rows(con: duckdb.DuckDBPyConnection, history: History, trace_id: str) 
     """The trace's rows as the `events` view gives them (seq, event_id, ts_event, event_type, symbol, mode,
     payload), ordered by ts_event, seq."""
     lean = [scan for i, p in enumerate(history.parts)
-            for scan in _scans(p, [f for f in p.files if _may_hold_trace(f, trace_id)],
+            for scan in _scans(p, [f for f in p.files if may_hold_trace(f, trace_id)],
                                f"SELECT seq, filename AS file, event_type, {i:d} AS part", "", "trace_id = $t")]
     lean.append("SELECT seq, NULL, NULL, -1 FROM _live WHERE trace_id = $t")
     found = con.execute(" UNION ALL ".join(lean), {"t": trace_id}).fetchall()
