@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict
 
 from observability.analytics.evidence import Fact, fact
 from observability.analytics.gate_explainer import UnknownTraceError
-from observability.analytics.trace_history import context_source, history_of, trace_rows
+from observability.analytics.trace_history import History, context_source, history_of, trace_rows
 from observability.core.live_store import open_readonly
 from observability.core.schemas import DecisionStep, DecisionTrace, utc_from_us
 from observability.errors import DataDirError
@@ -266,23 +266,35 @@ def _from_query_layer(con: duckdb.DuckDBPyConnection, trace_id: str) -> TraceTim
     steps = [i for i, r in enumerate(rows) if r[3] != "market_context"]
     found: dict[int, MarketAt] = {}
     if symbol and steps:
-        # One ASOF join for every step, over the snapshots of the seq ranges the live path walks (a step's
-        # CONTEXT_SCAN_ROWS rows before it): row groups elsewhere are skipped by their seq statistics, where
-        # all of the symbol's snapshots were joined (~3-5x the time at 10 M events), and the snapshot is the
-        # live path's, not one of another box or day that happens to be later in time.
-        seqs = [int(raw[i][0]) for i in steps]
-        ranges = [(group[0] - CONTEXT_SCAN_ROWS, group[-1]) for group in _nearby(sorted(seqs))]
-        within = " OR ".join(f"seq BETWEEN {lo:d} AND {hi:d}" for lo, hi in ranges)
-        source = (f"SELECT * FROM market_context WHERE symbol = $symbol AND ({within})" if history is None
-                  else context_source(history, symbol, ranges))
-        for i, *m in [] if source is None else con.execute(
-                "SELECT s.i, m.seq, m.ts_event, m.price, m.spread_bps, m.volatility_bps, m.liquidity_usd, m.regime "
-                "FROM (SELECT unnest($i) AS i, unnest($ts) AS ts, unnest($seq) AS seq) AS s ASOF JOIN "
-                f"({source}) AS m ON s.ts >= m.ts_event "
-                f"WHERE m.seq <= s.seq AND m.seq > s.seq - {CONTEXT_SCAN_ROWS:d}",
-                {"i": steps, "ts": [rows[i][2] for i in steps], "seq": seqs, "symbol": symbol}).fetchall():
-            found[i] = MarketAt(ts=m[1], seq=m[0], price=m[2], spread_bps=m[3], volatility_bps=m[4],
-                                liquidity_usd=m[5], regime=m[6])
+        points = [(i, rows[i][2], int(raw[i][0])) for i in steps]
+        try:
+            found = _history_contexts(con, history, symbol, points)
+        except duckdb.BinderException:  # a file lacks a market_context column: the views have it
+            found = _history_contexts(con, None, symbol, points)
     context = [_market(ts, None, p) if et == "market_context" else found.get(i)
                for i, (_, _, ts, et, _, _, p) in enumerate(rows)]
     return build_timeline(trace_id, rows, context, "query layer")
+
+
+def _history_contexts(con: duckdb.DuckDBPyConnection, history: History | None, symbol: str,
+                      points: list[tuple[int, datetime, int]]) -> dict[int, MarketAt]:
+    """For each step (index, ts, seq) the live path's snapshot, from `history`'s files or, None, the views.
+
+    One ASOF join for every step, over the snapshots of the seq ranges the live path walks (a step's
+    CONTEXT_SCAN_ROWS rows before it): row groups elsewhere are skipped by their seq statistics, where
+    all of the symbol's snapshots were joined (~3-5x the time at 10 M events), and the snapshot is the
+    live path's, not one of another box or day that happens to be later in time.
+    """
+    ranges = [(group[0] - CONTEXT_SCAN_ROWS, group[-1]) for group in _nearby(sorted(seq for _, _, seq in points))]
+    within = " OR ".join(f"seq BETWEEN {lo:d} AND {hi:d}" for lo, hi in ranges)
+    source = (f"SELECT * FROM market_context WHERE symbol = $symbol AND ({within})" if history is None
+              else context_source(history, symbol, ranges))
+    if source is None:
+        return {}
+    return {i: MarketAt(ts=m[1], seq=m[0], price=m[2], spread_bps=m[3], volatility_bps=m[4], liquidity_usd=m[5],
+                        regime=m[6]) for i, *m in con.execute(
+        "SELECT s.i, m.seq, m.ts_event, m.price, m.spread_bps, m.volatility_bps, m.liquidity_usd, m.regime "
+        "FROM (SELECT unnest($i) AS i, unnest($ts) AS ts, unnest($seq) AS seq) AS s ASOF JOIN "
+        f"({source}) AS m ON s.ts >= m.ts_event WHERE m.seq <= s.seq AND m.seq > s.seq - {CONTEXT_SCAN_ROWS:d}",
+        {"i": [p[0] for p in points], "ts": [p[1] for p in points], "seq": [p[2] for p in points],
+         "symbol": symbol}).fetchall()}

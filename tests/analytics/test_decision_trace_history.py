@@ -163,21 +163,23 @@ def test_a_file_rewritten_in_place_is_read_with_its_new_statistics(tmp_path: Pat
         q.close()
 
 
-def test_a_file_written_before_a_payload_column_existed_is_read_through_the_views(tmp_path: Path) -> None:
+@pytest.mark.parametrize("column", ["mfe_bps", "regime"])  # one the trace's payload reads, one its context reads
+def test_a_file_written_before_a_column_existed_is_read_through_the_views(tmp_path: Path, column: str) -> None:
     layout = DataLayout(tmp_path / "data").ensure()
-    ingest(layout, trade("old", MIDNIGHT, 1.0))
+    ingest(layout, [snapshot("BTCUSDT", 3.0, MIDNIGHT + 1), *trade("old", MIDNIGHT + 2, 1.0)])
     export_once(layout, wait=True)
     (path,) = [f.path for f in list_files(open_target(layout))]
-    table = pq.read_table(path)
-    pq.write_table(table.drop_columns(["mfe_bps"]), path)  # as an exporter before the field was added wrote it
-    ingest(layout, trade("new", MIDNIGHT + 60, 1.0))
+    pq.write_table(pq.read_table(path).drop_columns([column]), path)  # as an exporter before the field existed
+    ingest(layout, [snapshot("BTCUSDT", 4.0, MIDNIGHT + 59), *trade("new", MIDNIGHT + 60, 1.0)])
     export_once(layout, wait=True)  # a newer file has the column: the views fill it with NULL for the old one
     q = QueryLayer(layout)
     try:
         con = q.connect()
         history = trace_timeline("old", con=con)
         assert [s.stage for s in history.trace.steps] == ["signal", "gate spread", "entry", "exit"]
-        assert "MFE None" in history.trace.steps[-1].summary  # the column is gone: the views read NULL
-        assert [s.stage for s in trace_timeline("new", con=con).trace.steps][-1] == "exit"
+        assert [c.spread_bps if c else None for c in history.context] == [3.0] * 4
+        assert ("MFE None" in history.trace.steps[-1].summary) == (column == "mfe_bps")
+        assert all((c.regime is None) == (column == "regime") for c in history.context if c)
+        assert [c.spread_bps if c else None for c in trace_timeline("new", con=con).context] == [4.0] * 4
     finally:
         q.close()
