@@ -3,19 +3,18 @@
 Why not `events WHERE trace_id = ?`: at 10 M events each query through the views paid ~25-40 ms to
 bind `_pq` (read_parquet over every file with union_by_name reads every file's schema) and ~0.2 ms
 per file to start a scan even where statistics prune every row group, and it decoded ~80 columns.
-Here the files behind `_pq` are read from the view's own SQL, and each file's row-group statistics
-of `trace_id` and `seq` are kept per process (files are immutable; a changed size or mtime reads them
-again). A lean scan of `trace_id` and `seq` over the files whose statistics may hold the trace finds
-its rows; the full rows are then read from the files that hold them only, as the views would build them.
-Statistics prune only when ids are ordered (UUIDv7, the simulator's); random ids make every file a
-candidate: the answer is the same, the lean scan covers all files.
+Here the files behind `_pq` are the ones the query layer publishes on its connection
+(PARQUET_FILES_VARIABLE), and each file's row-group statistics of `trace_id` and `seq` are kept per
+process (files are immutable; a changed size or mtime reads them again). A lean scan of `trace_id`
+and `seq` over the files whose statistics may hold the trace finds its rows; the full rows are then
+read from the files that hold them only, as the views would build them. Statistics prune only when
+ids are ordered (UUIDv7, the simulator's); random ids make every file a candidate: the answer is the
+same, the lean scan covers all files.
 """
 
 from __future__ import annotations
 
-import functools
 import os
-import re
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import unquote
@@ -24,16 +23,10 @@ import duckdb
 import pyarrow.parquet as pq
 
 from observability.core.io.payload_sql import payload_sql
-from observability.core.io.query import LIVE_FROM_VARIABLE
+from observability.core.io.query import LIVE_FROM_VARIABLE, PARQUET_FILES_VARIABLE
 
 HIVE_OPTIONS: Final = "hive_partitioning = true, union_by_name = true, hive_types = {'date': DATE, 'symbol': VARCHAR}"
 """The options `_pq` reads its files with: `symbol` and `date` from the path, missing columns NULL."""
-_SOURCE = re.compile(
-    r"FROM read_parquet\((?:list_value\(|\[)((?:'(?:[^']|'')*'(?:, )?)+)[)\]], \(hive_partitioning = true\), "
-    r"\(union_by_name = true\), \(hive_types = struct_pack\(date := DATE, symbol := \"VARCHAR\"\)\)\)"
-    r"(?: WHERE \(seq <= (\d+)\))?(?=\)? UNION ALL |\)?;$)"
-)
-_PATH = re.compile(r"'((?:[^']|'')*)'")
 _MAX_FOOTERS: Final = 100_000
 
 
@@ -68,24 +61,17 @@ _FOOTERS: dict[str, _Footer] = {}
 
 
 def history_of(con: duckdb.DuckDBPyConnection) -> History | None:
-    """The local files behind the query layer's `_pq`, or None when the view is not a shape this module
-    knows (a dataset on S3 is an Arrow dataset, not a file list): the caller then reads the views."""
-    row = con.execute(f"SELECT sql, getvariable('{LIVE_FROM_VARIABLE}') FROM duckdb_views() "
-                      "WHERE view_name = '_pq' AND NOT temporary").fetchone()
-    if row is None:
+    """The local files behind the query layer's `_pq`, grouped by bound, or None when it publishes none (a
+    dataset on S3 is an Arrow dataset, not a file list; a connection of no query layer): read the views."""
+    ((live_from, listed),) = con.execute(
+        f"SELECT getvariable('{LIVE_FROM_VARIABLE}'), getvariable('{PARQUET_FILES_VARIABLE}') IS NOT NULL").fetchall()
+    if not listed:
         return None
-    parts = _parts(str(row[0]).strip())
-    return None if parts is None else History(parts, row[1])
-
-
-@functools.lru_cache(maxsize=4)
-def _parts(sql: str) -> tuple[Part, ...] | None:
-    """The view's SQL parsed (cached: it changes only when the layer's file list does)."""
-    if sql == "CREATE VIEW _pq AS SELECT * FROM _pq_none;":
-        return ()
-    parts = tuple(Part(tuple(p.replace("''", "'") for p in _PATH.findall(m.group(1))),
-                       None if m.group(2) is None else int(m.group(2))) for m in _SOURCE.finditer(sql))
-    return parts if parts and len(parts) == sql.count("read_parquet(") else None
+    files: dict[int | None, list[str]] = {}
+    for path, bound in con.execute(
+            f"SELECT f.path, f.bound FROM (SELECT unnest(getvariable('{PARQUET_FILES_VARIABLE}')) AS f)").fetchall():
+        files.setdefault(bound, []).append(path)
+    return History(tuple(Part(tuple(fs), bound) for bound, fs in files.items()), live_from)
 
 
 def _footer(path: str) -> _Footer:

@@ -183,3 +183,24 @@ def test_a_file_written_before_a_column_existed_is_read_through_the_views(tmp_pa
         assert [c.spread_bps if c else None for c in trace_timeline("new", con=con).context] == [4.0] * 4
     finally:
         q.close()
+
+
+def test_a_refresh_after_an_export_gives_the_next_lookup_the_new_file_and_bound(tmp_path: Path) -> None:
+    layout = DataLayout(tmp_path / "data").ensure()
+    ingest(layout, trade("first", MIDNIGHT, 1.0))
+    export_once(layout, wait=True)
+    q = QueryLayer(layout)
+    try:
+        con = q.connect()
+        assert len(trace_timeline("first", con=con).trace.steps) == 4
+        ingest(layout, trade("second", MIDNIGHT + 60, 1.0))
+        export_once(layout, wait=True)
+        q.refresh()
+        history = history_of(con)
+        assert history is not None
+        assert [(len(p.files), p.bound) for p in history.parts] == [(2, q.watermark)]
+        # its rows left `_live` with the refresh: only the new file, if the lookup reads it, holds them
+        assert con.execute("SELECT count(*) FROM _live WHERE trace_id = 'second'").fetchall() == [(0,)]
+        same(trace_timeline("second", con=con), trace_timeline("second", layout=layout))
+    finally:
+        q.close()

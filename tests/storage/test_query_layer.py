@@ -11,8 +11,9 @@ from storage_helpers import T0, gate_events, store, trade_pair
 
 from observability.core import builders
 from observability.core.io.compaction import compact
+from observability.core.io.dataset import list_files, open_target
 from observability.core.io.exporter import export_once
-from observability.core.io.query import QueryError, QueryLayer
+from observability.core.io.query import PARQUET_FILES_VARIABLE, QueryError, QueryLayer
 from observability.core.live_store import INSERT_HEALTH_SQL, open_live_db
 from observability.core.schemas import HealthSnapshot
 from observability.paths import DataLayout
@@ -186,6 +187,27 @@ def test_sql_survives_compaction_replacing_files_it_had_listed(layout: DataLayou
     assert count_once(q) == (90, 90)
     compact(layout)  # the files q listed are gone now
     assert count_once(q) == (90, 90)
+
+
+def test_the_published_file_list_follows_the_files_pq_reads_after_compaction(layout: DataLayout) -> None:
+    store(layout, gate_events(90))
+    while export_once(layout, max_rows=15).rows:
+        pass
+    q = QueryLayer(layout)
+    con = q.connect()
+
+    def published() -> list[tuple[str, int | None]]:
+        return [(f["path"], f["bound"]) for f in con.execute(
+            f"SELECT getvariable('{PARQUET_FILES_VARIABLE}')").fetchall()[0][0]]
+
+    def read() -> list[str]:
+        return sorted(f.path for f in list_files(open_target(layout)))
+
+    exported = read()
+    assert sorted(published()) == [(f, q.watermark) for f in exported]
+    compact(layout)  # each partition's files are replaced by one
+    q.refresh()
+    assert sorted(published()) == [(f, q.watermark) for f in read()] and len(read()) < len(exported)
 
 
 def test_health_view_reads_live_health_rows_with_typed_columns(layout: DataLayout) -> None:

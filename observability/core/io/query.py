@@ -59,6 +59,11 @@ NEW_FROM_VARIABLE: Final = "huracan_live_new_from"
 """DuckDB variable: `_live_new` (the live rows the last refresh read) holds every row of `_live` from this
 seq up; NULL when that refresh read none. Incremental readers take their new rows from this small
 table instead of scanning every live row."""
+PARQUET_FILES_VARIABLE: Final = "huracan_pq_files"
+"""DuckDB variable: the local files `_pq` reads, a list of {path, bound} in its order (rows with seq above
+`bound` do not count; NULL: all do); NULL when `_pq` reads no file list (a dataset on S3). Set with `_pq`,
+so a reader holding only the connection can read the files directly instead of binding the wide view."""
+PARQUET_FILES_TYPE: Final = "STRUCT(path VARCHAR, bound BIGINT)[]"
 NO_AUTO_CHECKPOINT: Final = "1000TB"
 """The query layer's DuckDB `checkpoint_threshold`: more changes than a reader ever makes (see `connect`)."""
 _EXPLAIN = re.compile(r"^\s*explain\s+(analyze\s+)?", re.IGNORECASE)
@@ -269,8 +274,17 @@ class QueryLayer:
         sql = f"CREATE OR REPLACE VIEW _pq AS {' UNION ALL '.join(parts) or 'SELECT * FROM _pq_none'}"
         if sql != self._pq_sql:  # binding read_parquet reads every file's schema: only when the files changed
             con.execute(sql)
+            self._publish_files(con, groups)
             self._pq_sql = sql
         return visible
+
+    def _publish_files(self, con: duckdb.DuckDBPyConnection, groups: list[tuple[bool, list[DataFile]]]) -> None:
+        """Set PARQUET_FILES_VARIABLE to what `_pq` now reads: each file with the bound `_parquet_source` gave it."""
+        if not self._target.local:
+            con.execute(f"SET VARIABLE {PARQUET_FILES_VARIABLE} = NULL")
+            return
+        files = [{"path": f.path, "bound": self._own_mark if own else None} for own, fs in groups for f in fs]
+        con.execute(f"SET VARIABLE {PARQUET_FILES_VARIABLE} = $files::{PARQUET_FILES_TYPE}", {"files": files})
 
     def _parquet_source(self, con: duckdb.DuckDBPyConnection, files: list[DataFile], own: bool) -> str:
         """SELECT of the wide columns (and `_own`) over these files."""
