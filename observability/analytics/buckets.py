@@ -26,8 +26,9 @@ import duckdb
 from observability.analytics.partials import Partial, Split, split_expr
 from observability.analytics.views import Source, grouping
 from observability.analytics.windows import EPOCH
+from observability.core.io.trade_tables import MINUTE_US
 
-BUCKET_US: Final = 60_000_000
+BUCKET_US: Final = MINUTE_US
 COMPACT_EVERY: Final = 64
 """Appends after which a partials table is re-summed to one row per (minute, mode, group)."""
 COMPACT_STAGGER: Final = 7
@@ -36,7 +37,7 @@ by one refresh and appended to at each one compact at different refreshes (all i
 events, every COMPACT_EVERY refreshes)."""
 
 
-def _literal(us: int) -> str:
+def us_literal(us: int) -> str:
     """Exact to the microsecond (no float seconds on the way)."""
     return f"TIMESTAMPTZ '{(EPOCH + timedelta(microseconds=us)).isoformat()}'"
 
@@ -55,7 +56,7 @@ def minute_spans(buckets: list[int]) -> list[tuple[int, int]]:
 def in_spans(ts: str, spans: Sequence[tuple[int, int | None]]) -> str:
     """SQL: `ts` in one of the [lo, hi) microsecond spans (hi None: no end), compared on the time expression
     itself (so that a scan of a table skips the row groups outside them)."""
-    parts = [f"({ts} >= {_literal(lo)}" + ("" if hi is None else f" AND {ts} < {_literal(hi)}") + ")"
+    parts = [f"({ts} >= {us_literal(lo)}" + ("" if hi is None else f" AND {ts} < {us_literal(hi)}") + ")"
              for lo, hi in spans if hi is None or lo < hi]
     return " OR ".join(parts) or "false"
 
@@ -157,7 +158,7 @@ class BucketCache:
         # The rows of the partial minutes at both ends, aggregated per minute by one partials select (its
         # expressions bound once: parsing, binding and optimising them costs more than running them).
         ranges = [(lo_us, hi_us)] if b0 >= b1 else [(lo_us, b0 * BUCKET_US), (b1 * BUCKET_US, hi_us)]
-        edges = [f"{src.ts} >= {_literal(start)} AND {src.ts} < {_literal(end)}" for start, end in ranges]
+        edges = [f"{src.ts} >= {us_literal(start)} AND {src.ts} < {us_literal(end)}" for start, end in ranges]
         if held.recent is not None:  # a small table: one filter
             rows = f"(SELECT * FROM {held.recent} WHERE {' OR '.join(f'({e})' for e in edges)})"
         else:  # each a plain range: the held table's row groups are pruned by it

@@ -15,6 +15,8 @@ from typing import Final, Literal
 
 import duckdb
 
+from observability.core.io.trade_tables import ROW_TIME
+
 TS = "TIMESTAMPTZ"
 V = "VARCHAR"
 D = "DOUBLE"
@@ -81,8 +83,8 @@ BASE_SOURCES: Final[dict[str, Source]] = {
     "events": Source("events", "ts_event", "event_id", "mode"),
     "signals": Source("signals", "ts_event", "event_id", "mode"),
     "gate_decisions": Source("gate_decisions", "ts_event", "event_id", "mode"),
-    "trades": Source("trades", "coalesce(closed_at, opened_at)", "trade_id", "mode"),
-    "shadow_trades": Source("shadow_trades", "coalesce(closed_at, opened_at)", "shadow_id", "mode"),
+    "trades": Source("trades", ROW_TIME, "trade_id", "mode"),
+    "shadow_trades": Source("shadow_trades", ROW_TIME, "shadow_id", "mode"),
     "model_updates": Source("model_updates", "ts_event", "event_id", "global"),
     "config_changes": Source("config_changes", "ts_event", "event_id", "global"),
     "market_context": Source("market_context", "ts_event", "CAST(seq AS VARCHAR)", "global"),

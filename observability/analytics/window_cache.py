@@ -24,12 +24,12 @@ from typing import Final
 
 import duckdb
 
-from observability.analytics.buckets import BUCKET_US, HeldView
+from observability.analytics.buckets import BUCKET_US, HeldView, minute_spans, us_literal
 from observability.analytics.equity import DAYS as EQUITY_DAYS
 from observability.analytics.equity import EquityCache, register_equity
 from observability.analytics.quantiles import QuantileSource
 from observability.analytics.trace_latency import TraceLatencyCache
-from observability.analytics.trade_changes import TradeChanges
+from observability.analytics.trade_changes import TABLES, TradeChanges
 from observability.analytics.views import (
     ALL_SOURCES,
     BASE_SOURCES,
@@ -42,6 +42,7 @@ from observability.analytics.views import (
 from observability.analytics.windows import Window, window_us
 from observability.core.io.columns import WIDE_SCHEMA
 from observability.core.io.query import LIVE_FROM_VARIABLE, NEW_FROM_VARIABLE, OTHER_BOXES_VARIABLE
+from observability.core.io.trade_tables import row_time_in
 from observability.core.io.views import VIEWS
 
 LIVE_SLACK: Final = timedelta(seconds=120)
@@ -54,7 +55,7 @@ WIDE: Final = "_events_wide"
 NEW_ROWS: Final = "_obs_new_rows"
 LIVE: Final = "_live"
 """The query layer's live rows: every row of this box above its export watermark (Parquet holds the rest)."""
-IN_PLACE: Final[dict[str, str]] = {"trades": "_trades", "shadow_trades": "_shadow_trades"}
+IN_PLACE: Final[dict[str, str]] = TABLES
 """Views the query layer may keep as tables (read in place then, not copied)."""
 ON_IN_PLACE: Final[dict[str, str]] = {"shadow_gates": "shadow_trades"}
 """Derived sources whose rows are rows of an in-place view (filtered to closed, unnested), in the same
@@ -201,18 +202,19 @@ class WindowCache:
         known = self._recent_columns.get(view, [])
         cols = known + [c for c in cols_list if c not in known]
         self._recent_columns[view] = cols
-        bucket = f"epoch_us({BASE_SOURCES[view].ts}) // {BUCKET_US}"
         lo_us, hi_us = window_us(window)
         # Changed buckets past the window's end too (a close logged ahead of this clock): their partials are
         # recomputed from these rows now, and never again when the window reaches them.
         buckets = {lo_us // BUCKET_US, hi_us // BUCKET_US,
                    *(int(b) for (b,) in self.con.execute(f"SELECT b FROM {changes.changed}").fetchall())}
-        listed = ", ".join(str(b) for b in sorted(buckets))
         table, stored = f"_obs_recent_{view}", IN_PLACE[view]
-        # Rows found by a scan of the time columns alone, then fetched by rowid: a filtered scan reads
-        # every projected column of every row. A list of literals is evaluated in the scan.
+        # Rows found by scans of the time columns alone, each a range that skips the row groups outside it (the
+        # table is in time order but for its updated rows, appended), then fetched by rowid: a filtered scan reads
+        # every projected column of every row.
+        found = " UNION ALL ".join(f"SELECT rowid FROM {stored} WHERE {cond}" for lo, hi in minute_spans(list(buckets))
+                                   for cond in row_time_in(us_literal(lo), us_literal(hi)))
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {', '.join(cols)} FROM {stored} "
-                         f"WHERE rowid IN (SELECT rowid FROM {stored} WHERE {bucket} IN ({listed}))")
+                         f"WHERE rowid IN ({found})")
         return replace(changes, recent=table)
 
     def prepare(self, window: Window, columns: dict[str, list[str]], derived: dict[str, int],

@@ -7,6 +7,11 @@ events), and the joined table is updated only for the trade ids that got new eve
 row depends only on the events with its id (views.trades_sql), so delete-and-reinsert of those ids
 gives exactly what the view would.
 
+Each incremental update also logs, in `CHANGES`, the minutes (of a row's `ROW_TIME`) whose rows it
+deleted or inserted, so that readers keeping per-minute aggregates of the tables (analytics) recompute
+those minutes without looking for the changed rows themselves; `CHANGES_VARIABLE` says which updates
+the log still holds.
+
 Incremental by seq over this box's rows (`_own`): its events with seq <= `covered` are in the
 tables. That holds while its part of the union only grows above it: a new export file holds rows
 above the previous watermark (seen before as live rows, with the same seq). Anything else — a file
@@ -27,10 +32,34 @@ from observability.core.io.views import TRADE_EVENT_COLUMNS, TRADE_EVENT_TYPES, 
 
 EVENTS: Final = "_trade_events"
 """The (shadow) trade open/close events: a few % of all rows, read from Parquet in one scan."""
-KEYED_COLUMNS: Final = f"{TRADE_EVENT_COLUMNS}, hash(trade_id) AS _th, hash(shadow_id) AS _sh"
-"""What `EVENTS` keeps: beside the columns the joins read, the hashes of both keys, so that the events of the
-trades new events touch are found by a probe of integers (a string probe of two key columns over ~2 M events
-cost ~30 ms per live refresh at 10 M events; the hashes, a third of that)."""
+_SHADOW_TYPES: Final = "'shadow_trade_opened', 'shadow_trade_closed'"
+KEYED_COLUMNS: Final = (f"{TRADE_EVENT_COLUMNS}, hash(CASE WHEN event_type IN ({_SHADOW_TYPES}) THEN shadow_id "
+                        "ELSE trade_id END) AS _kh")
+"""What `EVENTS` keeps: beside the columns the joins read, the hash of the key its table joins the event on, so
+that the events of the trades new events touch are found by one probe of integers (a string probe of two key
+columns over ~2 M events cost ~30 ms per live refresh at 10 M events; a probe of each key's hash, ~20 ms)."""
+ROW_TIME: Final = "coalesce(closed_at, opened_at)"
+"""The time of a row of either table: its close, or its open while it is open (analytics' window time)."""
+MINUTE_US: Final = 60_000_000
+
+
+def row_time_in(lo: str, hi: str) -> tuple[str, str]:
+    """Two conditions, one per kind of row, whose OR is `lo <= ROW_TIME < hi` (SQL literals): each a plain range
+    of one column, which a scan checks against each row group's stats (a filter on ROW_TIME reads every row)."""
+    return (f"closed_at >= {lo} AND closed_at < {hi}", f"closed_at IS NULL AND opened_at >= {lo} AND opened_at < {hi}")
+
+CHANGES: Final = "_trade_changes"
+"""(version, tbl, b): the minutes b (`epoch_us(ROW_TIME) // MINUTE_US`) of the rows the update that took the tables
+to this box's seq `version` deleted or inserted in table `tbl`."""
+CHANGES_VARIABLE: Final = "huracan_trade_changes"
+"""DuckDB variable {'epoch', 'version', 'log_from'}: moves on when a rebuild changed the tables; the seq the last
+update that changed them took them to (its new events in `EVENTS` have seqs above the one before); the log
+holds every change of the versions above `log_from` since that rebuild."""
+_FINGERPRINT: Final = "SELECT count(*), coalesce(bit_xor(hash(seq, event_type, _kh, ts_event)), 0) FROM {}"
+"""Which events a table holds: a rebuild that finds the same (compaction merged files) changes no row, so readers
+keep what they computed from the tables."""
+CHANGES_KEPT: Final = 256
+"""Updates the log keeps: a reader further behind than that recomputes everything."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +84,11 @@ class TradeTables:
         self._files: dict[str, int] = {}
         self._foreign: frozenset[str] = frozenset()
         self._watermark: int | None = None
+        self._versions: list[int] = [-1]
+        """The versions of the updates the log holds, last the current one (-1: none yet)."""
+        self._log_from = -1
+        self._epoch = 0
+        self._fingerprint: tuple[int, int] | None = None
 
     def update(
         self, con: duckdb.DuckDBPyConnection, files: list[DataFile], foreign: list[str], watermark: int | None,
@@ -78,17 +112,30 @@ class TradeTables:
             or any(first <= bound for p, first in paths.items() if p not in self._files)
         )
         types = ", ".join(f"'{t}'" for t in TRADE_EVENT_TYPES)
+        covered = self.covered
         if rebuild:
+            # Up to the old bound first: when those events are the ones the tables were built from (the files were
+            # merged, not changed), the tables stand and only the newer events are applied, as at any refresh.
             self.rebuilds += 1
+            covered = min(top, covered) if self._built else top
             con.execute(f"CREATE OR REPLACE TABLE {EVENTS} AS SELECT {KEYED_COLUMNS} FROM _events_wide "
-                        f"WHERE event_type IN ({types}) AND (NOT _own OR seq <= {top})")
-            for spec in SPECS:
-                con.execute(f"CREATE OR REPLACE TABLE {spec.table} AS {spec.sql(EVENTS, None)}")
-        elif top > self.covered:
-            src = next((f"{name} WHERE" for name, above in live or [] if above <= self.covered),
+                        f"WHERE event_type IN ({types}) AND (NOT _own OR seq <= {covered})")
+            fingerprint = self._events_in(con, EVENTS)
+            if fingerprint != self._fingerprint:
+                self._fingerprint, self._epoch = fingerprint, self._epoch + 1
+                for spec in SPECS:
+                    # In time order: a look for the rows of given minutes skips row groups by their time stats.
+                    con.execute(f"CREATE OR REPLACE TABLE {spec.table} AS SELECT * FROM ({spec.sql(EVENTS, None)}) "
+                                f"ORDER BY {ROW_TIME}")
+                con.execute(f"CREATE OR REPLACE TABLE {CHANGES} (version BIGINT, tbl VARCHAR, b BIGINT)")
+                self._log_from = self._versions[-1]
+                self._versions = [self._log_from]
+                self._publish(con)
+        if top > covered:
+            src = next((f"{name} WHERE" for name, above in live or [] if above <= covered and not rebuild),
                        "_events_wide WHERE _own AND")
-            self._apply(con, f"SELECT {KEYED_COLUMNS} FROM {src} seq > {self.covered} "
-                             f"AND seq <= {top} AND event_type IN ({types})")
+            self._apply(con, f"SELECT {KEYED_COLUMNS} FROM {src} seq > {covered} "
+                             f"AND seq <= {top} AND event_type IN ({types})", top)
         self.covered, self._files, self._foreign, self._watermark = top, paths, frozenset(foreign), watermark
         self._built = True
 
@@ -102,24 +149,52 @@ class TradeTables:
             con.execute(f"CREATE OR REPLACE VIEW {spec.table} AS {spec.sql(EVENTS, None)}")
 
     @staticmethod
-    def _apply(con: duckdb.DuckDBPyConnection, new: str) -> None:
-        """Add the new events and rebuild the rows of the ids they carry. Its scratch tables are replaced at the
-        next call, not dropped (a statement each)."""
+    def _events_in(con: duckdb.DuckDBPyConnection, table: str) -> tuple[int, int]:
+        (n, mix), = con.execute(_FINGERPRINT.format(table)).fetchall()
+        return int(n), int(mix)
+
+    def _publish(self, con: duckdb.DuckDBPyConnection) -> None:
+        con.execute(f"SET VARIABLE {CHANGES_VARIABLE} = {{'epoch': {self._epoch}, 'version': {self._versions[-1]}, "
+                    f"'log_from': {self._log_from}}}")
+
+    def _apply(self, con: duckdb.DuckDBPyConnection, new: str, top: int) -> None:
+        """Add the new events, rebuild the rows of the ids they carry and log the minutes of the rows replaced.
+        Its scratch tables are replaced at the next call, not dropped (a statement each)."""
         con.execute(f"CREATE OR REPLACE TEMP TABLE _new_trade_events AS {new}")
-        (n,), = con.execute("SELECT count(*) FROM _new_trade_events").fetchall()
+        n, mix = self._events_in(con, "_new_trade_events")
         if n == 0:
             return
+        if self._fingerprint is not None:  # the events now held: XOR adds one row's hash
+            self._fingerprint = (self._fingerprint[0] + n, self._fingerprint[1] ^ mix)
         con.execute(f"INSERT INTO {EVENTS} SELECT * FROM _new_trade_events")
-        # Every event of the touched ids of both specs: found by a scan of each key's hash column alone (a superset
-        # on a collision: the joins below keep only the touched ids), then fetched by rowid once (a semi-join
-        # reading every column of every event cost 4x more). The fetch by rowid is fast from a table of rowids.
-        touched = " UNION ALL ".join(f"SELECT rowid AS r FROM {EVENTS} WHERE {h} IN (SELECT {h} FROM "
-                                     f"_new_trade_events WHERE {spec.key} IS NOT NULL)"
-                                     for spec, h in zip(SPECS, ("_th", "_sh"), strict=True))
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _touched_rows AS {touched}")
+        # Every event of the touched ids of both specs: found by one scan of the key hash column (a superset on a
+        # collision: the joins below keep only the touched ids), then fetched by rowid once (a semi-join reading
+        # every column of every event cost 4x more). The fetch by rowid is fast from a table of rowids. Both keys
+        # of each new event are probed: the other spec's events may carry one of a spec's keys too.
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _touched_rows AS SELECT rowid AS r FROM {EVENTS} WHERE _kh IN "
+                    "(SELECT hash(trade_id) FROM _new_trade_events WHERE trade_id IS NOT NULL UNION ALL "
+                    "SELECT hash(shadow_id) FROM _new_trade_events WHERE shadow_id IS NOT NULL)")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _touched_trade_events AS SELECT * FROM {EVENTS} "
                     "WHERE rowid IN (SELECT r FROM _touched_rows)")
+        minute = f"epoch_us({ROW_TIME}) // {MINUTE_US}"
+        changed: list[tuple[str, int]] = []
         for spec in SPECS:
-            con.execute(f"DELETE FROM {spec.table} WHERE {spec.key} IN (SELECT {spec.key} FROM _new_trade_events)")
+            # The rows replaced, found once and deleted by rowid (a DELETE ... RETURNING read every column of every
+            # row: ~10x the time).
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _gone_trade_rows AS SELECT rowid AS r, {minute} AS b FROM "
+                        f"{spec.table} WHERE {spec.key} IN (SELECT {spec.key} FROM _new_trade_events)")
+            con.execute(f"DELETE FROM {spec.table} WHERE rowid IN (SELECT r FROM _gone_trade_rows)")
+            gone = con.execute("SELECT DISTINCT b FROM _gone_trade_rows").fetchall()
             # Only this spec's touched ids: the other spec's events may carry one of its keys too.
-            con.execute(f"INSERT INTO {spec.table} {spec.sql('_touched_trade_events', '_new_trade_events')}")
+            came = con.execute(f"INSERT INTO {spec.table} {spec.sql('_touched_trade_events', '_new_trade_events')} "
+                               f"RETURNING {minute}").fetchall()
+            changed += [(spec.table, b) for b in sorted({b for (b,) in gone + came if b is not None})]
+        self._versions.append(top)
+        if changed:
+            con.execute(f"INSERT INTO {CHANGES} SELECT {top}, unnest($t), unnest($b)",
+                        {"t": [t for t, _ in changed], "b": [b for _, b in changed]})
+        if len(self._versions) > 2 * CHANGES_KEPT:  # trimmed now and then, not at each update
+            self._versions = self._versions[-CHANGES_KEPT:]
+            self._log_from = self._versions[0]
+            con.execute(f"DELETE FROM {CHANGES} WHERE version <= {self._log_from}")
+        self._publish(con)

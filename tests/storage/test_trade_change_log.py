@@ -1,0 +1,148 @@
+"""The query layer logs which minutes of `trades`/`shadow_trades` each update changed; analytics reads that log."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from observability.analytics.trade_changes import TradeChanges
+from observability.core import builders
+from observability.core.ingest import ingest_events
+from observability.core.io import trade_tables
+from observability.core.io.compaction import compact
+from observability.core.io.dataset import list_files, open_target
+from observability.core.io.exporter import export_once
+from observability.core.io.query import QueryLayer
+from observability.core.io.trade_tables import CHANGES, CHANGES_VARIABLE, MINUTE_US
+from observability.core.live_store import exported_seq, open_live_db, prune_live_feed
+from observability.paths import DataLayout
+
+T0 = (time.time() // 3600 - 2) * 3600.0
+"""A whole hour two hours ago: the minutes below are exact."""
+
+
+def minute(ts: float) -> int:
+    return int(ts * 1e6) // MINUTE_US
+
+
+def opened(i: int, ts: float) -> dict[str, Any]:
+    exe = builders.execution(order_id=f"o-{i}", side="buy", price_requested=100.0, price_filled=100.0,
+                             size_requested=1.0, size_filled=1.0, fees=0.1)
+    return builders.trade_opened(trade_id=f"t-{i}", side="long", execution=exe, model_id="m", symbol="X",
+                                 trace_id=f"tr-{i}", mode="scalp", ts_event=ts)
+
+
+def closed(i: int, ts: float) -> dict[str, Any]:
+    return builders.trade_closed(trade_id=f"t-{i}", side="long", entry_price=100.0, exit_price=101.0, size=1.0,
+                                 fees=0.2, hold_seconds=60.0, exit_reason="take_profit", symbol="X",
+                                 trace_id=f"tr-{i}", mode="scalp", ts_event=ts)
+
+
+def shadow(i: int, ts: float, *, close: bool) -> dict[str, Any]:
+    if not close:
+        return builders.shadow_trade_opened(shadow_id=f"s-{i}", side="long", entry_price=100.0, size=1.0,
+                                            blocked_by=["spread"], symbol="X", trace_id=f"tr-s{i}", mode="scalp",
+                                            ts_event=ts)
+    return builders.shadow_trade_closed(shadow_id=f"s-{i}", side="long", entry_price=100.0, exit_price=99.0,
+                                        size=1.0, hold_seconds=60.0, exit_reason="stop_loss", blocked_by=["spread"],
+                                        symbol="X", trace_id=f"tr-s{i}", mode="scalp", ts_event=ts)
+
+
+def state(q: QueryLayer) -> dict[str, int]:
+    return dict(q.connect().execute(f"SELECT getvariable('{CHANGES_VARIABLE}')").fetchall()[0][0])
+
+
+def logged(q: QueryLayer, after: int) -> set[tuple[str, int]]:
+    return {(t, int(b)) for t, b in q.connect().execute(f"SELECT tbl, b FROM {CHANGES} WHERE version > ?",
+                                                         [after]).fetchall()}
+
+
+def arrive(conn: sqlite3.Connection, q: QueryLayer, events: list[dict[str, Any]]) -> None:
+    ingest_events(conn, events)
+    q.refresh()
+
+
+def test_an_update_logs_the_minutes_of_the_rows_it_replaced_and_added(layout: DataLayout) -> None:
+    conn = open_live_db(layout.live_db)
+    ingest_events(conn, [opened(1, T0 + 10), shadow(1, T0 + 20, close=False), opened(2, T0 + 30)])
+    q = QueryLayer(layout)
+    try:
+        before = state(q)
+        arrive(conn, q, [closed(1, T0 + 600), shadow(1, T0 + 1200, close=True), opened(3, T0 + 1800)])
+        after = state(q)
+        assert after["epoch"] == before["epoch"] and after["version"] > before["version"]
+        # t-1's open row went (its minute) and its closed row came (the close's minute); t-3 is new; s-1 likewise.
+        assert logged(q, before["version"]) == {("_trades", minute(T0 + 10)), ("_trades", minute(T0 + 600)),
+                                                ("_trades", minute(T0 + 1800)),
+                                                ("_shadow_trades", minute(T0 + 20)),
+                                                ("_shadow_trades", minute(T0 + 1200))}
+        reader = TradeChanges(q.connect())
+        tables = {"_trade_changes"}
+        first = reader.update("trades", tables)
+        assert first is not None and first.since_key is None  # a new reader starts from the tables
+        arrive(conn, q, [closed(2, T0 + 2400)])
+        held = reader.update("trades", tables)
+        assert held is not None and held.generation == first.generation and held.since_key == first.max_key
+        changed = {int(b) for (b,) in q.connect().execute(f"SELECT b FROM {held.changed}").fetchall()}
+        assert changed == {minute(T0 + 30), minute(T0 + 2400)}
+        shadows = reader.update("shadow_trades", tables)
+        assert shadows is not None and shadows.since_key is None  # first asked for: from the tables
+    finally:
+        conn.close()
+        q.close()
+
+
+def test_merged_files_rebuild_the_tables_without_a_new_epoch(layout: DataLayout) -> None:
+    conn = open_live_db(layout.live_db)
+    ingest_events(conn, [opened(1, T0 + 10), opened(2, T0 + 20)])
+    export_once(layout)
+    ingest_events(conn, [closed(1, T0 + 600), shadow(1, T0 + 700, close=False)])
+    export_once(layout)
+    q = QueryLayer(layout)
+    try:
+        before, rebuilds = state(q), q.trade_table_rebuilds
+        assert compact(layout).files_merged >= 2
+        arrive(conn, q, [closed(2, T0 + 900)])  # the merged file starts below the bound: the tables are rebuilt
+        after = state(q)
+        assert q.trade_table_rebuilds == rebuilds + 1
+        assert after["epoch"] == before["epoch"]  # same events: readers keep their partials
+        assert logged(q, before["version"]) == {("_trades", minute(T0 + 20)), ("_trades", minute(T0 + 900))}
+        export_once(layout)
+        prune_live_feed(conn, older_than_us=int((time.time() + 60) * 1e6), max_seq_inclusive=exported_seq(conn))
+        for f in list_files(open_target(layout)):
+            Path(f.path).unlink()  # the history lost: the rebuilt tables hold other rows
+        q.refresh()
+        assert q.trade_table_rebuilds == rebuilds + 2 and state(q)["epoch"] == after["epoch"] + 1
+    finally:
+        conn.close()
+        q.close()
+
+
+def test_a_reader_further_behind_than_the_log_starts_again(layout: DataLayout,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(trade_tables, "CHANGES_KEPT", 2)
+    conn = open_live_db(layout.live_db)
+    ingest_events(conn, [opened(0, T0)])
+    q = QueryLayer(layout)
+    try:
+        tables = {"_trade_changes"}
+        behind, keeping_up = TradeChanges(q.connect()), TradeChanges(q.connect())
+        first = behind.update("trades", tables)
+        keeping_up.update("trades", tables)
+        for i in range(1, 7):
+            arrive(conn, q, [opened(i, T0 + 60 * i)])
+            held = keeping_up.update("trades", tables)
+            assert held is not None and held.since_key is not None
+            changed = {int(b) for (b,) in q.connect().execute(f"SELECT b FROM {held.changed}").fetchall()}
+            assert changed == {minute(T0 + 60 * i)}
+        assert first is not None and state(q)["log_from"] > int(str(first.max_key))
+        again = behind.update("trades", tables)
+        assert again is not None
+        assert again.since_key is None and again.generation > first.generation
+    finally:
+        conn.close()
+        q.close()
