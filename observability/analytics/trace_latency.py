@@ -49,6 +49,13 @@ _JOIN: Final = (
 """Kept rows of signals: beside the derived source's columns, the signal's seq (`_sseq`: one row per signal,
 whatever its trades) and the hash of its trace id (`_th`: the rows of given traces are found by a probe of
 integers, not of every trace id string)."""
+_TOUCHED_LAST_GATES: Final = (
+    "(SELECT s.trace_id, coalesce(h.last_gate_at, s.last_gate_at) AS last_gate_at FROM _obs_lastgate_seen s "
+    "LEFT JOIN _obs_lastgate_hit h ON h.r = s.r UNION ALL "
+    "SELECT trace_id, last_gate_at FROM _obs_new_gates n ANTI JOIN _obs_lastgate_hit h ON h.trace_id = n.trace_id)"
+)
+"""The touched traces' last gates as `LAST_GATE` holds them after an update, from its rows found before it and the
+new gates (no second probe of `LAST_GATE`)."""
 _ODD: Final = "(opened_at < ts_event OR last_gate_at < ts_event)"
 """A kept row whose trade or last gate came before its signal: only such a row can have a trade or last gate
 before the window start while its signal is in the window (none in practice; counted, not looked for)."""
@@ -163,11 +170,14 @@ class TraceLatencyCache:
                          "GROUP BY trace_id")
         (newest,) = self._one("SELECT greatest(max(last_gate_at), ?) FROM _obs_new_gates", [self._last_gate])
         self._last_gate = newest
-        # The kept rows of those traces found by the hash of the id first (an integer probe of every kept trace, not a
-        # string join: ~45 -> ~10 ms at 10 M events), then updated by rowid; traces not kept yet are added.
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE _obs_lastgate_hit AS SELECT g.r, g.trace_id, "
-                         f"greatest(g.last_gate_at, n.last_gate_at) AS last_gate_at FROM (SELECT rowid AS r, trace_id, "
-                         f"last_gate_at FROM {LAST_GATE} WHERE _th IN (SELECT _th FROM _obs_new_gates)) g "
+        # The kept last gates of the touched traces found once, by the hash of the id first (an integer probe of every
+        # kept trace, not a string join: ~45 -> ~10 ms at 10 M events); those with new gates are updated by rowid,
+        # traces not kept yet are added.
+        touched = f"_th IN (SELECT _th FROM {_TOUCHED}) AND trace_id IN (SELECT trace_id FROM {_TOUCHED})"
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE _obs_lastgate_seen AS SELECT rowid AS r, trace_id, "
+                         f"last_gate_at FROM {LAST_GATE} WHERE {touched}")
+        self.con.execute("CREATE OR REPLACE TEMP TABLE _obs_lastgate_hit AS SELECT g.r, g.trace_id, "
+                         "greatest(g.last_gate_at, n.last_gate_at) AS last_gate_at FROM _obs_lastgate_seen g "
                          "JOIN _obs_new_gates n ON g.trace_id = n.trace_id")
         self.con.execute(f"UPDATE {LAST_GATE} SET last_gate_at = h.last_gate_at FROM _obs_lastgate_hit h "
                          f"WHERE {LAST_GATE}.rowid = h.r")
@@ -179,7 +189,6 @@ class TraceLatencyCache:
         # added are all that changed in the window (the rows deleted for sliding out lie before it).
         slid = self.con.execute(f"DELETE FROM {ROWS} WHERE ts_event < (SELECT min(ts_event) FROM {signals.table}) "
                                 f"RETURNING {_ODD}").fetchall()
-        touched = f"_th IN (SELECT _th FROM {_TOUCHED}) AND trace_id IN (SELECT trace_id FROM {_TOUCHED})"
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE _obs_tl_gone AS SELECT rowid AS r, _sseq, trace_id, mode, "
                          f"symbol, ts_event, _th, {_ODD} AS odd FROM {ROWS} WHERE {touched}")
         (gone_odd,) = self._one("SELECT count(*) FILTER (WHERE odd) FROM _obs_tl_gone")
@@ -190,7 +199,7 @@ class TraceLatencyCache:
             f"WHERE seq > {old.signals_key} AND (trace_id IS NULL OR trace_id IN (SELECT trace_id FROM {_TOUCHED})))")
         came = self.con.execute(
             f"INSERT INTO {ROWS} " + _JOIN.format(
-                signals=signal_rows, last_gate=f"(SELECT * FROM {LAST_GATE} WHERE {touched})",
+                signals=signal_rows, last_gate=_TOUCHED_LAST_GATES,
                 only=f" WHERE trace_id IN (SELECT trace_id FROM {_TOUCHED})")
             + f" RETURNING epoch_us(ts_event) // {BUCKET_US}, {_ODD}").fetchall()  # scratch tables: replaced next time
         self._odd += sum(1 for (_, odd) in came if odd) - sum(1 for (odd,) in slid if odd) - int(str(gone_odd))
