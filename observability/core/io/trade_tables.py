@@ -85,7 +85,7 @@ class TradeTables:
         self._foreign: frozenset[str] = frozenset()
         self._watermark: int | None = None
         self._versions: list[int] = [-1]
-        """The versions of the updates the log holds, last the current one (-1: none yet)."""
+        """The versions of the updates the log holds, last the current one (the seq of the last build, or -1)."""
         self._log_from = -1
         self._epoch = 0
         self._fingerprint: tuple[int, int] | None = None
@@ -128,8 +128,8 @@ class TradeTables:
                     con.execute(f"CREATE OR REPLACE TABLE {spec.table} AS SELECT * FROM ({spec.sql(EVENTS, None)}) "
                                 f"ORDER BY {ROW_TIME}")
                 con.execute(f"CREATE OR REPLACE TABLE {CHANGES} (version BIGINT, tbl VARCHAR, b BIGINT)")
-                self._log_from = self._versions[-1]
-                self._versions = [self._log_from]
+                self._log_from = covered  # the tables hold this box's events up to it: readers start from there
+                self._versions = [covered]
                 self._publish(con)
         if top > covered:
             src = next((f"{name} WHERE" for name, above in live or [] if above <= covered and not rebuild),
