@@ -142,12 +142,30 @@ def _files(files: list[str]) -> str:
 _ROW_COLUMNS: Final = "seq, event_id, ts_event, event_type, symbol, mode"
 
 
+def trace_files(con: duckdb.DuckDBPyConnection, history: History, trace_id: str) -> list[list[str]]:
+    """Per part, the files that may hold the trace: those whose min/max statistics reach it and whose bloom
+    filter on trace_id (files.WRITE_OPTIONS; a file written without one is kept) does not rule it out.
+
+    The filters are probed here, in one statement over the candidates, rather than left to the scan: with
+    random ids every file is a candidate and a scan pays ~0.5 ms per file to start even when its filter
+    skips it (84 ms for a timeline at 10 M events where probing first and scanning the few left gives ~50).
+    """
+    candidates = [[f for f in p.files if may_hold_trace(f, trace_id)] for p in history.parts]
+    listed = [f for files in candidates for f in files]
+    if not listed:
+        return candidates
+    held = {f for (f,) in con.execute(
+        "SELECT file_name FROM parquet_bloom_probe($files, 'trace_id', $t) GROUP BY file_name "
+        "HAVING NOT bool_and(bloom_filter_excludes)", {"files": listed, "t": trace_id}).fetchall()}
+    return [[f for f in files if f in held] for files in candidates]
+
+
 def trace_rows(con: duckdb.DuckDBPyConnection, history: History, trace_id: str) -> list[tuple[Any, ...]]:
     """The trace's rows as the `events` view gives them (seq, event_id, ts_event, event_type, symbol, mode,
     payload), ordered by ts_event, seq."""
-    lean = [scan for i, p in enumerate(history.parts)
-            for scan in _scans(p, [f for f in p.files if may_hold_trace(f, trace_id)],
-                               f"SELECT seq, filename AS file, event_type, {i:d} AS part", "", "trace_id = $t")]
+    lean = [scan for i, (p, files) in enumerate(zip(history.parts, trace_files(con, history, trace_id), strict=True))
+            for scan in _scans(p, files, f"SELECT seq, filename AS file, event_type, {i:d} AS part", "",
+                               "trace_id = $t")]
     lean.append("SELECT seq, NULL, NULL, -1 FROM _live WHERE trace_id = $t")
     found = con.execute(" UNION ALL ".join(lean), {"t": trace_id}).fetchall()
     full = []

@@ -19,7 +19,14 @@ import pytest
 
 from observability.analytics.decision_trace import TraceTimeline, trace_timeline
 from observability.analytics.gate_explainer import UnknownTraceError
-from observability.analytics.trace_history import History, Part, history_of, trace_rows
+from observability.analytics.trace_history import (
+    History,
+    Part,
+    history_of,
+    may_hold_trace,
+    trace_files,
+    trace_rows,
+)
 from observability.core import builders
 from observability.core.ingest import ingest_events
 from observability.core.io.dataset import list_files, open_target
@@ -116,6 +123,19 @@ def test_traces_with_unordered_ids_are_found_in_whichever_file_holds_them(
     history = trace_timeline(trace, con=con)
     assert len(history.trace.steps) == 4
     same(history, trace_timeline(trace, layout=layout))
+
+
+def test_traces_with_unordered_ids_are_scanned_only_in_the_file_holding_them(con: duckdb.DuckDBPyConnection) -> None:
+    history = history_of(con)
+    assert history is not None
+    files = [f for p in history.parts for f in p.files]
+    left_by_statistics = 0
+    for trace in RANDOM_IDS:
+        held = [f for f in files if trace in pq.read_table(f, columns=["trace_id"])["trace_id"].to_pylist()]
+        assert len(held) == 1
+        assert [f for part in trace_files(con, history, trace) for f in part] == held
+        left_by_statistics += sum(may_hold_trace(f, trace) for f in files) > 1
+    assert left_by_statistics  # some id lies in other files' min/max ranges too: their bloom filters rule it out
 
 
 def test_a_symbol_with_a_slash_gets_the_snapshot_of_its_encoded_partition(
