@@ -16,7 +16,10 @@ Incremental by seq over this box's rows (`_own`): its events with seq <= `covere
 tables. That holds while its part of the union only grows above it: a new export file holds rows
 above the previous watermark (seen before as live rows, with the same seq). Anything else — a file
 gone, a new file starting at or below that bound (compaction merged files), or any change in the
-files of other boxes (whose seq says nothing here) — rebuilds from scratch.
+files of other boxes (whose seq says nothing here) — rebuilds: `EVENTS` from the events up to that
+bound first; when they are the events the tables were built from (merged files hold the same rows),
+the tables and the log stand and only the newer events are applied; otherwise the tables are rebuilt
+and the log starts again (a new epoch).
 """
 
 from __future__ import annotations
@@ -41,13 +44,6 @@ columns over ~2 M events cost ~30 ms per live refresh at 10 M events; a probe of
 ROW_TIME: Final = "coalesce(closed_at, opened_at)"
 """The time of a row of either table: its close, or its open while it is open (analytics' window time)."""
 MINUTE_US: Final = 60_000_000
-
-
-def row_time_in(lo: str, hi: str) -> tuple[str, str]:
-    """Two conditions, one per kind of row, whose OR is `lo <= ROW_TIME < hi` (SQL literals): each a plain range
-    of one column, which a scan checks against each row group's stats (a filter on ROW_TIME reads every row)."""
-    return (f"closed_at >= {lo} AND closed_at < {hi}", f"closed_at IS NULL AND opened_at >= {lo} AND opened_at < {hi}")
-
 CHANGES: Final = "_trade_changes"
 """(version, tbl, b): the minutes b (`epoch_us(ROW_TIME) // MINUTE_US`) of the rows the update that took the tables
 to this box's seq `version` deleted or inserted in table `tbl`."""
@@ -70,6 +66,12 @@ class _Spec:
 
 
 SPECS: Final = (_Spec("_trades", "trade_id", trades_sql), _Spec("_shadow_trades", "shadow_id", shadow_trades_sql))
+
+
+def row_time_in(lo: str, hi: str) -> tuple[str, str]:
+    """Two conditions, one per kind of row, whose OR is `lo <= ROW_TIME < hi` (SQL literals): each a plain range
+    of one column, which a scan checks against each row group's stats (a filter on ROW_TIME reads every row)."""
+    return (f"closed_at >= {lo} AND closed_at < {hi}", f"closed_at IS NULL AND opened_at >= {lo} AND opened_at < {hi}")
 
 
 class TradeTables:
