@@ -32,7 +32,6 @@ WRITE_OPTIONS: Final[dict[str, object]] = {
     "dictionary_pagesize_limit": 64 * 1024,
     "column_encoding": {**dict.fromkeys(_DELTA, "DELTA_BINARY_PACKED"), **dict.fromkeys(_SPLIT, "BYTE_STREAM_SPLIT")},
     "write_statistics": [f.name for f in FILE_SCHEMA if f.name in _ENVELOPE or f.name.endswith("_id")],
-    "bloom_filter_options": {"trace_id": {"ndv": ROW_GROUP_ROWS, "fpp": 0.01}},
 }
 """seq and timestamps grow almost monotonically: delta-packed they shrink ~3x; doubles split by byte
 plane compress ~25% better under zstd. Both are standard Parquet encodings (DuckDB, Spark, Trino).
@@ -43,16 +42,25 @@ that cut the write's CPU ~30% on simulator data, and the files got smaller (46.9
 Min/max statistics only for the envelope (seq, timestamps, symbol, event_type, trace_id, ...) and the
 payload's ids: those are what filters and lookups prune row groups by, while a payload column holds
 several event types' values (or nulls) in every row group, so its min/max skips nothing. Computing
-them for all ~95 columns was ~13% of the write. A bloom filter on trace_id lets a trace lookup skip the
-files that do not hold it where min/max cannot (random ids span every file's range): 390 -> 84 ms for a
-history timeline over 10 M events with md5 ids; pyarrow sizes it by the distinct ids written (`ndv` is
-only the ceiling), ~32 KiB per 22k ids, +0.3% bytes and +0.5-2% of the write's CPU.
-These are the options of files that stay (compaction's)."""
+them for all ~95 columns was ~13% of the write. These are the options of files that stay (compaction's);
+`write_parquet` adds the bloom filters (BLOOM_COLUMNS)."""
 
 EXPORT_WRITE_OPTIONS: Final[dict[str, object]] = {**WRITE_OPTIONS, "compression_level": -1}
 """The exporter's files: zstd's fast level -1 cuts the write's CPU ~9% (the export runs beside the engine and
 must keep up) for ~10% more bytes (52 vs 47 B/event on simulator data), until compaction merges a partition's
 export files into one written with WRITE_OPTIONS (levels below -1 saved no more CPU, and bytes grew on)."""
+
+BLOOM_COLUMNS: Final = ("trace_id",)
+"""Columns every written file has a bloom filter on. It lets a trace lookup skip the files that do not hold
+the trace where min/max cannot (random ids span every file's range): 390 -> 84 ms for a history timeline
+over 10 M events with md5 ids. pyarrow sizes the filter by the distinct values written (~32 KiB for 22k
+ids; +0.3% bytes); the `ndv` given is what it allocates first, so it is the table's row count: 1 M cost
+~0.9 ms more per file, ~20% of writing a 1,000-row export file, where the row count costs ~2% (0.2% at 200k)."""
+BLOOM_FPP: Final = 0.01
+
+
+def _with_bloom_filters(options: dict[str, object], rows: int) -> dict[str, object]:
+    return {**options, "bloom_filter_options": {c: {"ndv": max(1, rows), "fpp": BLOOM_FPP} for c in BLOOM_COLUMNS}}
 
 
 _TEMP_NAME: Final = re.compile(
@@ -86,6 +94,7 @@ def write_parquet(target: Target, rel_path: str, table: pa.Table, *, row_group_r
                   options: dict[str, object] = WRITE_OPTIONS) -> int:
     """Write `table` at `<base>/<rel_path>` atomically and durably; return the file size in bytes."""
     final = target.join(rel_path)
+    options = _with_bloom_filters(options, min(table.num_rows, row_group_rows))
     if not target.local:
         with target.fs.open_output_stream(final) as out:
             pq.write_table(table, out, row_group_size=row_group_rows, **options)
