@@ -69,6 +69,14 @@ def test_a_shared_dataset_gives_each_boxs_traces_from_its_own_files(tmp_path: Pa
         q.close()
 
 
+def test_a_connection_of_no_query_layer_has_no_history_files() -> None:
+    con = duckdb.connect()
+    try:
+        assert history_of(con) is None  # nothing published: the caller reads the views
+    finally:
+        con.close()
+
+
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
