@@ -42,7 +42,7 @@ from observability.analytics.decision_trace import trace_timeline
 from observability.analytics.gate_counterfactuals import counterfactual_sweep
 from observability.analytics.gate_explainer import GateExplainer
 from observability.analytics.metrics_computer import MetricsComputer
-from observability.analytics.trace_history import history_of, may_hold_trace
+from observability.analytics.trace_history import history_of, trace_files
 from observability.analytics.windows import Window
 from observability.config.metrics_config import load_metrics_config
 from observability.core.ingest import ingest_events
@@ -274,8 +274,8 @@ def main() -> None:
         cpu_tl = time.process_time() - c0
         source = history_of(con)
         files = [f for p in source.parts for f in p.files] if source else []
-        # the simulator's ids are time-ordered (UUIDv7): min/max statistics rule most files out; random ids would not
-        scanned = f"{sum(may_hold_trace(f, trace) for f in files)} of {len(files)} files" if source else "the views"
+        # min/max statistics rule most files out for time-ordered ids (ours, UUIDv7), bloom filters for random ones
+        scanned = f"{sum(map(len, trace_files(con, source, trace)))} of {len(files)} files" if source else "the views"
         print(f"    the same trace from the history (query layer, as after live.db's hot window): {old * 1000:.0f} ms "
               f"({history.source}; CPU {cpu_tl * 1000:.0f} ms; lean trace_id scan of {scanned}); "
               f"baseline count(*) {base_warm * 1000:.0f} ms; ratio {old / base_warm:.1f}x")
