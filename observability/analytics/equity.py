@@ -215,7 +215,10 @@ class EquityCache:
             if scope is None or not len(part.rows):  # SQL's NULL scope (no report shows it); no rows, no group
                 continue
             recent = part.rows[::-1][:evidence] if evidence > 0 else part.rows[:0]
-            ids = curve.rows["trade_id"].take(pa.array(recent)).to_pylist()
+            # Taken from a slice reaching back to the oldest of them only: a take over the whole chunked column
+            # combined every chunk (~8 ms per scope at 10 M events).
+            first = int(recent.min(initial=0))
+            ids = curve.rows["trade_id"].slice(first).take(pa.array(recent - first)).to_pylist()
             out.append((scope, None, len(part.rows), ids, *(_aggregate(f, part) for f in forms if f is not None)))
         return out
 
