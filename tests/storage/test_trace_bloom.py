@@ -4,6 +4,7 @@ files that do not hold it even when ids are random and every file's min/max rang
 from __future__ import annotations
 
 import duckdb
+import pyarrow.parquet as pq
 from storage_helpers import gate_events, store
 
 from observability.core.io.compaction import compact
@@ -40,3 +41,22 @@ def test_exported_and_compacted_files_have_a_bloom_filter_on_trace_id(layout: Da
     assert_filters_rule_out_only_absent_traces(layout)
     compact(layout)
     assert_filters_rule_out_only_absent_traces(layout)
+
+
+def assert_page_index(layout: DataLayout) -> None:
+    for f in list_files(open_target(layout)):
+        meta = pq.read_metadata(f.path)
+        for g in range(meta.num_row_groups):
+            chunks = [meta.row_group(g).column(c) for c in range(meta.num_columns)]
+            assert all(c.has_offset_index for c in chunks), f.path
+            assert next(c for c in chunks if c.path_in_schema == "seq").has_column_index, f.path
+
+
+def test_exported_and_compacted_files_have_a_page_index(layout: DataLayout) -> None:
+    """Each column chunk's page index lets a lookup of one seq range or trace decode only its pages."""
+    store(layout, gate_events(60, day_seconds=1.0))
+    while export_once(layout, max_rows=20).rows:
+        pass
+    assert_page_index(layout)
+    assert compact(layout).files_merged > 0
+    assert_page_index(layout)
