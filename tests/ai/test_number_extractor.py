@@ -3,6 +3,8 @@ and a fact rendered by the writer always verifies while a changed digit never do
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -111,7 +113,7 @@ def test_a_hyphenated_range_is_two_positive_ends(a: int, b: int) -> None:
 
 
 @_settings
-@given(st.decimals(min_value=1, max_value=9.99, places=2), st.integers(min_value=-6, max_value=6))
+@given(st.decimals(min_value=1, max_value=Decimal("9.99"), places=2), st.integers(min_value=-6, max_value=6))
 def test_scientific_notation_is_read_whole(mantissa: object, exp: int) -> None:
     nums = extract(f"slippage {mantissa}e{exp} bps").numbers
     assert len(nums) == 1
