@@ -5,12 +5,10 @@ dataset, no file list: the views answer). Each is checked against the live.db ti
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
-from moto.server import ThreadedMotoServer
 
 from observability.analytics.decision_trace import trace_timeline
 from observability.analytics.trace_history import history_of
@@ -75,15 +73,6 @@ def test_a_connection_of_no_query_layer_has_no_history_files() -> None:
         assert history_of(con) is None  # nothing published: the caller reads the views
     finally:
         con.close()
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 def test_a_dataset_on_s3_is_read_through_the_views(tmp_path: Path, s3_endpoint: str,

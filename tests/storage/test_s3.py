@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pyarrow.dataset as ds
 import pytest
-from moto.server import ThreadedMotoServer
 from storage_helpers import gate_events, store
 
 from observability.core.io.dataset import s3_filesystem
@@ -16,15 +13,6 @@ from observability.errors import ConfigError
 from observability.paths import DataLayout
 
 URI = "s3://huracan-test/boxes/events"
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture
