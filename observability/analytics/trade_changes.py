@@ -17,11 +17,11 @@ from typing import Final
 import duckdb
 
 from observability.analytics.buckets import HeldView
-from observability.core.io.trade_tables import CHANGES, CHANGES_VARIABLE
+from observability.core.io.trade_tables import CHANGES, CHANGES_VARIABLE, SPECS
 
-KEYS: Final = {"trades": "trade_id", "shadow_trades": "shadow_id"}
-TABLES: Final = {"trades": "_trades", "shadow_trades": "_shadow_trades"}
-"""The query layer's table of each view updated in place."""
+TABLES: Final = {spec.table.removeprefix("_"): spec.table for spec in SPECS}
+"""The query layer's table of each view updated in place (`trades` is `SELECT * FROM _trades`)."""
+KEYS: Final = {spec.table.removeprefix("_"): spec.key for spec in SPECS}
 
 
 @dataclass
