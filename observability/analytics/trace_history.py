@@ -23,10 +23,8 @@ import duckdb
 import pyarrow.parquet as pq
 
 from observability.core.io.payload_sql import payload_sql
-from observability.core.io.query import LIVE_FROM_VARIABLE, PARQUET_FILES_VARIABLE
+from observability.core.io.query import HIVE_OPTIONS, LIVE_FROM_VARIABLE, PARQUET_FILES_VARIABLE
 
-HIVE_OPTIONS: Final = "hive_partitioning = true, union_by_name = true, hive_types = {'date': DATE, 'symbol': VARCHAR}"
-"""The options `_pq` reads its files with: `symbol` and `date` from the path, missing columns NULL."""
 _MAX_FOOTERS: Final = 100_000
 
 

@@ -63,6 +63,8 @@ PARQUET_FILES_VARIABLE: Final = "huracan_pq_files"
 """DuckDB variable: the local files `_pq` reads, a list of {path, bound} in its order (rows with seq above
 `bound` do not count; NULL: all do); NULL when `_pq` reads no file list (a dataset on S3). Set with `_pq`,
 so a reader holding only the connection can read the files directly instead of binding the wide view."""
+HIVE_OPTIONS: Final = "hive_partitioning = true, union_by_name = true, hive_types = {'date': DATE, 'symbol': VARCHAR}"
+"""The options `_pq` reads its files with: `symbol` and `date` from the path, missing columns NULL."""
 PARQUET_FILES_TYPE: Final = "STRUCT(path VARCHAR, bound BIGINT)[]"
 NO_AUTO_CHECKPOINT: Final = "1000TB"
 """The query layer's DuckDB `checkpoint_threshold`: more changes than a reader ever makes (see `connect`)."""
@@ -294,9 +296,7 @@ class QueryLayer:
         bound = f" WHERE seq <= {self._own_mark}" if own and self._own_mark is not None else ""
         if self._target.local:
             paths = ", ".join(_sql_str(f.path) for f in files)
-            return (f"SELECT {_PARQUET_COLUMNS}, {flag} AS _own FROM read_parquet([{paths}], "
-                    "hive_partitioning = true, union_by_name = true, "
-                    "hive_types = {'date': DATE, 'symbol': VARCHAR})" + bound)
+            return f"SELECT {_PARQUET_COLUMNS}, {flag} AS _own FROM read_parquet([{paths}], {HIVE_OPTIONS})" + bound
         dataset = ds.dataset(
             [f.path for f in files], schema=FILE_SCHEMA.append(pa.field("date", pa.date32())), format="parquet",
             filesystem=self._target.fs, partitioning=_PARTITIONING, partition_base_dir=self._target.base,
