@@ -23,7 +23,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 from observability.core.io.payload_sql import payload_sql
-from observability.core.io.query import HIVE_OPTIONS, LIVE_FROM_VARIABLE, PARQUET_FILES_VARIABLE
+from observability.core.io.query import HIVE_OPTIONS, LIVE_FROM_VARIABLE, PARQUET_FILES_VARIABLE, sql_str
 
 _MAX_FOOTERS: Final = 100_000
 
@@ -134,7 +134,7 @@ def _scans(part: Part, files: list[str], select: str, options: str, where: str) 
 
 
 def _files(files: list[str]) -> str:
-    return "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+    return "[" + ", ".join(sql_str(f) for f in files) + "]"
 
 
 _ROW_COLUMNS: Final = "seq, event_id, ts_event, event_type, symbol, mode"

@@ -108,7 +108,8 @@ def _watermark(conn: sqlite3.Connection, key: str) -> int | None:
         return None
 
 
-def _sql_str(value: str) -> str:
+def sql_str(value: str) -> str:
+    """A string as a SQL literal."""
     return "'" + value.replace("'", "''") + "'"
 
 
@@ -295,7 +296,7 @@ class QueryLayer:
         # comes after that read, and compaction may meanwhile merge files of a newer export into it.
         bound = f" WHERE seq <= {self._own_mark}" if own and self._own_mark is not None else ""
         if self._target.local:
-            paths = ", ".join(_sql_str(f.path) for f in files)
+            paths = ", ".join(sql_str(f.path) for f in files)
             return f"SELECT {_PARQUET_COLUMNS}, {flag} AS _own FROM read_parquet([{paths}], {HIVE_OPTIONS})" + bound
         dataset = ds.dataset(
             [f.path for f in files], schema=FILE_SCHEMA.append(pa.field("date", pa.date32())), format="parquet",
