@@ -73,6 +73,8 @@ class _Held:
     since: datetime
     max_key: object
     generation: int
+    latest_us: int | None = None
+    """No held row has a time after this (µs since the epoch; an upper bound, None: unknown)."""
     trimmed: int | None = None
     """The minute (of the window start) rows before whose start were last deleted: once per minute, not at each
     refresh (a statement per held view; every reader filters the held rows by the window or by key)."""
@@ -122,7 +124,7 @@ class WindowCache:
         key = APPEND_KEYS.get(view)
         if h is None or key is None or self.last.get(view) not in ("appended", "rebuilt"):
             return None
-        return HeldView(held_table(view), key, h.generation, h.max_key)
+        return HeldView(held_table(view), key, h.generation, h.max_key, latest_us=h.latest_us)
 
     def quantile_source(self, view: str) -> QuantileSource | None:
         """The rows of a view kept up to date between live refreshes (an in-place trade view, or
@@ -140,11 +142,12 @@ class WindowCache:
         cols = ", ".join(cols_list + ([key] if key is not None and key not in cols_list else []))
         return key is not None and held is not None and held.cols == cols and window.since >= held.since
 
-    def _stage_new_rows(self, window: Window, columns: dict[str, list[str]], live: bool) -> int | None:
+    def _stage_new_rows(self, window: Window, columns: dict[str, list[str]],
+                        live: bool) -> tuple[int, int | None] | None:
         """Copy the query layer's rows above the lowest held seq once, so that each held view appends
         from that small table instead of scanning the whole dataset again (one scan, not one per view).
-        Returns the top seq staged (every view appended from it has seen all rows up to it), None when
-        nothing was staged."""
+        Returns the top seq staged (every view appended from it has seen all rows up to it) and the latest
+        event time among the staged rows (µs), None when nothing was staged."""
         views = [v for v, c in columns.items()
                  if APPEND_KEYS.get(v) == "seq" and v in VIEWS and self._appendable(v, c, window, live)]
         if not views:
@@ -171,8 +174,10 @@ class WindowCache:
                          f"WHERE seq > {low}")
         wide = ", ".join(f'"{n}"' if n in kept else f'CAST(NULL AS {types[n]}) AS "{n}"' for n in names)
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW {NEW_ROWS} AS SELECT {wide} FROM {NEW_ROWS}_t")
-        row = self.con.execute(f"SELECT max(seq) FROM {NEW_ROWS}_t").fetchone()
-        return int(row[0]) if row is not None and row[0] is not None else 0
+        time = "coalesce(epoch_us(max(ts_event)), 0)" if "ts_event" in kept else "NULL"
+        row = self.con.execute(f"SELECT coalesce(max(seq), 0), {time} FROM {NEW_ROWS}_t").fetchone()
+        assert row is not None  # an aggregate without GROUP BY returns one row
+        return int(row[0]), None if row[1] is None else int(row[1])
 
     def _source_above(self, low: int) -> str:
         """The smallest relation of the query layer holding every row above `low`: the rows its last
@@ -256,25 +261,30 @@ class WindowCache:
                 self.con.execute(f"INSERT INTO {table} SELECT {cols} FROM {body} WHERE {key} > ? AND {ts} >= {since}",
                                  [held.max_key])
                 if key == "seq" and staged is not None:  # every new row was staged, a rare type's too
-                    held.max_key = max(int(str(held.max_key)), staged)
+                    held.max_key = max(int(str(held.max_key)), staged[0])
+                    held.latest_us = (None if held.latest_us is None or staged[1] is None
+                                      else max(held.latest_us, staged[1]))
                 else:
-                    row = self.con.execute(f"SELECT max({key}) FROM {table}").fetchone()
+                    row = self.con.execute(f"SELECT max({key}), coalesce(epoch_us(max({ts})), 0) FROM {table}"
+                                           ).fetchone()
                     if row is not None and row[0] is not None:
                         held.max_key = max(held.max_key, row[0])
+                    held.latest_us = None if row is None else int(row[1])
                 held.since = window.since
                 self.last[view] = "appended"
             else:
                 self.last[view] = "rebuilt"
                 upper = "" if key is not None else f" AND {ts} < {until}"
                 self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {cols} FROM {view} "
-                                 f"WHERE {ts} >= {since}{upper}")
+                                 f"WHERE {ts} >= {since}{upper} ORDER BY {ts}")
                 self._held.pop(view, None)
                 if key is not None:
-                    row = self.con.execute(f"SELECT max({key}) FROM {table}").fetchone()
+                    row = self.con.execute(f"SELECT max({key}), coalesce(epoch_us(max({ts})), 0) FROM {table}"
+                                           ).fetchone()
                     start = row[0] if row is not None and row[0] is not None else (0 if key == "seq" else window.since)
                     self._generation += 1
                     self._held[view] = _Held(cols=cols, since=window.since, max_key=start,
-                                             generation=self._generation)
+                                             generation=self._generation, latest_us=None if row is None else row[1])
             reads += 1
             self.con.execute(f"CREATE OR REPLACE TEMP VIEW {window_table(view)} AS SELECT * FROM {table} "
                              f"WHERE {ts} >= {since} AND {ts} < {until}")

@@ -197,6 +197,35 @@ def test_rows_at_the_window_edges_count_exactly_once(layout: DataLayout, metrics
         q.close()
 
 
+def test_a_row_ahead_of_the_window_end_in_its_last_minute_stays_out_of_that_minutes_partials(
+    layout: DataLayout, metrics_config: MetricsConfig
+) -> None:
+    """The last minute's partials stand for its rows only while no held row lies at or past the window's end (a
+    clock ahead): then that minute is read from the rows, to the end exactly."""
+    minute = time.time() // 60 * 60 - 60
+    end = minute + 30.0  # mid-minute, within the live slack of now
+    w = Window(label="w", since=datetime.fromtimestamp(minute - 1800, UTC), until=datetime.fromtimestamp(end, UTC))
+    conn = open_live_db(layout.live_db)
+    ingest_events(conn, [gate(0, minute - 300), gate(1, minute + 10)])
+    q = QueryLayer(layout)
+    live = MetricsComputer(q.connect(), metrics_config)
+    try:
+        assert live.compute(w).value("gate_decisions_total", group="spread") == 2
+        ingest_events(conn, [gate(2, minute + 20), gate(3, minute + 40)])  # the second one past the end
+        q.refresh()
+        report = live.compute(w)
+        assert live.cache.last["gate_decisions"] == "appended"
+        assert report.value("gate_decisions_total", group="spread") == 3
+        assert_same(report, layout, metrics_config, w)
+        later = Window(label="w", since=w.since, until=datetime.fromtimestamp(minute + 50.0, UTC))
+        report = live.compute(later)  # nothing past the end now: the last minute from its partials
+        assert report.value("gate_decisions_total", group="spread") == 4
+        assert_same(report, layout, metrics_config, later)
+    finally:
+        conn.close()
+        q.close()
+
+
 def test_rows_a_window_start_passed_within_its_minute_stay_out_though_still_held(
     layout: DataLayout, metrics_config: MetricsConfig
 ) -> None:
