@@ -96,6 +96,9 @@ class HeldView:
     buckets and in the two minutes at the window's edges (window_cache.py),
     with every column a metric reads. Partials of changed buckets, edge rows and the rows whose evidence
     ids are kept (kept_ids.py) are read from it instead of the whole table."""
+    came: str | None = None
+    """For a table updated in place, when one update took it from `since_key` to `max_key`: the rows that update
+    inserted (the new versions of the rows it replaced, which have the same ids, and new rows)."""
     latest_us: int | None = None
     """No row of an appended table has a time after this (µs; None: unknown). Below the window's end, the partials
     of its last minute hold exactly the window's rows of that minute, so they need not be read again."""

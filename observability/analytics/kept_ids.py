@@ -4,8 +4,10 @@ Why: looking up each group's most recent row ids at every refresh cost a top-N q
 the window's last minutes (and over the whole window for a rare group, or for every group of a view updated
 in place: a tail of it scans the whole table). That was a quarter of a warm refresh at 10 M events. Here each
 metric group keeps, per (scope, group), its newest rows as (time µs, id) and folds in only what changed:
-the rows appended to a held view since the last refresh, or, for a view updated in place, the rows of its
-changed minutes (the kept rows of those minutes are dropped first: a trade that closed left them).
+the rows appended to a held view since the last refresh, or, for a view updated in place, the rows its one update
+since inserted (kept rows with their ids are dropped first: those rows were replaced), else the rows of its changed
+minutes (the kept rows of those minutes are dropped first: a trade that closed left them). The minutes of trades
+closing hours after they opened hold every trade since: re-reading them grew with the trade rate times the hold.
 
 Invariant per (scope, group): `top` holds rows of the group (at most KEEP), and every row of the group before
 `horizon` at or above its `floor` (by time, then id); `ahead` holds every row of the group at or after
@@ -90,6 +92,8 @@ class KeptIds:
         top key)."""
         self._changed: dict[str, tuple[object, set[int]]] = {}
         """Per in-place view: the changes (generation, since, top key) its changed minutes were read for."""
+        self._came: dict[str, tuple[object, set[str]]] = {}
+        """Per in-place view: the changes (generation, since, top key) the ids of its new rows were read for."""
         self.lookups = 0
         """Groups whose ids were looked up again (not served from the kept rows), for tests and benches."""
 
@@ -162,7 +166,12 @@ class KeptIds:
         queried = pending is None or pending[0] != state
         delta = self._query_delta(sig, kept, src, held, hi) if queried else pending[1] if pending else []
         horizon = max(kept.horizon, hi)
-        if held.changed is not None:
+        if held.changed is not None and held.came is not None:  # the replaced rows' ids: the new versions' ids
+            ids = self._came_ids(src, held)
+            for part in (kept.top, kept.ahead):
+                for key, entries in part.items():
+                    part[key] = [e for e in entries if e[1] not in ids]
+        elif held.changed is not None:
             gone = self._changed_buckets(src.name, held)
             for part in (kept.top, kept.ahead):
                 for key, entries in part.items():
@@ -191,6 +200,8 @@ class KeptIds:
         if held.changed is None:
             cond = f"{held.key} > {key_literal(kept.covered)} AND {held.key} <= {key_literal(held.max_key)}"
             relation = held.table
+        elif held.came is not None:
+            cond, relation = "true", held.came
         else:
             cond = f"epoch_us({src.ts}) // {BUCKET_US} IN (SELECT b FROM {held.changed})"
             relation = str(held.recent)
@@ -217,6 +228,15 @@ class KeptIds:
         for ((other, k), delta) in list(zip(groups, deltas, strict=True))[1:]:
             self._pending[other] = ((k.generation, k.covered, held.max_key), delta)
         return deltas[0]
+
+    def _came_ids(self, src: Source, held: HeldView) -> set[str]:
+        """The ids of the rows the last update of an in-place view inserted (`held.came`), read once per update."""
+        seen = (held.generation, held.since_key, held.max_key)
+        cached = self._came.get(src.name)
+        if cached is None or cached[0] != seen:
+            rows = self.con.execute(f"SELECT DISTINCT CAST({src.id_col} AS VARCHAR) FROM {held.came}").fetchall()
+            cached = self._came[src.name] = (seen, {str(i) for (i,) in rows})
+        return cached[1]
 
     def _changed_buckets(self, view: str, held: HeldView) -> set[int]:
         seen = (held.generation, held.since_key, held.max_key)

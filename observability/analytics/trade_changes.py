@@ -17,7 +17,7 @@ from typing import Final
 import duckdb
 
 from observability.analytics.buckets import HeldView
-from observability.core.io.trade_tables import CHANGES, CHANGES_VARIABLE, SPECS
+from observability.core.io.trade_tables import CHANGES, CHANGES_VARIABLE, SPECS, came_table
 
 TABLES: Final = {spec.table.removeprefix("_"): spec.table for spec in SPECS}
 """The query layer's table of each view updated in place (`trades` is `SELECT * FROM _trades`)."""
@@ -55,7 +55,8 @@ class TradeChanges:
             self._seen[view] = _Seen(self._generation, epoch, version)
             return HeldView(view, KEYS[view], self._generation, version, changed, None)
         before = seen.version
+        came = came_table(TABLES[view]) if int(state["came_from"]) == before else None
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {changed} AS SELECT DISTINCT b FROM {CHANGES} "
                          f"WHERE tbl = '{TABLES[view]}' AND version > {before}")
         seen.version = version
-        return HeldView(view, KEYS[view], seen.generation, version, changed, before)
+        return HeldView(view, KEYS[view], seen.generation, version, changed, before, came=came)

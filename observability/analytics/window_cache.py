@@ -116,8 +116,9 @@ class WindowCache:
             held = self.held(base)
             if held is None or held.changed is None:
                 return None
-            recent = None if held.recent is None else f"({DERIVED_SOURCES[view].sql.format(**{base: held.recent})})"
-            return replace(held, table=f"({DERIVED_SOURCES[view].sql.format(**{base: base})})", recent=recent)
+            def over(rows: str | None) -> str | None:
+                return None if rows is None else f"({DERIVED_SOURCES[view].sql.format(**{base: rows})})"
+            return replace(held, table=str(over(base)), recent=over(held.recent), came=over(held.came))
         if view in self._in_place and self.last.get(view) == "in_place":
             return self._in_place[view]
         h = self._held.get(view)

@@ -90,6 +90,13 @@ def test_an_update_logs_the_minutes_of_the_rows_it_replaced_and_added(layout: Da
         assert held is not None and held.generation == first.generation and held.since_key == first.max_key
         changed = {int(b) for (b,) in q.connect().execute(f"SELECT b FROM {held.changed}").fetchall()}
         assert changed == {minute(T0 + 30), minute(T0 + 2400)}
+        # One update since the reader's version: its inserted rows come too (the new version of t-2's row).
+        assert held.came is not None
+        assert q.connect().execute(f"SELECT trade_id, status FROM {held.came}").fetchall() == [("t-2", "closed")]
+        arrive(conn, q, [opened(4, T0 + 2500)])
+        arrive(conn, q, [opened(5, T0 + 2600)])
+        behind = reader.update("trades", tables)  # two updates since: only their minutes tell
+        assert behind is not None and behind.came is None and behind.since_key == held.max_key
         shadows = reader.update("shadow_trades", tables)
         assert shadows is not None and shadows.since_key is None  # first asked for: from the tables
     finally:

@@ -48,9 +48,10 @@ CHANGES: Final = "_trade_changes"
 """(version, tbl, b): the minutes b (`epoch_us(ROW_TIME) // MINUTE_US`) of the rows the update that took the tables
 to this box's seq `version` deleted or inserted in table `tbl`."""
 CHANGES_VARIABLE: Final = "huracan_trade_changes"
-"""DuckDB variable {'epoch', 'version', 'log_from'}: moves on when a rebuild changed the tables; the seq the last
-update that changed them took them to (its new events in `EVENTS` have seqs above the one before); the log
-holds every change of the versions above `log_from` since that rebuild."""
+"""DuckDB variable {'epoch', 'version', 'log_from', 'came_from'}: moves on when a rebuild changed the tables; the seq
+the last update that changed them took them to (its new events in `EVENTS` have seqs above the one before); the log
+holds every change of the versions above `log_from` since that rebuild; the version before the last update, whose
+rows that update inserted are in the `came_table`s (-2: none since that rebuild)."""
 _FINGERPRINT: Final = "SELECT count(*), coalesce(bit_xor(hash(seq, event_type, _kh, ts_event)), 0) FROM {}"
 """Which events a table holds: a rebuild that finds the same (compaction merged files) changes no row, so readers
 keep what they computed from the tables."""
@@ -66,6 +67,12 @@ class _Spec:
 
 
 SPECS: Final = (_Spec("_trades", "trade_id", trades_sql), _Spec("_shadow_trades", "shadow_id", shadow_trades_sql))
+
+
+def came_table(table: str) -> str:
+    """The rows the last update inserted into `table` (the new versions of every row it replaced, and new ones): a
+    reader that saw the version before it follows the update from them, not from the minutes it changed."""
+    return f"_came{table}"
 
 
 def row_time_in(lo: str, hi: str) -> tuple[str, str]:
@@ -89,6 +96,7 @@ class TradeTables:
         self._versions: list[int] = [-1]
         """The versions of the updates the log holds, last the current one (the seq of the last build, or -1)."""
         self._log_from = -1
+        self._came_from = -2
         self._epoch = 0
         self._fingerprint: tuple[int, int] | None = None
 
@@ -131,7 +139,7 @@ class TradeTables:
                                 f"ORDER BY {ROW_TIME}")
                 con.execute(f"CREATE OR REPLACE TABLE {CHANGES} (version BIGINT, tbl VARCHAR, b BIGINT)")
                 self._log_from = covered  # the tables hold this box's events up to it: readers start from there
-                self._versions = [covered]
+                self._versions, self._came_from = [covered], -2
                 self._publish(con)
         if top > covered:
             src = next((f"{name} WHERE" for name, above in live or [] if above <= covered and not rebuild),
@@ -157,7 +165,7 @@ class TradeTables:
 
     def _publish(self, con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"SET VARIABLE {CHANGES_VARIABLE} = {{'epoch': {self._epoch}, 'version': {self._versions[-1]}, "
-                    f"'log_from': {self._log_from}}}")
+                    f"'log_from': {self._log_from}, 'came_from': {self._came_from}}}")
 
     def _apply(self, con: duckdb.DuckDBPyConnection, new: str, top: int) -> None:
         """Add the new events, rebuild the rows of the ids they carry and log the minutes of the rows replaced.
@@ -186,11 +194,14 @@ class TradeTables:
             con.execute(f"CREATE OR REPLACE TEMP TABLE _gone_trade_rows AS SELECT rowid AS r, {minute} AS b FROM "
                         f"{spec.table} WHERE {spec.key} IN (SELECT {spec.key} FROM _new_trade_events)")
             con.execute(f"DELETE FROM {spec.table} WHERE rowid IN (SELECT r FROM _gone_trade_rows)")
-            gone = con.execute("SELECT DISTINCT b FROM _gone_trade_rows").fetchall()
             # Only this spec's touched ids: the other spec's events may carry one of its keys too.
-            came = con.execute(f"INSERT INTO {spec.table} {spec.sql('_touched_trade_events', '_new_trade_events')} "
-                               f"RETURNING {minute}").fetchall()
-            changed += [(spec.table, b) for b in sorted({b for (b,) in gone + came if b is not None})]
+            came = came_table(spec.table)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {came} AS "
+                        f"{spec.sql('_touched_trade_events', '_new_trade_events')}")
+            con.execute(f"INSERT INTO {spec.table} SELECT * FROM {came}")
+            minutes = con.execute(f"SELECT b FROM _gone_trade_rows UNION SELECT {minute} FROM {came}").fetchall()
+            changed += [(spec.table, b) for b in sorted({b for (b,) in minutes if b is not None})]
+        self._came_from = self._versions[-1]
         self._versions.append(top)
         if changed:
             con.execute(f"INSERT INTO {CHANGES} SELECT {top}, unnest($t), unnest($b)",
