@@ -115,7 +115,11 @@ def _rounding_allowed(fact: Fact, m: Mention, candidate: float) -> bool:
         shown = 1.0
     else:
         shown = 10.0 ** -fact.precision * abs(candidate / (fact.number or candidate))
-    return abs(round(candidate / shown) * shown - m.value) <= _EPS * max(1.0, abs(m.value)) + shown * 1e-9
+    # A tie may be shown either way: the renderer formats the binary value (0.005 is a hair above: "0.01"), and
+    # round() goes to even.
+    q = candidate / shown
+    steps = {math.floor(q), math.ceil(q)} if abs(q - math.floor(q) - 0.5) < 1e-9 else {round(q)}
+    return any(abs(k * shown - m.value) <= _EPS * max(1.0, abs(m.value)) + shown * 1e-9 for k in steps)
 
 
 def _tight(candidate: float, m: Mention) -> bool:
