@@ -24,6 +24,7 @@ from typing import Final
 import duckdb
 
 from observability.analytics.buckets import BUCKET_US, HeldView, in_spans, minute_spans
+from observability.core.io.views import TRADE_EVENT_TYPES
 
 TRADE_EVENTS: Final = "_trade_events"
 """The query layer's table of (shadow) trade events, by seq (core/io/trade_tables.py)."""
@@ -32,6 +33,9 @@ RECENT: Final = "_obs_tl_recent"
 CHANGED: Final = "_obs_tl_chg"
 LAST_GATE: Final = "_obs_lastgate"
 _TOUCHED: Final = "_obs_tl_touched"
+_TRADE_KINDS: Final = ", ".join(f"'{t}'" for t in TRADE_EVENT_TYPES[:2])
+"""The trade events a kept row reads (through `trades`): a shadow trade's events change no row of its trace, and
+touching its trace for them recomputed the minutes of signals hours old."""
 
 _VALUES: Final = (
     "trace_id, mode, symbol, ts_event, last_gate_at, opened_at, entry_latency_ms,"
@@ -164,7 +168,8 @@ class TraceLatencyCache:
             f"CREATE OR REPLACE TEMP TABLE {_TOUCHED} AS SELECT trace_id, hash(trace_id) AS _th FROM (SELECT DISTINCT "
             f"trace_id FROM (SELECT trace_id FROM {signals.table} WHERE seq > {old.signals_key}"
             f" UNION ALL SELECT trace_id FROM {gates.table} WHERE seq > {old.gates_key}"
-            f" UNION ALL SELECT trace_id FROM {TRADE_EVENTS} WHERE seq > {old.trades_key}) WHERE trace_id IS NOT NULL)")
+            f" UNION ALL SELECT trace_id FROM {TRADE_EVENTS} WHERE seq > {old.trades_key} AND event_type IN "
+            f"({_TRADE_KINDS})) WHERE trace_id IS NOT NULL)")
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE _obs_new_gates AS SELECT trace_id, max(ts_event) AS "
                          f"last_gate_at, hash(trace_id) AS _th FROM {gates.table} WHERE seq > {old.gates_key} "
                          "GROUP BY trace_id")

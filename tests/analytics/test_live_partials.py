@@ -462,6 +462,43 @@ def test_a_trade_closed_ahead_of_the_clock_counts_once_the_window_reaches_its_cl
         q.close()
 
 
+def test_a_shadow_trades_events_change_no_kept_latency_row_and_a_trades_open_does(
+    layout: DataLayout, metrics_config: MetricsConfig
+) -> None:
+    """Kept latency rows read `trades` only: a shadow trade's open and close leave its trace's minute unchanged (each
+    close recomputed a minute of signals as old as the hold otherwise); a trade's fill changes its trace's row."""
+    now = time.time()
+    exe = builders.execution(order_id="o-2", side="buy", price_requested=100.0, price_filled=100.0, size_requested=1.0,
+                             size_filled=1.0, fees=0.1, latency_ms=5.0)
+    first = [signal(1, now - 1200), gate(1, now - 1199.9), signal(2, now - 900), gate(2, now - 899.9),
+             builders.shadow_trade_opened(shadow_id="sh-1", side="long", entry_price=100.0, size=1.0,
+                                          blocked_by=["spread"], symbol="X", trace_id="tr-1", mode="scalp",
+                                          ts_event=now - 1199.8)]
+    conn = open_live_db(layout.live_db)
+    ingest_events(conn, first)
+    q = QueryLayer(layout)
+    live = MetricsComputer(q.connect(), metrics_config)
+    try:
+        live.compute(window(now - 3600))
+        closed = builders.shadow_trade_closed(shadow_id="sh-1", side="long", entry_price=100.0, exit_price=99.0,
+                                              size=1.0, hold_seconds=1190.0, exit_reason="stop_loss",
+                                              blocked_by=["spread"], symbol="X", trace_id="tr-1", mode="scalp",
+                                              ts_event=now - 10)
+        report, w = arrive(conn, q, live, [closed], now - 3600)
+        assert live.cache.last["trace_latency"] == "incremental"
+        assert live.cache.trace_latency.changed == []
+        assert_same(report, layout, metrics_config, w)
+        fill = builders.trade_opened(trade_id="T2", side="long", execution=exe, model_id="m", symbol="X",
+                                     trace_id="tr-2", mode="scalp", model_confidence=0.7, ts_event=now - 5)
+        report, w = arrive(conn, q, live, [fill], now - 3600)
+        assert live.cache.trace_latency.changed == [int((now - 900) * 1e6) // 60_000_000]
+        assert report.value("take_rate_pct") == 50.0
+        assert_same(report, layout, metrics_config, w)
+    finally:
+        conn.close()
+        q.close()
+
+
 def test_a_last_gate_before_the_window_start_reads_as_none_in_kept_latency_quantiles(
     layout: DataLayout, metrics_config: MetricsConfig
 ) -> None:
