@@ -25,12 +25,14 @@ and the log starts again (a new epoch).
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Final
 
 import duckdb
 
 from observability.core.io.dataset import DataFile
+from observability.core.io.duck_threads import one_thread
 from observability.core.io.views import TRADE_EVENT_COLUMNS, TRADE_EVENT_TYPES, shadow_trades_sql, trades_sql
 
 EVENTS: Final = "_trade_events"
@@ -144,8 +146,9 @@ class TradeTables:
         if top > covered:
             src = next((f"{name} WHERE" for name, above in live or [] if above <= covered and not rebuild),
                        "_events_wide WHERE _own AND")
-            self._apply(con, f"SELECT {KEYED_COLUMNS} FROM {src} seq > {covered} "
-                             f"AND seq <= {top} AND event_type IN ({types})", top)
+            with one_thread(con) if not rebuild else nullcontext():  # a few thousand new events: small statements
+                self._apply(con, f"SELECT {KEYED_COLUMNS} FROM {src} seq > {covered} "
+                                 f"AND seq <= {top} AND event_type IN ({types})", top)
         self.covered, self._files, self._foreign, self._watermark = top, paths, frozenset(foreign), watermark
         self._built = True
 
