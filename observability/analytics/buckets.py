@@ -99,6 +99,8 @@ class HeldView:
     came: str | None = None
     """For a table updated in place, when one update took it from `since_key` to `max_key`: the rows that update
     inserted (the new versions of the rows it replaced, which have the same ids, and new rows)."""
+    edge: tuple[str, int] | None = None
+    """For an appended table: a small table holding every one of its rows in a minute, and that minute."""
     latest_us: int | None = None
     """No row of an appended table has a time after this (µs; None: unknown). Below the window's end, the partials
     of its last minute hold exactly the window's rows of that minute, so they need not be read again."""
@@ -173,8 +175,13 @@ class BucketCache:
         edges = [f"{src.ts} >= {us_literal(start)} AND {src.ts} < {us_literal(end)}" for start, end in ranges]
         if held.recent is not None:  # a small table: one filter
             rows = f"(SELECT * FROM {held.recent} WHERE {' OR '.join(f'({e})' for e in edges)})"
-        else:  # each a plain range: the held table's row groups are pruned by it
-            rows = "(" + " UNION ALL ".join(f"SELECT * FROM {held.table} WHERE {e}" for e in edges) + ")"
+        else:  # each a plain range: the held table's row groups are pruned by it, or its minute's rows
+            def rows_of(start: int, end: int) -> str:
+                if held.edge is not None and start // BUCKET_US == held.edge[1] == (end - 1) // BUCKET_US:
+                    return held.edge[0]
+                return held.table
+            rows = "(" + " UNION ALL ".join(f"SELECT * FROM {rows_of(*r)} WHERE {e}"
+                                            for r, e in zip(ranges, edges, strict=True)) + ")"
         keys = self._keys(src)
         cols = ", ".join(["_n", "_ev", *(f'"{p.alias}"' for p in partials)])
         inner = (f"SELECT b, {keys}, {cols} FROM {table} WHERE b >= {b0} AND b < {b1} UNION ALL "

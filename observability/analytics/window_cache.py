@@ -24,7 +24,7 @@ from typing import Final
 
 import duckdb
 
-from observability.analytics.buckets import BUCKET_US, HeldView, minute_spans, us_literal
+from observability.analytics.buckets import BUCKET_US, HeldView, key_literal, minute_spans, us_literal
 from observability.analytics.equity import DAYS as EQUITY_DAYS
 from observability.analytics.equity import EquityCache, register_equity
 from observability.analytics.quantiles import QuantileSource
@@ -67,6 +67,13 @@ def held_table(view: str) -> str:
     return f"_obs_h_{view}"
 
 
+def edge_table(view: str) -> str:
+    """The held rows of the window start's minute: the rows of its partial first minute are read from it at each
+    refresh (the held table is in arrival order, its row groups each span hours: a scan for a minute of it read a
+    million rows per metric group, and sorting it cost a second of the first refresh)."""
+    return f"_obs_e_{view}"
+
+
 @dataclass
 class _Held:
     cols: str
@@ -75,6 +82,8 @@ class _Held:
     generation: int
     latest_us: int | None = None
     """No held row has a time after this (µs since the epoch; an upper bound, None: unknown)."""
+    edge: int | None = None
+    """The minute whose held rows `edge_table` holds."""
     trimmed: int | None = None
     """The minute (of the window start) rows before whose start were last deleted: once per minute, not at each
     refresh (a statement per held view; every reader filters the held rows by the window or by key)."""
@@ -125,7 +134,8 @@ class WindowCache:
         key = APPEND_KEYS.get(view)
         if h is None or key is None or self.last.get(view) not in ("appended", "rebuilt"):
             return None
-        return HeldView(held_table(view), key, h.generation, h.max_key, latest_us=h.latest_us)
+        return HeldView(held_table(view), key, h.generation, h.max_key, latest_us=h.latest_us,
+                        edge=None if h.edge is None else (edge_table(view), h.edge))
 
     def quantile_source(self, view: str) -> QuantileSource | None:
         """The rows of a view kept up to date between live refreshes (an in-place trade view, or
@@ -144,11 +154,11 @@ class WindowCache:
         return key is not None and held is not None and held.cols == cols and window.since >= held.since
 
     def _stage_new_rows(self, window: Window, columns: dict[str, list[str]],
-                        live: bool) -> tuple[int, int | None] | None:
+                        live: bool) -> tuple[int, int | None, int | None] | None:
         """Copy the query layer's rows above the lowest held seq once, so that each held view appends
         from that small table instead of scanning the whole dataset again (one scan, not one per view).
-        Returns the top seq staged (every view appended from it has seen all rows up to it) and the latest
-        event time among the staged rows (µs), None when nothing was staged."""
+        Returns the top seq staged (every view appended from it has seen all rows up to it) and the latest and
+        earliest event times among the staged rows (µs; None: unknown), None when nothing was staged."""
         views = [v for v, c in columns.items()
                  if APPEND_KEYS.get(v) == "seq" and v in VIEWS and self._appendable(v, c, window, live)]
         if not views:
@@ -175,10 +185,11 @@ class WindowCache:
                          f"WHERE seq > {low}")
         wide = ", ".join(f'"{n}"' if n in kept else f'CAST(NULL AS {types[n]}) AS "{n}"' for n in names)
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW {NEW_ROWS} AS SELECT {wide} FROM {NEW_ROWS}_t")
-        time = "coalesce(epoch_us(max(ts_event)), 0)" if "ts_event" in kept else "NULL"
-        row = self.con.execute(f"SELECT coalesce(max(seq), 0), {time} FROM {NEW_ROWS}_t").fetchone()
+        times = ("coalesce(epoch_us(max(ts_event)), 0), coalesce(epoch_us(min(ts_event)), 9223372036854775807)"
+                 if "ts_event" in kept else "NULL, NULL")
+        row = self.con.execute(f"SELECT coalesce(max(seq), 0), {times} FROM {NEW_ROWS}_t").fetchone()
         assert row is not None  # an aggregate without GROUP BY returns one row
-        return int(row[0]), None if row[1] is None else int(row[1])
+        return int(row[0]), *(None if t is None else int(t) for t in row[1:])  # type: ignore[return-value]
 
     def _source_above(self, low: int) -> str:
         """The smallest relation of the query layer holding every row above `low`: the rows its last
@@ -223,6 +234,12 @@ class WindowCache:
                          f"WHERE rowid IN ({found})")
         return replace(changes, recent=table)
 
+    def _edge(self, view: str, held: _Held, ts: str, minute: int) -> None:
+        lo, hi = us_literal(minute * BUCKET_US), us_literal((minute + 1) * BUCKET_US)
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {edge_table(view)} AS SELECT * FROM {held_table(view)} "
+                         f"WHERE {ts} >= {lo} AND {ts} < {hi}")
+        held.edge = minute
+
     def prepare(self, window: Window, columns: dict[str, list[str]], derived: dict[str, int],
                 equity_columns: list[str] | None = None) -> int:
         """Make `_obs_w_<view>` ready for every base view in `columns` and every derived source (with
@@ -259,8 +276,13 @@ class WindowCache:
                     self.con.execute(f"DELETE FROM {table} WHERE {ts} < {since}")
                     held.trimmed = minute
                 body = f"({VIEWS[view].replace(WIDE, NEW_ROWS)})" if key == "seq" and staged is not None else view
-                self.con.execute(f"INSERT INTO {table} SELECT {cols} FROM {body} WHERE {key} > ? AND {ts} >= {since}",
-                                 [held.max_key])
+                new = f"SELECT {cols} FROM {body} WHERE {key} > {key_literal(held.max_key)} AND {ts} >= {since}"
+                self.con.execute(f"INSERT INTO {table} {new}")
+                if held.edge != minute:
+                    self._edge(view, held, ts, minute)
+                elif key == "seq" and (staged is None or staged[2] is None or staged[2] < (minute + 1) * BUCKET_US):
+                    self.con.execute(f"INSERT INTO {edge_table(view)} {new} AND {ts} < "  # late rows of that minute
+                                     f"{us_literal((minute + 1) * BUCKET_US)}")
                 if key == "seq" and staged is not None:  # every new row was staged, a rare type's too
                     held.max_key = max(int(str(held.max_key)), staged[0])
                     held.latest_us = (None if held.latest_us is None or staged[1] is None
@@ -277,7 +299,7 @@ class WindowCache:
                 self.last[view] = "rebuilt"
                 upper = "" if key is not None else f" AND {ts} < {until}"
                 self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {cols} FROM {view} "
-                                 f"WHERE {ts} >= {since}{upper} ORDER BY {ts}")
+                                 f"WHERE {ts} >= {since}{upper}")
                 self._held.pop(view, None)
                 if key is not None:
                     row = self.con.execute(f"SELECT max({key}), coalesce(epoch_us(max({ts})), 0) FROM {table}"
@@ -286,6 +308,7 @@ class WindowCache:
                     self._generation += 1
                     self._held[view] = _Held(cols=cols, since=window.since, max_key=start,
                                              generation=self._generation, latest_us=None if row is None else row[1])
+                    self._edge(view, self._held[view], ts, window_us(window)[0] // BUCKET_US)
             reads += 1
             self.con.execute(f"CREATE OR REPLACE TEMP VIEW {window_table(view)} AS SELECT * FROM {table} "
                              f"WHERE {ts} >= {since} AND {ts} < {until}")

@@ -226,6 +226,32 @@ def test_a_row_ahead_of_the_window_end_in_its_last_minute_stays_out_of_that_minu
         q.close()
 
 
+def test_a_late_row_of_the_window_starts_minute_counts_from_its_kept_rows(
+    layout: DataLayout, metrics_config: MetricsConfig
+) -> None:
+    """The window start's partial minute is read from a small table of that minute's held rows, kept from the refresh
+    that reached it: a row logged late into that minute (inside or before the window start) must land there too."""
+    now = time.time()
+    minute = (now - 600) // 60 * 60
+    conn = open_live_db(layout.live_db)
+    ingest_events(conn, [gate(0, minute + 15), gate(1, minute + 45), gate(2, now - 60)])
+    q = QueryLayer(layout)
+    live = MetricsComputer(q.connect(), metrics_config)
+    try:
+        report, w = arrive(conn, q, live, [], minute + 20)
+        assert report.value("gate_decisions_total", group="spread") == 2
+        report, w = arrive(conn, q, live, [gate(3, minute + 30), gate(4, minute + 10)], minute + 20)  # late rows
+        assert live.cache.last["gate_decisions"] == "appended"
+        assert report.value("gate_decisions_total", group="spread") == 3
+        assert_same(report, layout, metrics_config, w)
+        report, w = arrive(conn, q, live, [gate(5, now - 30)], minute + 35)  # the start moves on within the minute
+        assert report.value("gate_decisions_total", group="spread") == 3
+        assert_same(report, layout, metrics_config, w)
+    finally:
+        conn.close()
+        q.close()
+
+
 def test_rows_a_window_start_passed_within_its_minute_stay_out_though_still_held(
     layout: DataLayout, metrics_config: MetricsConfig
 ) -> None:
