@@ -197,6 +197,12 @@ def test_rows_at_the_window_edges_count_exactly_once(layout: DataLayout, metrics
         q.close()
 
 
+def spread_gates(report: MetricsReport, layout: DataLayout, config: MetricsConfig, window: Window) -> float | None:
+    """The window's spread gate decisions, once every metric was checked against a recompute."""
+    assert_same(report, layout, config, window)
+    return report.value("gate_decisions_total", group="spread")
+
+
 def test_a_row_ahead_of_the_window_end_in_its_last_minute_stays_out_of_that_minutes_partials(
     layout: DataLayout, metrics_config: MetricsConfig
 ) -> None:
@@ -215,12 +221,10 @@ def test_a_row_ahead_of_the_window_end_in_its_last_minute_stays_out_of_that_minu
         q.refresh()
         report = live.compute(w)
         assert live.cache.last["gate_decisions"] == "appended"
-        assert report.value("gate_decisions_total", group="spread") == 3
-        assert_same(report, layout, metrics_config, w)
+        assert spread_gates(report, layout, metrics_config, w) == 3
         later = Window(label="w", since=w.since, until=datetime.fromtimestamp(minute + 50.0, UTC))
         report = live.compute(later)  # nothing past the end now: the last minute from its partials
-        assert report.value("gate_decisions_total", group="spread") == 4
-        assert_same(report, layout, metrics_config, later)
+        assert spread_gates(report, layout, metrics_config, later) == 4
     finally:
         conn.close()
         q.close()
@@ -242,11 +246,9 @@ def test_a_late_row_of_the_window_starts_minute_counts_from_its_kept_rows(
         assert report.value("gate_decisions_total", group="spread") == 2
         report, w = arrive(conn, q, live, [gate(3, minute + 30), gate(4, minute + 10)], minute + 20)  # late rows
         assert live.cache.last["gate_decisions"] == "appended"
-        assert report.value("gate_decisions_total", group="spread") == 3
-        assert_same(report, layout, metrics_config, w)
+        assert spread_gates(report, layout, metrics_config, w) == 3
         report, w = arrive(conn, q, live, [gate(5, now - 30)], minute + 35)  # the start moves on within the minute
-        assert report.value("gate_decisions_total", group="spread") == 3
-        assert_same(report, layout, metrics_config, w)
+        assert spread_gates(report, layout, metrics_config, w) == 3
     finally:
         conn.close()
         q.close()
