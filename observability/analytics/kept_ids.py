@@ -166,16 +166,15 @@ class KeptIds:
         queried = pending is None or pending[0] != state
         delta = self._query_delta(sig, kept, src, held, hi) if queried else pending[1] if pending else []
         horizon = max(kept.horizon, hi)
-        if held.changed is not None and held.came is not None:  # the replaced rows' ids: the new versions' ids
-            ids = self._came_ids(src, held)
+        if held.changed is not None:
+            # Replaced rows go: those with the ids of the rows the one update inserted, else every row of the minutes
+            # the updates changed (their rows are read again).
+            ids = self._came_ids(src, held) if held.came is not None else None
+            buckets = self._changed_buckets(src.name, held) if ids is None else set()
             for part in (kept.top, kept.ahead):
                 for key, entries in part.items():
-                    part[key] = [e for e in entries if e[1] not in ids]
-        elif held.changed is not None:
-            gone = self._changed_buckets(src.name, held)
-            for part in (kept.top, kept.ahead):
-                for key, entries in part.items():
-                    part[key] = [e for e in entries if e[0] // BUCKET_US not in gone]
+                    part[key] = [e for e in entries if (e[1] not in ids if ids is not None
+                                                        else e[0] // BUCKET_US not in buckets)]
         moved: dict[Key, list[Entry]] = {}
         for key, entries in kept.ahead.items():
             moved[key] = [e for e in entries if e[0] < horizon]

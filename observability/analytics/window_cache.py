@@ -189,7 +189,8 @@ class WindowCache:
                  if "ts_event" in kept else "NULL, NULL")
         row = self.con.execute(f"SELECT coalesce(max(seq), 0), {times} FROM {NEW_ROWS}_t").fetchone()
         assert row is not None  # an aggregate without GROUP BY returns one row
-        return int(row[0]), *(None if t is None else int(t) for t in row[1:])  # type: ignore[return-value]
+        latest, earliest = (None if t is None else int(t) for t in row[1:])
+        return int(row[0]), latest, earliest
 
     def _source_above(self, low: int) -> str:
         """The smallest relation of the query layer holding every row above `low`: the rows its last
@@ -235,6 +236,7 @@ class WindowCache:
         return replace(changes, recent=table)
 
     def _edge(self, view: str, held: _Held, ts: str, minute: int) -> None:
+        """Keep the held rows of `minute` (the window start's) in `edge_table`: once per minute of the start."""
         lo, hi = us_literal(minute * BUCKET_US), us_literal((minute + 1) * BUCKET_US)
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {edge_table(view)} AS SELECT * FROM {held_table(view)} "
                          f"WHERE {ts} >= {lo} AND {ts} < {hi}")
@@ -307,7 +309,8 @@ class WindowCache:
                     start = row[0] if row is not None and row[0] is not None else (0 if key == "seq" else window.since)
                     self._generation += 1
                     self._held[view] = _Held(cols=cols, since=window.since, max_key=start,
-                                             generation=self._generation, latest_us=None if row is None else row[1])
+                                             generation=self._generation,
+                                             latest_us=None if row is None else int(row[1]))
                     self._edge(view, self._held[view], ts, window_us(window)[0] // BUCKET_US)
             reads += 1
             self.con.execute(f"CREATE OR REPLACE TEMP VIEW {window_table(view)} AS SELECT * FROM {table} "
