@@ -1,9 +1,9 @@
 """Run a stretch of small DuckDB statements on one thread.
 
 Why: a live refresh is ~150 statements that each touch a few thousand rows (new events, changed minutes, partials).
-Handing each to DuckDB's second thread cost 5-20 % more CPU per warm refresh at 10 M events and saved no time
-(measured interleaved: one process, two copies of the data, refreshed in turn): CPU the trading engine on the same
-box can use. Big scans (a first build, a rebuild after compaction) keep every thread.
+On two threads a warm refresh at 10 M events takes 2-9 % more CPU and 2-8 % less time (bench_refresh_threads.py:
+interleaved, one process, two copies of the data): the refresh is not worth the second core the trading engine on
+the same box may need. Big scans (a first build, a rebuild after compaction) keep every thread.
 """
 
 from __future__ import annotations
