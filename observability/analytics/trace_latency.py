@@ -24,6 +24,7 @@ from typing import Final
 import duckdb
 
 from observability.analytics.buckets import BUCKET_US, HeldView, in_spans, minute_spans
+from observability.core.io.trade_tables import CHANGES_VARIABLE, TOUCHED_EVENTS
 from observability.core.io.views import TRADE_EVENT_TYPES
 
 TRADE_EVENTS: Final = "_trade_events"
@@ -36,6 +37,18 @@ _TOUCHED: Final = "_obs_tl_touched"
 _TRADE_KINDS: Final = ", ".join(f"'{t}'" for t in TRADE_EVENT_TYPES[:2])
 """The trade events a kept row reads (through `trades`): a shadow trade's events change no row of its trace, and
 touching its trace for them recomputed the minutes of signals hours old."""
+_CLOSES_THAT_MOVE: Final = (
+    "SELECT unnest(list_prepend(c.trace_id, list(o.trace_id) FILTER (WHERE o.event_type = 'trade_opened'))) "
+    "FROM (SELECT seq, trade_id, trace_id FROM {events} WHERE seq > {after} AND event_type = 'trade_closed') c "
+    f"LEFT JOIN (SELECT trade_id, trace_id, event_type FROM {TOUCHED_EVENTS} WHERE event_type IN ({_TRADE_KINDS})) o "
+    "ON o.trade_id = c.trade_id GROUP BY c.seq, c.trace_id "
+    "HAVING count(*) FILTER (WHERE o.event_type = 'trade_closed') > 1 "
+    "OR bool_or(o.trace_id IS DISTINCT FROM c.trace_id) FILTER (WHERE o.event_type = 'trade_opened')"
+)
+"""The traces new trade closes change a kept row of, from the events of their trades the query layer's last update
+read (`TOUCHED_EVENTS`): a close changes none (a kept row reads an opened trade's id, open time and fill latency)
+unless its trade has another close (a second row) or an open on another trace (the row moves: both traces). Each close
+of a trade open for an hour recomputed that hour-old minute of signals otherwise."""
 
 _VALUES: Final = (
     "trace_id, mode, symbol, ts_event, last_gate_at, opened_at, entry_latency_ms,"
@@ -48,7 +61,8 @@ _VALUES: Final = (
 _JOIN: Final = (
     "SELECT s.trace_id, s.mode, s.symbol, s.ts_event, g.last_gate_at, t.trade_id, t.opened_at, t.entry_latency_ms,"
     " s._sseq, s._th FROM {signals} s LEFT JOIN {last_gate} g ON g.trace_id = s.trace_id"
-    " LEFT JOIN (SELECT trace_id, trade_id, opened_at, entry_latency_ms FROM trades{only}) t ON t.trace_id = s.trace_id"
+    " LEFT JOIN (SELECT trace_id, trade_id, opened_at, entry_latency_ms FROM trades"
+    " WHERE opened_at IS NOT NULL{only}) t ON t.trace_id = s.trace_id"
 )
 """Kept rows of signals: beside the derived source's columns, the signal's seq (`_sseq`: one row per signal,
 whatever its trades) and the hash of its trace id (`_th`: the rows of given traces are found by a probe of
@@ -72,6 +86,8 @@ class _State:
     signals_key: int
     gates_key: int
     trades_key: int
+    trades_at: tuple[int, int] | None
+    """The query layer's trade tables (epoch, version) when `trades_key` was read; None without them."""
 
 
 class TraceLatencyCache:
@@ -145,11 +161,16 @@ class TraceLatencyCache:
         old = self._state
         # The newest trade event seq, found in the last row groups when the one seen last is still there.
         since_trades = f" WHERE seq >= {old.trades_key}" if old is not None else ""
-        (trades_key,) = self._one(f"SELECT max(seq) FROM {TRADE_EVENTS}{since_trades}")
+        trades_key, tables = self._one(f"SELECT max(seq), getvariable('{CHANGES_VARIABLE}') FROM {TRADE_EVENTS}"
+                                       f"{since_trades}")
         if trades_key is None:
             (trades_key,) = self._one(f"SELECT coalesce(max(seq), 0) FROM {TRADE_EVENTS}")
+        at = None if not isinstance(tables, dict) else (int(tables["epoch"]), int(tables["version"]))
         top = _State(signals.generation, gates.generation, int(str(signals.max_key)), int(str(gates.max_key)),
-                     int(str(trades_key)))
+                     int(str(trades_key)), at)
+        # One update of the trade tables since the last look: its touched events tell which closes change a row.
+        one_update = (old is not None and old.trades_at is not None and isinstance(tables, dict) and at is not None
+                      and old.trades_at[0] == at[0] and old.trades_at[1] == int(tables["came_from"]))
         self._since_version, self._changed = self._version, []
         if old is None or (old.signals_gen, old.gates_gen) != (top.signals_gen, top.gates_gen):
             self._generation += 1
@@ -164,12 +185,15 @@ class TraceLatencyCache:
             return
         if (top.signals_key, top.gates_key, top.trades_key) == (old.signals_key, old.gates_key, old.trades_key):
             return
+        trades = f"SELECT trace_id FROM {TRADE_EVENTS} WHERE seq > {old.trades_key} AND event_type IN ({_TRADE_KINDS})"
+        if one_update:
+            trades = (f"SELECT trace_id FROM {TRADE_EVENTS} WHERE seq > {old.trades_key} AND event_type = "
+                      f"'trade_opened' UNION ALL {_CLOSES_THAT_MOVE.format(events=TRADE_EVENTS, after=old.trades_key)}")
         self.con.execute(
             f"CREATE OR REPLACE TEMP TABLE {_TOUCHED} AS SELECT trace_id, hash(trace_id) AS _th FROM (SELECT DISTINCT "
             f"trace_id FROM (SELECT trace_id FROM {signals.table} WHERE seq > {old.signals_key}"
             f" UNION ALL SELECT trace_id FROM {gates.table} WHERE seq > {old.gates_key}"
-            f" UNION ALL SELECT trace_id FROM {TRADE_EVENTS} WHERE seq > {old.trades_key} AND event_type IN "
-            f"({_TRADE_KINDS})) WHERE trace_id IS NOT NULL)")
+            f" UNION ALL {trades}) WHERE trace_id IS NOT NULL)")
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE _obs_new_gates AS SELECT trace_id, max(ts_event) AS "
                          f"last_gate_at, hash(trace_id) AS _th FROM {gates.table} WHERE seq > {old.gates_key} "
                          "GROUP BY trace_id")
@@ -205,7 +229,7 @@ class TraceLatencyCache:
         came = self.con.execute(
             f"INSERT INTO {ROWS} " + _JOIN.format(
                 signals=signal_rows, last_gate=_TOUCHED_LAST_GATES,
-                only=f" WHERE trace_id IN (SELECT trace_id FROM {_TOUCHED})")
+                only=f" AND trace_id IN (SELECT trace_id FROM {_TOUCHED})")
             + f" RETURNING epoch_us(ts_event) // {BUCKET_US}, {_ODD}").fetchall()  # scratch tables: replaced next time
         self._odd += sum(1 for (_, odd) in came if odd) - sum(1 for (odd,) in slid if odd) - int(str(gone_odd))
         self._changed = sorted({int(b) for (b, _) in came})

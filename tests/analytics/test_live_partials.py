@@ -527,6 +527,53 @@ def test_a_shadow_trades_events_change_no_kept_latency_row_and_a_trades_open_doe
         q.close()
 
 
+def test_a_trades_close_changes_its_traces_kept_latency_rows_only_when_their_trade_rows_change(
+    layout: DataLayout, metrics_config: MetricsConfig
+) -> None:
+    """A close leaves its trace's minute alone (a kept row reads an opened trade's id, open time and fill latency),
+    unless its trade has a second close (a second row) or an open on another trace (both change). A close without an
+    open is no fill: its trace is not taken, as in the derived source (its trades opened in the window)."""
+    now = time.time()
+    exe = builders.execution(order_id="o", side="buy", price_requested=100.0, price_filled=100.0, size_requested=1.0,
+                             size_filled=1.0, fees=0.1, latency_ms=5.0)
+
+    def opened(trade: str, i: int, ts: float) -> dict[str, Any]:
+        return builders.trade_opened(trade_id=trade, side="long", execution=exe, model_id="m", symbol="X",
+                                     trace_id=f"tr-{i}", mode="scalp", model_confidence=0.7, ts_event=ts)
+
+    def closed(trade: str, i: int, ts: float) -> dict[str, Any]:
+        return builders.trade_closed(trade_id=trade, side="long", entry_price=100.0, exit_price=101.0, size=1.0,
+                                     fees=0.2, hold_seconds=60.0, exit_reason="take_profit", symbol="X",
+                                     trace_id=f"tr-{i}", mode="scalp", ts_event=ts)
+
+    def minute_of(ts: float) -> int:
+        return int(ts * 1e6) // 60_000_000
+
+    starts = {i: now - 2400 + 300 * i for i in range(1, 5)}  # four traces, five minutes apart
+    first = [e for i, ts in starts.items() for e in (signal(i, ts), gate(i, ts + 0.1))]
+    first += [opened("T1", 1, starts[1] + 0.2), opened("T3", 3, starts[3] + 0.2)]
+    conn = open_live_db(layout.live_db)
+    ingest_events(conn, first)
+    q = QueryLayer(layout)
+    live = MetricsComputer(q.connect(), metrics_config)
+    try:
+        live.compute(window(now - 3600))
+        steps = [
+            ([closed("T1", 1, now - 20)], []),  # its open is on its trace: no row changes
+            ([closed("T2", 2, now - 15)], []),  # no open: no fill
+            ([closed("T3", 4, now - 10)], [starts[3], starts[4]]),  # opened on tr-3, closed on tr-4: both
+            ([closed("T1", 1, now - 5)], [starts[1]]),  # a second close: a second row
+        ]
+        for events, changed in steps:
+            report, w = arrive(conn, q, live, events, now - 3600)
+            assert live.cache.last["trace_latency"] == "incremental"
+            assert live.cache.trace_latency.changed == sorted(minute_of(ts) for ts in changed)
+            assert_same(report, layout, metrics_config, w)
+    finally:
+        conn.close()
+        q.close()
+
+
 def test_a_last_gate_before_the_window_start_reads_as_none_in_kept_latency_quantiles(
     layout: DataLayout, metrics_config: MetricsConfig
 ) -> None:

@@ -37,6 +37,8 @@ from observability.core.io.views import TRADE_EVENT_COLUMNS, TRADE_EVENT_TYPES, 
 
 EVENTS: Final = "_trade_events"
 """The (shadow) trade open/close events: a few % of all rows, read from Parquet in one scan."""
+TOUCHED_EVENTS: Final = "_touched_trade_events"
+"""Every event of the ids the last update's new events carry (replaced only by an update that had new events)."""
 _SHADOW_TYPES: Final = "'shadow_trade_opened', 'shadow_trade_closed'"
 KEYED_COLUMNS: Final = (f"{TRADE_EVENT_COLUMNS}, hash(CASE WHEN event_type IN ({_SHADOW_TYPES}) THEN shadow_id "
                         "ELSE trade_id END) AS _kh")
@@ -187,7 +189,7 @@ class TradeTables:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _touched_rows AS SELECT rowid AS r FROM {EVENTS} WHERE _kh IN "
                     "(SELECT hash(trade_id) FROM _new_trade_events WHERE trade_id IS NOT NULL UNION ALL "
                     "SELECT hash(shadow_id) FROM _new_trade_events WHERE shadow_id IS NOT NULL)")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _touched_trade_events AS SELECT * FROM {EVENTS} "
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {TOUCHED_EVENTS} AS SELECT * FROM {EVENTS} "
                     "WHERE rowid IN (SELECT r FROM _touched_rows)")
         minute = f"epoch_us({ROW_TIME}) // {MINUTE_US}"
         changed: list[tuple[str, int]] = []
@@ -200,7 +202,7 @@ class TradeTables:
             # Only this spec's touched ids: the other spec's events may carry one of its keys too.
             came = came_table(spec.table)
             con.execute(f"CREATE OR REPLACE TEMP TABLE {came} AS "
-                        f"{spec.sql('_touched_trade_events', '_new_trade_events')}")
+                        f"{spec.sql(TOUCHED_EVENTS, '_new_trade_events')}")
             con.execute(f"INSERT INTO {spec.table} SELECT * FROM {came}")
             minutes = con.execute(f"SELECT b FROM _gone_trade_rows UNION SELECT {minute} FROM {came}").fetchall()
             changed += [(spec.table, b) for b in sorted({b for (b,) in minutes if b is not None})]
