@@ -62,6 +62,15 @@ def arrive(conn: sqlite3.Connection, q: QueryLayer, live: MetricsComputer, event
     return live.compute(w), w
 
 
+def live_over(layout: DataLayout, config: MetricsConfig, events: list[dict[str, Any]]
+              ) -> tuple[sqlite3.Connection, QueryLayer, MetricsComputer]:
+    """live.db holding `events`, a query layer over it and a live computer on it (the caller closes the first two)."""
+    conn = open_live_db(layout.live_db)
+    ingest_events(conn, events)
+    q = QueryLayer(layout)
+    return conn, q, MetricsComputer(q.connect(), config)
+
+
 def signal(i: int, ts: float) -> dict[str, Any]:
     """Trace tr-i's signal (symbol X, scalp) at ts."""
     return builders.signal_received(signal_id=f"s-{i}", side="long", confidence=0.6, price=100.0, model_id="m",
@@ -211,10 +220,7 @@ def test_a_row_ahead_of_the_window_end_in_its_last_minute_stays_out_of_that_minu
     minute = time.time() // 60 * 60 - 60
     end = minute + 30.0  # mid-minute, within the live slack of now
     w = Window(label="w", since=datetime.fromtimestamp(minute - 1800, UTC), until=datetime.fromtimestamp(end, UTC))
-    conn = open_live_db(layout.live_db)
-    ingest_events(conn, [gate(0, minute - 300), gate(1, minute + 10)])
-    q = QueryLayer(layout)
-    live = MetricsComputer(q.connect(), metrics_config)
+    conn, q, live = live_over(layout, metrics_config, [gate(0, minute - 300), gate(1, minute + 10)])
     try:
         assert live.compute(w).value("gate_decisions_total", group="spread") == 2
         ingest_events(conn, [gate(2, minute + 20), gate(3, minute + 40)])  # the second one past the end
@@ -237,10 +243,7 @@ def test_a_late_row_of_the_window_starts_minute_counts_from_its_kept_rows(
     that reached it: a row logged late into that minute (inside or before the window start) must land there too."""
     now = time.time()
     minute = (now - 600) // 60 * 60
-    conn = open_live_db(layout.live_db)
-    ingest_events(conn, [gate(0, minute + 15), gate(1, minute + 45), gate(2, now - 60)])
-    q = QueryLayer(layout)
-    live = MetricsComputer(q.connect(), metrics_config)
+    conn, q, live = live_over(layout, metrics_config, [gate(0, minute + 15), gate(1, minute + 45), gate(2, now - 60)])
     try:
         report, w = arrive(conn, q, live, [], minute + 20)
         assert report.value("gate_decisions_total", group="spread") == 2
@@ -502,10 +505,7 @@ def test_a_shadow_trades_events_change_no_kept_latency_row_and_a_trades_open_doe
              builders.shadow_trade_opened(shadow_id="sh-1", side="long", entry_price=100.0, size=1.0,
                                           blocked_by=["spread"], symbol="X", trace_id="tr-1", mode="scalp",
                                           ts_event=now - 1199.8)]
-    conn = open_live_db(layout.live_db)
-    ingest_events(conn, first)
-    q = QueryLayer(layout)
-    live = MetricsComputer(q.connect(), metrics_config)
+    conn, q, live = live_over(layout, metrics_config, first)
     try:
         live.compute(window(now - 3600))
         closed = builders.shadow_trade_closed(shadow_id="sh-1", side="long", entry_price=100.0, exit_price=99.0,
@@ -552,10 +552,7 @@ def test_a_trades_close_changes_its_traces_kept_latency_rows_only_when_their_tra
     starts = {i: now - 2400 + 300 * i for i in range(1, 5)}  # four traces, five minutes apart
     first = [e for i, ts in starts.items() for e in (signal(i, ts), gate(i, ts + 0.1))]
     first += [opened("T1", 1, starts[1] + 0.2), opened("T3", 3, starts[3] + 0.2)]
-    conn = open_live_db(layout.live_db)
-    ingest_events(conn, first)
-    q = QueryLayer(layout)
-    live = MetricsComputer(q.connect(), metrics_config)
+    conn, q, live = live_over(layout, metrics_config, first)
     try:
         live.compute(window(now - 3600))
         steps = [
