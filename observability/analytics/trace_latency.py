@@ -37,6 +37,12 @@ _TOUCHED: Final = "_obs_tl_touched"
 _TRADE_KINDS: Final = ", ".join(f"'{t}'" for t in TRADE_EVENT_TYPES[:2])
 """The trade events a kept row reads (through `trades`): a shadow trade's events change no row of its trace, and
 touching its trace for them recomputed the minutes of signals hours old."""
+_OPENS_TOUCH: Final = (
+    "SELECT o.trace_id FROM (SELECT trade_id FROM {events} WHERE seq > {after} AND event_type = 'trade_opened') n "
+    f"JOIN {TOUCHED_EVENTS} o ON o.trade_id = n.trade_id AND o.event_type IN ({_TRADE_KINDS})"
+)
+"""The traces new trade opens change a kept row of: every trace their trades' events name (a close logged before its
+open names the trace the trade's row takes)."""
 _CLOSES_THAT_MOVE: Final = (
     "SELECT unnest(list_prepend(c.trace_id, list(o.trace_id) FILTER (WHERE o.event_type = 'trade_opened'))) "
     "FROM (SELECT seq, trade_id, trace_id FROM {events} WHERE seq > {after} AND event_type = 'trade_closed') c "
@@ -187,8 +193,8 @@ class TraceLatencyCache:
             return
         trades = f"SELECT trace_id FROM {TRADE_EVENTS} WHERE seq > {old.trades_key} AND event_type IN ({_TRADE_KINDS})"
         if one_update:
-            trades = (f"SELECT trace_id FROM {TRADE_EVENTS} WHERE seq > {old.trades_key} AND event_type = "
-                      f"'trade_opened' UNION ALL {_CLOSES_THAT_MOVE.format(events=TRADE_EVENTS, after=old.trades_key)}")
+            trades = " UNION ALL ".join(sql.format(events=TRADE_EVENTS, after=old.trades_key)
+                                        for sql in (_OPENS_TOUCH, _CLOSES_THAT_MOVE))
         self.con.execute(
             f"CREATE OR REPLACE TEMP TABLE {_TOUCHED} AS SELECT trace_id, hash(trace_id) AS _th FROM (SELECT DISTINCT "
             f"trace_id FROM (SELECT trace_id FROM {signals.table} WHERE seq > {old.signals_key}"

@@ -560,6 +560,7 @@ def test_a_trades_close_changes_its_traces_kept_latency_rows_only_when_their_tra
             ([closed("T2", 2, now - 15)], []),  # no open: no fill
             ([closed("T3", 4, now - 10)], [starts[3], starts[4]]),  # opened on tr-3, closed on tr-4: both
             ([closed("T1", 1, now - 5)], [starts[1]]),  # a second close: a second row
+            ([opened("T2", 1, now - 2)], [starts[1], starts[2]]),  # T2's open at last: its row (on tr-2) is a fill
         ]
         for events, changed in steps:
             report, w = arrive(conn, q, live, events, now - 3600)
