@@ -162,9 +162,6 @@ class MetricsComputer:
         self._first_tail: dict[tuple[str, str | None, str | None], tuple[int, int]] = {}
         """Per metric group: the evidence tail (index into the tails, then the whole window) that served last,
         and how many refreshes in a row it served first try."""
-        self._warm = False
-        """The last call held its views for a live window: the next one runs small statements (new rows, changed
-        minutes, partials), on one DuckDB thread."""
 
     def compute(self, window: Window, *, metrics: list[str] | None = None,
                 scopes: list[str] | None = None) -> MetricsReport:
@@ -172,15 +169,15 @@ class MetricsComputer:
 
         Runs with DuckDB's preserve_insertion_order off (restored after): nothing here reads rows in
         insertion order (aggregates, tables, and ORDER BY where order counts), and copies and inserts
-        run ~10% faster without it. A warm refresh runs on one DuckDB thread (duck_threads.py)."""
+        run ~10% faster without it. A warm refresh (the last call held its views for a live window, and this one
+        is live too: small statements over new rows and changed minutes) runs on one DuckDB thread (duck_threads.py)."""
         ((kept,),) = self.con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()
         self.con.execute("SET preserve_insertion_order = false")
         try:
-            warm = self._warm and window.until >= datetime.now(UTC) - LIVE_SLACK
+            warm = (window.until >= datetime.now(UTC) - LIVE_SLACK
+                    and any(self.cache.held(view) is not None for view in APPEND_KEYS))
             with one_thread(self.con) if warm else nullcontext():
-                report = self._compute(window, metrics, scopes)
-            self._warm = any(self.cache.held(view) is not None for view in APPEND_KEYS)
-            return report
+                return self._compute(window, metrics, scopes)
         finally:
             self.con.execute(f"SET preserve_insertion_order = {'true' if kept else 'false'}")
 

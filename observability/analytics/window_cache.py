@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 import duckdb
 
@@ -235,6 +235,12 @@ class WindowCache:
                          f"WHERE rowid IN ({found})")
         return replace(changes, recent=table)
 
+    def _top(self, table: str, key: str, ts: str) -> tuple[Any, int]:
+        """A held table's highest key (None when empty) and its latest row time (µs; 0 when empty)."""
+        ((top, latest),) = self.con.execute(f"SELECT max({key}), coalesce(epoch_us(max({ts})), 0) FROM {table}"
+                                            ).fetchall()
+        return top, int(latest)
+
     def _edge(self, view: str, held: _Held, ts: str, minute: int) -> None:
         """Keep the held rows of `minute` (the window start's) in `edge_table`: once per minute of the start."""
         lo, hi = us_literal(minute * BUCKET_US), us_literal((minute + 1) * BUCKET_US)
@@ -290,11 +296,9 @@ class WindowCache:
                     held.latest_us = (None if held.latest_us is None or staged[1] is None
                                       else max(held.latest_us, staged[1]))
                 else:
-                    row = self.con.execute(f"SELECT max({key}), coalesce(epoch_us(max({ts})), 0) FROM {table}"
-                                           ).fetchone()
-                    if row is not None and row[0] is not None:
-                        held.max_key = max(held.max_key, row[0])
-                    held.latest_us = None if row is None else int(row[1])
+                    top, held.latest_us = self._top(table, key, ts)
+                    if top is not None:
+                        held.max_key = max(held.max_key, top)
                 held.since = window.since
                 self.last[view] = "appended"
             else:
@@ -304,13 +308,11 @@ class WindowCache:
                                  f"WHERE {ts} >= {since}{upper}")
                 self._held.pop(view, None)
                 if key is not None:
-                    row = self.con.execute(f"SELECT max({key}), coalesce(epoch_us(max({ts})), 0) FROM {table}"
-                                           ).fetchone()
-                    start = row[0] if row is not None and row[0] is not None else (0 if key == "seq" else window.since)
+                    top, latest = self._top(table, key, ts)
+                    start = top if top is not None else (0 if key == "seq" else window.since)
                     self._generation += 1
                     self._held[view] = _Held(cols=cols, since=window.since, max_key=start,
-                                             generation=self._generation,
-                                             latest_us=None if row is None else int(row[1]))
+                                             generation=self._generation, latest_us=latest)
                     self._edge(view, self._held[view], ts, window_us(window)[0] // BUCKET_US)
             reads += 1
             self.con.execute(f"CREATE OR REPLACE TEMP VIEW {window_table(view)} AS SELECT * FROM {table} "
