@@ -10,8 +10,11 @@ land in their own, older minute: buckets are summed, never replaced), then combi
 that lie wholly inside the window with the rows of the two partial minutes at its edges, read from
 the held table. A rebuilt held table (new window start before the held one, other columns) rebuilds the partials. Tables
 the query layer updates in place (`trades`, `shadow_trades`, and `shadow_gates` over the latter)
-instead get the minutes their new trade events touched recomputed (`apply`, with trade_changes.py),
-from the small table of their recent rows the window cache copies (`HeldView.recent`).
+keep partials of their closed rows only (`apply`, with trade_changes.py): the minutes that lost a closed row
+(rare) are recomputed from the small table of their recent rows the window cache copies (`HeldView.recent`), the
+partials of the closed rows an update inserted are added (`HeldView.came`), and the open rows (`HeldView.open`, the
+trades open now) are aggregated whole at each refresh with the edge rows. Why: a close moves its row from the open's
+minute to the close's; with open rows kept, that old minute (every trade closed in it since) was recomputed.
 """
 
 from __future__ import annotations
@@ -81,8 +84,10 @@ class _Parts:
 class HeldView:
     """What the window cache tells about one held table: its name, key, rebuild generation, top key.
 
-    For a table updated in place (trade_changes.py): `changed` names a table of the buckets whose
-    rows changed between `since_key` and `max_key` (seq of the query layer's trade events).
+    For a table updated in place (trade_changes.py): `changed` names a table of the buckets whose kept rows (`kept`)
+    must be recomputed for the updates between `since_key` and `max_key` (seq of the query layer's trade events):
+    when `came` is set, the buckets where that one update deleted a kept row (the kept rows it inserted elsewhere
+    are added, from `came`); else every bucket where the updates deleted or inserted one.
     """
 
     table: str
@@ -93,17 +98,22 @@ class HeldView:
     since_key: object = None
     recent: str | None = None
     """For a table updated in place: a small table (or parenthesised SELECT) of its rows in the changed
-    buckets and in the two minutes at the window's edges (window_cache.py),
-    with every column a metric reads. Partials of changed buckets, edge rows and the rows whose evidence
-    ids are kept (kept_ids.py) are read from it instead of the whole table."""
+    buckets and in the window's first minute, and in its last one unless `latest_us` says it holds no row at or
+    past the window's end (window_cache.py), with every column a metric reads. Partials of changed buckets and
+    edge rows are read from it instead of the whole table."""
     came: str | None = None
     """For a table updated in place, when one update took it from `since_key` to `max_key`: the rows that update
     inserted (the new versions of the rows it replaced, which have the same ids, and new rows)."""
+    kept: str = "true"
+    """SQL condition of the rows kept in minute partials and kept quantiles; the others are in `open`."""
+    open: str | None = None
+    """For a trade table: its open rows (trade_tables.OPEN), left out of every kept aggregate and read whole at
+    each refresh (a close moves its row to another minute: kept, the open's minute was recomputed)."""
     edge: tuple[str, int] | None = None
     """For an appended table: a small table holding every one of its rows in a minute, and that minute."""
     latest_us: int | None = None
-    """No row of an appended table has a time after this (µs; None: unknown). Below the window's end, the partials
-    of its last minute hold exactly the window's rows of that minute, so they need not be read again."""
+    """No kept row has a time after this (µs; None: unknown). Below the window's end, the partials of its last
+    minute hold exactly the window's kept rows of that minute, so they need not be read again."""
 
 
 def key_literal(key: object) -> str:
@@ -173,8 +183,11 @@ class BucketCache:
         else:
             ranges = [(lo_us, hi_us)] if b0 >= b1 else [(lo_us, b0 * BUCKET_US), (b1 * BUCKET_US, hi_us)]
         edges = [f"{src.ts} >= {us_literal(start)} AND {src.ts} < {us_literal(end)}" for start, end in ranges]
-        if held.recent is not None:  # a small table: one filter
-            rows = f"(SELECT * FROM {held.recent} WHERE {' OR '.join(f'({e})' for e in edges)})"
+        if held.recent is not None:  # a small table: one filter; and the open rows in the window, read whole
+            rows = f"SELECT * FROM {held.recent} WHERE {' OR '.join(f'({e})' for e in edges)}"
+            if held.open is not None:
+                rows += f" UNION ALL SELECT * FROM {held.open} WHERE {in_spans(src.ts, [(lo_us, hi_us)])}"
+            rows = f"({rows})"
         else:  # each a plain range: the held table's row groups are pruned by it, or its minute's rows
             def rows_of(start: int, end: int) -> str:
                 if held.edge is not None and start // BUCKET_US == held.edge[1] == (end - 1) // BUCKET_US:
@@ -218,28 +231,40 @@ class BucketCache:
                 "ON v.scope IS NOT DISTINCT FROM i.scope AND v.grp IS NOT DISTINCT FROM i.grp")
 
     def apply(self, view: str, held: HeldView, rows: str | None = None) -> str | None:
-        """Recompute, in every partials table over the in-place `view`, the buckets it changed. The rows
-        of those buckets (`rows`, a table or a parenthesised SELECT, when the caller has them) are copied
-        once (a few minutes of trades), not looked for in the whole table by each partials table.
-        Returns the table or SELECT of those rows, None when no partials table needed them."""
-        for sig, parts in list(self._parts.items()):
-            if sig[0] != view or parts.covered == held.max_key:
-                continue
+        """Bring every partials table over the in-place `view` to its update: recompute the buckets it changed, add
+        the kept rows the one update inserted elsewhere (`held.came`). The rows of the changed buckets (`rows`, a
+        table or a parenthesised SELECT, when the caller has them) are copied once, not looked for in the whole
+        table by each partials table. Returns the table or SELECT of those rows, None when none was read."""
+        stale = [sig for sig, parts in self._parts.items() if sig[0] == view and parts.covered != held.max_key]
+        if not stale:
+            return rows
+        ((changed,),) = self.con.execute(f"SELECT count(*) FROM {held.changed}").fetchall() if held.changed else [(0,)]
+        for sig in stale:
+            parts = self._parts[sig]
             if parts.generation != held.generation or parts.covered != held.since_key or held.changed is None:
                 del self._parts[sig]  # rebuilt from all rows when next asked for
                 continue
             src, partials, where, group_by, evidence = parts.group
-            if rows is None and held.recent is not None:
-                rows = (f"(SELECT * FROM {held.recent} "
-                        f"WHERE epoch_us({src.ts}) // {BUCKET_US} IN (SELECT b FROM {held.changed}))")
-            elif rows is None:
-                rows = f"_obs_changed_{view}"
-                self.con.execute(f"CREATE OR REPLACE TEMP TABLE {rows} AS SELECT * FROM {held.table} "
-                                 f"WHERE epoch_us({src.ts}) // {BUCKET_US} IN (SELECT b FROM {held.changed})")
-            self.con.execute(f"DELETE FROM {parts.table} WHERE b IN (SELECT b FROM {held.changed})")
-            self.con.execute(f"INSERT INTO {parts.table} "
-                             + self._partial_select(src, partials, where, group_by, evidence, rows, "true",
-                                                    bucketed=True))
+            bucket = f"epoch_us({src.ts}) // {BUCKET_US}"
+            if changed:
+                if rows is None and held.recent is not None:
+                    rows = f"(SELECT * FROM {held.recent} WHERE {bucket} IN (SELECT b FROM {held.changed}))"
+                elif rows is None:
+                    rows = f"_obs_changed_{view}"
+                    self.con.execute(f"CREATE OR REPLACE TEMP TABLE {rows} AS SELECT * FROM {held.table} "
+                                     f"WHERE {bucket} IN (SELECT b FROM {held.changed})")
+                self.con.execute(f"DELETE FROM {parts.table} WHERE b IN (SELECT b FROM {held.changed})")
+                self.con.execute(f"INSERT INTO {parts.table} "
+                                 + self._partial_select(src, partials, where, group_by, evidence, rows, held.kept,
+                                                        bucketed=True))
+            if held.came is not None:
+                cond = f"({held.kept}) AND {bucket} NOT IN (SELECT b FROM {held.changed})" if changed else held.kept
+                self.con.execute(f"INSERT INTO {parts.table} "
+                                 + self._partial_select(src, partials, where, group_by, evidence, held.came, cond,
+                                                        bucketed=True))
+                parts.appends += 1
+                if parts.appends >= COMPACT_EVERY:
+                    self._compact(src, parts, partials, evidence)
             parts.covered = held.max_key
         return rows
 
@@ -282,7 +307,7 @@ class BucketCache:
         if parts is None:
             self._tables += 1
         table = parts.table if parts is not None else f"_obs_p_{self._tables}"
-        cond = ("true" if held.max_key is None or held.changed is not None
+        cond = (held.kept if held.changed is not None else "true" if held.max_key is None
                 else f"{held.key} <= {key_literal(held.max_key)}")
         sql = self._partial_select(src, partials, where, group_by, evidence, held.table, cond, bucketed=True)
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}")

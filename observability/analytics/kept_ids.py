@@ -6,8 +6,9 @@ in place: a tail of it scans the whole table). That was a quarter of a warm refr
 metric group keeps, per (scope, group), its newest rows as (time µs, id) and folds in only what changed:
 the rows appended to a held view since the last refresh, or, for a view updated in place, the rows its one update
 since inserted (kept rows with their ids are dropped first: those rows were replaced), else the rows of its changed
-minutes (the kept rows of those minutes are dropped first: a trade that closed left them). The minutes of trades
-closing hours after they opened hold every trade since: re-reading them grew with the trade rate times the hold.
+minutes (the kept rows of those minutes are dropped first), unless it has rows out of those minutes (a trade view's
+open rows): then its ids are looked up again. The minutes of trades closing hours after they opened hold every trade
+since: re-reading them grew with the trade rate times the hold.
 
 Invariant per (scope, group): `top` holds rows of the group (at most KEEP), and every row of the group before
 `horizon` at or above its `floor` (by time, then id); `ahead` holds every row of the group at or after
@@ -113,7 +114,8 @@ class KeptIds:
         queries = 0
         lo, hi = window_us(window)
         if kept is not None and kept.generation == held.generation and kept.covered != held.max_key:
-            if held.changed is not None and kept.covered != held.since_key:
+            if held.changed is not None and (kept.covered != held.since_key
+                                             or (held.came is None and held.open is not None)):
                 kept = None
             elif self._advance(kept, src, where, group_by, held, hi):
                 queries += 1

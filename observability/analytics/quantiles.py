@@ -3,12 +3,13 @@
 Why: a quantile does not combine from per-minute partials, so the live refresh sorted every row of
 the window for it each time (over `trace_latency` and the trade views, ~0.2 s of a refresh at 10 M
 events). Here each view keeps, per scope and per (where, value expression) series, one sorted numpy
-array of the values of the window's whole minutes, plus the rows of each minute from the window
-start on (later minutes too: they become whole later). A refresh reads, in one query per view, the
-minutes whose rows changed (rows of views updated in place are replaced, not only added) and the
-rows of the two partial minutes at the window's edges; values of minutes the start slid past go, those
-of minutes that became whole come in. Values a changed minute removes and adds back cancel first; the
-rest is a memmove per array, not a sort. A quantile is then two order statistics of the kept array
+array of the values of the window's whole minutes, plus the rows of each minute from the one the window
+starts in (later minutes too: they become whole later). A refresh reads the minutes whose rows changed (rows
+of views updated in place are replaced, not only added), the rows one update of a trade view inserted elsewhere,
+and a trade view's open rows (never kept: a close moves its row to another minute); values of minutes the start
+slid past go, those of minutes that became whole come in. The window's partial minutes at both edges are the kept
+rows of those minutes inside it, with the open rows. Values a changed minute removes and adds back cancel first;
+the rest is a memmove per array, not a sort. A quantile is then two order statistics of the kept array
 merged with the few edge values, interpolated as DuckDB does: RN = (n - 1) q, lo + (hi - lo)(RN - floor RN).
 """
 
@@ -59,7 +60,12 @@ class QuantileSource:
     since_key: object
     max_key: object
     changed: list[int]
-    """Minutes whose rows changed between `since_key` and `max_key`."""
+    """Minutes whose rows changed between `since_key` and `max_key` (their rows are in `recent`)."""
+    came: str | None = None
+    """The rows the one update from `since_key` to `max_key` inserted: those kept, outside `changed`, are added."""
+    open: str | None = None
+    """Rows never kept (`kept` does not hold), read whole at each refresh."""
+    kept: str = "true"
 
     @property
     def token(self) -> tuple[object, ...]:
@@ -93,6 +99,12 @@ def _concat(parts: list[_Rows]) -> _Rows | None:
                  [np.concatenate([p.holds[j] for p in parts]) for j in range(len(parts[0].holds))],
                  [np.concatenate([p.values[j] for p in parts]) for j in range(len(parts[0].values))],
                  [np.concatenate([p.valid[j] for p in parts]) for j in range(len(parts[0].valid))])
+
+
+def _joined(first: _Rows, second: _Rows) -> _Rows:
+    both = _concat([first, second])
+    assert both is not None  # two parts
+    return both
 
 
 def _remove(kept: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -156,8 +168,11 @@ class _View:
     b0: int = 0
     b1: int = 0
     window: tuple[int, int] = (0, 0)
+    since: int = 0
+    """Every kept row from this time on is in `minutes` (µs; a window starting earlier is rebuilt)."""
     minutes: dict[int, _Rows] = field(default_factory=dict)
-    """Rows of every minute from b0 on that holds any (later minutes too: they enter the window later)."""
+    """Rows of every minute from b0 - 1 on that holds any (later minutes too: they enter the window later; the one
+    before b0 holds the window's first partial minute)."""
     sorted: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
     """(scope code, series) -> sorted counting values of the minutes in [b0, b1)."""
     counts: dict[tuple[int, int], int] = field(default_factory=dict)
@@ -266,26 +281,29 @@ class QuantileCache:
         return {int(b[s]): rows.take(slice(s, e)) for s, e in zip(starts, ends, strict=True)}
 
     def _refresh(self, kept: _View, src: QuantileSource, lo_us: int, hi_us: int) -> str:
-        """Bring `kept` to the source's rows and the window: rebuilt, or its changed minutes replaced and
-        [b0, b1) moved to the window's whole minutes; the edge rows read with the changed minutes."""
+        """Bring `kept` to the source's rows and the window: rebuilt, or its changed minutes replaced, the rows
+        inserted elsewhere added and [b0, b1) moved to the window's whole minutes; the edge rows taken from the
+        kept minutes at both ends, with the open rows."""
         b0, b1 = -(-lo_us // BUCKET_US), hi_us // BUCKET_US
-        edge_spans = [(lo_us, b0 * BUCKET_US), (b1 * BUCKET_US, hi_us)]
-        same = bool(kept.token) and kept.token[:2] == src.token[:2] and kept.b0 <= b0 < kept.b1
+        same = (bool(kept.token) and kept.token[:2] == src.token[:2] and kept.b0 <= b0 < kept.b1
+                and lo_us >= kept.since)
+        changed: list[int] = []
+        came: _Rows | None = None
         if not same or kept.token[3] not in (src.since_key, src.max_key):
-            rows = self._read(kept, src.relation, src.ts, in_spans(src.ts, [(lo_us, None)]))
-            kept.minutes, kept.sorted, kept.counts = self._by_minute(rows.take(rows.t >= b0 * BUCKET_US)), {}, {}
+            rows = self._read(kept, src.relation, src.ts, f"({in_spans(src.ts, [(lo_us, None)])}) AND ({src.kept})")
+            kept.minutes, kept.sorted, kept.counts = self._by_minute(rows), {}, {}
             kept.b0 = kept.b1 = b0
-            changed: list[int] = []
+            kept.since = lo_us
             how = "rebuilt"
         else:
             how = "advanced"
-            changed = [b for b in set(src.changed) if b >= kept.b0] if kept.token[3] != src.max_key else []
-            rows = self._read(kept, src.recent, src.ts, in_spans(src.ts, [*minute_spans(changed), *edge_spans]))
-        in_edges = np.zeros(len(rows.t), bool)
-        for lo, hi in edge_spans:
-            in_edges |= (rows.t >= lo) & (rows.t < hi)
-        kept.edges = rows.take(in_edges)
-        fresh = self._by_minute(rows.take(np.isin(rows.b, changed))) if changed else {}
+            if kept.token[3] != src.max_key:
+                changed = [b for b in set(src.changed) if b >= kept.b0 - 1]
+                if src.came is not None:
+                    came = self._read(kept, src.came, src.ts, src.kept)
+                    came = came.take(~np.isin(came.b, list(src.changed)))
+        fresh = (self._by_minute(self._read(kept, src.recent, src.ts, in_spans(src.ts, minute_spans(changed))))
+                 if changed else {})
         added: list[_Rows] = []
         removed: list[_Rows] = []
         for b in changed:
@@ -298,12 +316,23 @@ class QuantileCache:
                 kept.minutes[b] = new
                 if inside:
                     added.append(new)
+        for b, new in (self._by_minute(came) if came is not None else {}).items():
+            if b >= kept.b0 - 1:
+                old = kept.minutes.get(b)
+                kept.minutes[b] = new if old is None else _joined(old, new)
+                if kept.b0 <= b < kept.b1:
+                    added.append(new)
         removed += [kept.minutes[b] for b in range(kept.b0, min(b0, kept.b1)) if b in kept.minutes]
         added += [kept.minutes[b] for b in range(max(kept.b1, b0), b1) if b in kept.minutes]
-        for b in [b for b in kept.minutes if b < b0]:
+        for b in [b for b in kept.minutes if b < b0 - 1]:
             del kept.minutes[b]
         kept.b0, kept.b1, kept.token, kept.window = b0, b1, src.token, (lo_us, hi_us)
         self._apply(kept, _concat(added), _concat(removed))
+        edges = [part.take((part.t >= lo_us) & (part.t < hi_us))
+                 for b in sorted({b0 - 1, b1}) if (part := kept.minutes.get(b)) is not None]
+        if src.open is not None:
+            edges.append(self._read(kept, src.open, src.ts, in_spans(src.ts, [(lo_us, hi_us)])))
+        kept.edges = _concat(edges) or self._read(kept, src.recent, src.ts, "false")
         return how
 
     def _apply(self, kept: _View, plus: _Rows | None, minus: _Rows | None) -> None:

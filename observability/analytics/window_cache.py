@@ -24,7 +24,7 @@ from typing import Any, Final
 
 import duckdb
 
-from observability.analytics.buckets import BUCKET_US, HeldView, key_literal, minute_spans, us_literal
+from observability.analytics.buckets import BUCKET_US, HeldView, in_spans, key_literal, minute_spans, us_literal
 from observability.analytics.equity import DAYS as EQUITY_DAYS
 from observability.analytics.equity import EquityCache, register_equity
 from observability.analytics.quantiles import QuantileSource
@@ -42,7 +42,6 @@ from observability.analytics.views import (
 from observability.analytics.windows import Window, window_us
 from observability.core.io.columns import WIDE_SCHEMA
 from observability.core.io.query import LIVE_FROM_VARIABLE, NEW_FROM_VARIABLE, OTHER_BOXES_VARIABLE
-from observability.core.io.trade_tables import row_time_in
 from observability.core.io.views import VIEWS
 
 LIVE_SLACK: Final = timedelta(seconds=120)
@@ -127,7 +126,8 @@ class WindowCache:
                 return None
             def over(rows: str | None) -> str | None:
                 return None if rows is None else f"({DERIVED_SOURCES[view].sql.format(**{base: rows})})"
-            return replace(held, table=str(over(base)), recent=over(held.recent), came=over(held.came))
+            return replace(held, table=str(over(base)), recent=over(held.recent), came=over(held.came),
+                           open=over(held.open))
         if view in self._in_place and self.last.get(view) == "in_place":
             return self._in_place[view]
         h = self._held.get(view)
@@ -145,7 +145,7 @@ class WindowCache:
             return None
         changed = [int(b) for (b,) in self.con.execute(f"SELECT b FROM {held.changed}").fetchall()]
         return QuantileSource(held.table, held.recent, ALL_SOURCES[view].ts, held.generation, held.since_key,
-                              held.max_key, changed)
+                              held.max_key, changed, came=held.came, open=held.open, kept=held.kept)
 
     def _appendable(self, view: str, cols_list: list[str], window: Window, live: bool) -> bool:
         key = APPEND_KEYS.get(view) if live else None
@@ -213,8 +213,9 @@ class WindowCache:
         return bool(row and row[0])
 
     def _with_recent(self, view: str, cols_list: list[str], changes: HeldView, window: Window) -> HeldView:
-        """`changes` with its recent table: the view's rows in the changed buckets (past the window's end
-        too) and in the window's two edge minutes, only the columns metrics read.
+        """`changes` with its recent table: the view's kept (closed) rows in the changed buckets (past the window's
+        end too), in the window's first minute, and in its last one unless no kept row lies at or past the window's
+        end; and its open rows; each with only the columns metrics read.
         Why: one narrow scan of the in-place table per refresh, instead of one full-width scan per changed-rows
         copy and per metric group's edges."""
         known = self._recent_columns.get(view, [])
@@ -223,17 +224,20 @@ class WindowCache:
         lo_us, hi_us = window_us(window)
         # Changed buckets past the window's end too (a close logged ahead of this clock): their partials are
         # recomputed from these rows now, and never again when the window reaches them.
-        buckets = {lo_us // BUCKET_US, hi_us // BUCKET_US,
+        buckets = {lo_us // BUCKET_US,
                    *(int(b) for (b,) in self.con.execute(f"SELECT b FROM {changes.changed}").fetchall())}
+        if changes.latest_us is None or changes.latest_us >= hi_us:
+            buckets.add(hi_us // BUCKET_US)
         table, stored = f"_obs_recent_{view}", IN_PLACE[view]
-        # Rows found by scans of the time columns alone, each a range that skips the row groups outside it (the
+        # Rows found by scans of the close time alone, each a range that skips the row groups outside it (the
         # table is in time order but for its updated rows, appended), then fetched by rowid: a filtered scan reads
         # every projected column of every row.
-        found = " UNION ALL ".join(f"SELECT rowid FROM {stored} WHERE {cond}" for lo, hi in minute_spans(list(buckets))
-                                   for cond in row_time_in(us_literal(lo), us_literal(hi)))
+        found = " UNION ALL ".join(f"SELECT rowid FROM {stored} WHERE {in_spans('closed_at', [span])}"
+                                   for span in minute_spans(list(buckets)))
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {', '.join(cols)} FROM {stored} "
                          f"WHERE rowid IN ({found})")
-        return replace(changes, recent=table)
+        opened = None if changes.open is None else f"(SELECT {', '.join(cols)} FROM {changes.open})"
+        return replace(changes, recent=table, open=opened)
 
     def _top(self, table: str, key: str, ts: str) -> tuple[Any, int]:
         """A held table's highest key (None when empty) and its latest row time (µs; 0 when empty)."""

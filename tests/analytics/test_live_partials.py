@@ -428,6 +428,42 @@ def test_evidence_of_trades_closed_in_the_last_minutes_equals_a_recompute(
         q.close()
 
 
+def test_evidence_of_open_trades_that_closed_while_the_computer_skipped_a_refresh_equals_a_recompute(
+    layout: DataLayout, metrics_config: MetricsConfig
+) -> None:
+    """Open trade rows are in no logged minute (they are read whole): a computer two updates behind cannot drop
+    the kept ids of the open rows those updates closed by their minutes, so it looks the ids up again."""
+    now = time.time()
+
+    def opened(i: int, ts: float) -> dict[str, Any]:
+        exe = builders.execution(order_id=f"o-{i}", side="buy", price_requested=100.0, price_filled=100.0,
+                                 size_requested=1.0, size_filled=1.0, fees=0.1, latency_ms=5.0)
+        return builders.trade_opened(trade_id=f"T{i}", side="long", execution=exe, model_id="m", symbol="X",
+                                     trace_id=f"tr-{i}", mode="scalp", ts_event=ts)
+
+    def closed(i: int, ts: float) -> dict[str, Any]:
+        return builders.trade_closed(trade_id=f"T{i}", side="long", entry_price=100.0, exit_price=101.0, size=1.0,
+                                     fees=0.2, hold_seconds=30.0, exit_reason="take_profit", symbol="X",
+                                     trace_id=f"tr-{i}", mode="scalp", ts_event=ts)
+
+    conn, q, live = live_over(layout, metrics_config, [opened(i, now - 100 + i) for i in range(30)])
+    try:
+        report = live.compute(window(now - 3600))
+        first = report.get("trades_open")
+        assert first is not None and "T29" in first.evidence
+        for events in ([closed(i, now - 20 + i * 0.1) for i in range(20, 30)], [opened(30, now - 10)]):
+            ingest_events(conn, events)  # two updates, no compute between them
+            q.refresh()
+        w = window(now - 3600)
+        report = live.compute(w)
+        assert_same(report, layout, metrics_config, w)
+        still = report.get("trades_open")
+        assert still is not None and "T30" in still.evidence and "T29" not in still.evidence
+    finally:
+        conn.close()
+        q.close()
+
+
 def test_a_quantile_forgets_the_minute_a_trade_left(layout: DataLayout, metrics_config: MetricsConfig) -> None:
     """Quantiles of the in-place trade views come from kept per-minute values: when a trade's close moves
     its row out of its open minute, that minute's value goes (a stale copy would shift the p95)."""
@@ -453,6 +489,37 @@ def test_a_quantile_forgets_the_minute_a_trade_left(layout: DataLayout, metrics_
         report, w = arrive(conn, q, live, [closed("A", now - 120)], now - 3600)
         assert live.cache.held("trades") is not None
         assert_same(report, layout, metrics_config, w)
+    finally:
+        conn.close()
+        q.close()
+
+
+def test_a_window_starting_earlier_within_the_same_minute_rebuilds_the_kept_quantiles(
+    layout: DataLayout, metrics_config: MetricsConfig
+) -> None:
+    """The window's first partial minute is read from the kept rows of that minute, which hold the rows from the
+    earliest start they were read for: a start earlier in the same minute must read the rows before it again."""
+    now = time.time()
+    minute_start = (now - 600) // 60 * 60
+
+    def trade(i: int, closed_at: float) -> list[dict[str, Any]]:
+        exe = builders.execution(order_id=f"o-{i}", side="buy", price_requested=100.0, price_filled=100.0,
+                                 size_requested=1.0, size_filled=1.0, fees=0.1, latency_ms=5.0)
+        hold = 10.0 * (i + 1)
+        return [builders.trade_opened(trade_id=f"T{i}", side="long", execution=exe, model_id="m", symbol="X",
+                                      trace_id=f"tr-{i}", mode="scalp", ts_event=closed_at - hold),
+                builders.trade_closed(trade_id=f"T{i}", side="long", entry_price=100.0, exit_price=101.0, size=1.0,
+                                      fees=0.2, hold_seconds=hold, exit_reason="take_profit", symbol="X",
+                                      trace_id=f"tr-{i}", mode="scalp", ts_event=closed_at)]
+
+    closes = [minute_start + 5 + 10 * i for i in range(5)] + [now - 300, now - 200]
+    conn, q, live = live_over(layout, metrics_config, [e for i, t in enumerate(closes) for e in trade(i, t)])
+    metrics = ["hold_time_median_s", "hold_time_p95_s", "trades_closed"]
+    try:
+        for since in (minute_start + 40, minute_start + 10):
+            w = window(since)
+            assert_same(live.compute(w, metrics=metrics), layout, metrics_config, w, metrics)
+        assert live.quantiles.last["trades"] == "rebuilt"
     finally:
         conn.close()
         q.close()

@@ -7,10 +7,13 @@ events), and the joined table is updated only for the trade ids that got new eve
 row depends only on the events with its id (views.trades_sql), so delete-and-reinsert of those ids
 gives exactly what the view would.
 
-Each incremental update also logs, in `CHANGES`, the minutes (of a row's `ROW_TIME`) whose rows it
+Each incremental update also logs, in `CHANGES`, the minutes (of a row's `ROW_TIME`) whose closed rows it
 deleted or inserted, so that readers keeping per-minute aggregates of the tables (analytics) recompute
 those minutes without looking for the changed rows themselves; `CHANGES_VARIABLE` says which updates
-the log still holds.
+the log still holds. Open rows are not logged: they are few (trades open now), kept in a table of their own
+(`open_table`), and a reader aggregates them whole at each refresh. Why: a close moves a row from its open's
+minute to its close's; logged, that old minute (every trade closed in it since) was recomputed, a cost growing
+with the trade rate times the hold.
 
 Incremental by seq over this box's rows (`_own`): its events with seq <= `covered` are in the
 tables. That holds while its part of the union only grows above it: a new export file holds rows
@@ -48,9 +51,11 @@ columns over ~2 M events cost ~30 ms per live refresh at 10 M events; a probe of
 ROW_TIME: Final = "coalesce(closed_at, opened_at)"
 """The time of a row of either table: its close, or its open while it is open (analytics' window time)."""
 MINUTE_US: Final = 60_000_000
+OPEN: Final = "closed_at IS NULL"
+"""A row of either table that is still open: in `open_table` too, never in the log."""
 CHANGES: Final = "_trade_changes"
-"""(version, tbl, b): the minutes b (`epoch_us(ROW_TIME) // MINUTE_US`) of the rows the update that took the tables
-to this box's seq `version` deleted or inserted in table `tbl`."""
+"""(version, tbl, b, gone): the minutes b (`epoch_us(ROW_TIME) // MINUTE_US`) of the closed rows the update that took
+the tables to this box's seq `version` deleted (gone) or inserted (not gone) in table `tbl`."""
 CHANGES_VARIABLE: Final = "huracan_trade_changes"
 """DuckDB variable {'epoch', 'version', 'log_from', 'came_from'}: moves on when a rebuild changed the tables; the seq
 the last update that changed them took them to (its new events in `EVENTS` have seqs above the one before); the log
@@ -79,10 +84,9 @@ def came_table(table: str) -> str:
     return f"_came{table}"
 
 
-def row_time_in(lo: str, hi: str) -> tuple[str, str]:
-    """Two conditions, one per kind of row, whose OR is `lo <= ROW_TIME < hi` (SQL literals): each a plain range
-    of one column, which a scan checks against each row group's stats (a filter on ROW_TIME reads every row)."""
-    return (f"closed_at >= {lo} AND closed_at < {hi}", f"closed_at IS NULL AND opened_at >= {lo} AND opened_at < {hi}")
+def open_table(table: str) -> str:
+    """The open rows of `table` (`OPEN`), kept beside it: readers aggregate them whole at each refresh."""
+    return f"_open{table}"
 
 
 class TradeTables:
@@ -141,7 +145,9 @@ class TradeTables:
                     # In time order: a look for the rows of given minutes skips row groups by their time stats.
                     con.execute(f"CREATE OR REPLACE TABLE {spec.table} AS SELECT * FROM ({spec.sql(EVENTS, None)}) "
                                 f"ORDER BY {ROW_TIME}")
-                con.execute(f"CREATE OR REPLACE TABLE {CHANGES} (version BIGINT, tbl VARCHAR, b BIGINT)")
+                    con.execute(f"CREATE OR REPLACE TABLE {open_table(spec.table)} AS SELECT * FROM {spec.table} "
+                                f"WHERE {OPEN}")
+                con.execute(f"CREATE OR REPLACE TABLE {CHANGES} (version BIGINT, tbl VARCHAR, b BIGINT, gone BOOLEAN)")
                 self._log_from = covered  # the tables hold this box's events up to it: readers start from there
                 self._versions, self._came_from = [covered], -2
                 self._publish(con)
@@ -173,7 +179,7 @@ class TradeTables:
                     f"'log_from': {self._log_from}, 'came_from': {self._came_from}}}")
 
     def _apply(self, con: duckdb.DuckDBPyConnection, new: str, top: int) -> None:
-        """Add the new events, rebuild the rows of the ids they carry and log the minutes of the rows replaced.
+        """Add the new events, rebuild the rows of the ids they carry and log the minutes of the closed rows replaced.
         Its scratch tables are replaced at the next call, not dropped (a statement each)."""
         con.execute(f"CREATE OR REPLACE TEMP TABLE _new_trade_events AS {new}")
         n, mix = self._events_in(con, "_new_trade_events")
@@ -192,25 +198,29 @@ class TradeTables:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {TOUCHED_EVENTS} AS SELECT * FROM {EVENTS} "
                     "WHERE rowid IN (SELECT r FROM _touched_rows)")
         minute = f"epoch_us({ROW_TIME}) // {MINUTE_US}"
-        changed: list[tuple[str, int]] = []
+        changed: list[tuple[str, int, bool]] = []
         for spec in SPECS:
             # The rows replaced, found once and deleted by rowid (a DELETE ... RETURNING read every column of every
             # row: ~10x the time).
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _gone_trade_rows AS SELECT rowid AS r, {minute} AS b FROM "
-                        f"{spec.table} WHERE {spec.key} IN (SELECT {spec.key} FROM _new_trade_events)")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _gone_trade_rows AS SELECT rowid AS r, {minute} AS b, "
+                        f"{OPEN} AS o FROM {spec.table} WHERE {spec.key} IN (SELECT {spec.key} FROM _new_trade_events)")
             con.execute(f"DELETE FROM {spec.table} WHERE rowid IN (SELECT r FROM _gone_trade_rows)")
             # Only this spec's touched ids: the other spec's events may carry one of its keys too.
-            came = came_table(spec.table)
+            came, opened = came_table(spec.table), open_table(spec.table)
             con.execute(f"CREATE OR REPLACE TEMP TABLE {came} AS "
                         f"{spec.sql(TOUCHED_EVENTS, '_new_trade_events')}")
             con.execute(f"INSERT INTO {spec.table} SELECT * FROM {came}")
-            minutes = con.execute(f"SELECT b FROM _gone_trade_rows UNION SELECT {minute} FROM {came}").fetchall()
-            changed += [(spec.table, b) for b in sorted({b for (b,) in minutes if b is not None})]
+            con.execute(f"DELETE FROM {opened} WHERE {spec.key} IN (SELECT {spec.key} FROM _new_trade_events)")
+            con.execute(f"INSERT INTO {opened} SELECT * FROM {came} WHERE {OPEN}")
+            minutes = con.execute(f"SELECT b, true FROM _gone_trade_rows WHERE NOT o UNION "
+                                  f"SELECT {minute}, false FROM {came} WHERE NOT {OPEN}").fetchall()
+            changed += [(spec.table, b, gone) for b, gone in sorted(minutes)]
         self._came_from = self._versions[-1]
         self._versions.append(top)
         if changed:
-            con.execute(f"INSERT INTO {CHANGES} SELECT {top}, unnest($t), unnest($b)",
-                        {"t": [t for t, _ in changed], "b": [b for _, b in changed]})
+            con.execute(f"INSERT INTO {CHANGES} SELECT {top}, unnest($t), unnest($b), unnest($g)",
+                        {"t": [t for t, _, _ in changed], "b": [b for _, b, _ in changed],
+                         "g": [g for _, _, g in changed]})
         if len(self._versions) > 2 * CHANGES_KEPT:  # trimmed now and then, not at each update
             self._versions = self._versions[-CHANGES_KEPT:]
             self._log_from = self._versions[0]
