@@ -267,7 +267,7 @@ def main() -> None:
             third = len(cpu) // 3
             print(f"    CPU per warm refresh, first / last third of the stream: median "
                   f"{statistics.median(cpu[:third]) * 1000:.0f} / {statistics.median(cpu[-third:]) * 1000:.0f} ms "
-                  "(trades opened by the stream start closing: the minutes they leave are recomputed)")
+                  "(a refresh must not grow as the trades the stream opened start closing)")
 
         raw, _ = timed(lambda: live.execute("SELECT * FROM live_feed WHERE trace_id = ?", (trace,)).fetchall(), 20)
         tl, timeline = timed(lambda: trace_timeline(trace, layout=layout), 20)

@@ -226,8 +226,8 @@ class MetricsComputer:
                              elapsed_ms=(time.perf_counter() - t0) * 1000)
 
     def _apply_trade_changes(self) -> None:
-        """Minute partials over the in-place trade views follow their changed minutes; those of a source
-        derived from one (shadow_gates) are computed from the base view's changed rows."""
+        """Minute partials over the in-place trade views follow their updates (`buckets.apply`); those of a source
+        derived from one (shadow_gates) recompute their changed minutes from the base view's rows of them."""
         changed: dict[str, str | None] = {}
         for view in ("trades", "shadow_trades", *ON_IN_PLACE, "trace_latency"):
             held = self.cache.held(view)
