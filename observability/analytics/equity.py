@@ -8,7 +8,8 @@ and columns are the SQL's (only the columns the metrics read are carried); value
 the order of floating-point additions.
 
 For a live window the closed trades in curve order are kept between refreshes (`EquityCache`):
-only trades with new trade events (trade_changes.py) are replaced, appended in place when they
+only trades with new trade events (trade_changes.py; their rows read from those the update inserted when the cache
+saw the version before it) are replaced, appended in place when they
 close after every kept trade (the usual case), else the table is re-sorted; the window is then
 a slice by close time. Close times, mode codes and the summed P&L columns are kept as numpy arrays
 beside the rows, and the metrics of the plain forms (max or min of cum_pnl or drawdown, their value
@@ -167,12 +168,15 @@ def _aggregate(form: tuple[str, str], part: Scoped) -> float | None:
     """The form over one scope's rows as SQL computes it: NULL values skipped, NULL when every one is."""
     kind, column = form
     values = part.cum_pnl if column == "cum_pnl" else part.drawdown
-    known = values[~np.isnan(values)]
-    if not len(known):
+    if not len(values):
         return None
-    if kind == "last":  # the value at the last row in curve order, (closed_at, trade_id), that has one
-        return float(known[-1])
-    return float(known.max() if kind == "max" else known.min())
+    # NaN (NULL) only before the scope's first non-NULL pnl (`_fold`): the last row has a value unless none has, and
+    # fmax/fmin skip NaN without copying the values that have one.
+    if kind == "last":
+        value = float(values[-1])
+    else:
+        value = float(np.fmax.reduce(values) if kind == "max" else np.fmin.reduce(values))
+    return None if np.isnan(value) else value
 
 
 def register_equity(con: duckdb.DuckDBPyConnection, columns: list[str]) -> str:
@@ -215,10 +219,10 @@ class EquityCache:
             if scope is None or not len(part.rows):  # SQL's NULL scope (no report shows it); no rows, no group
                 continue
             recent = part.rows[::-1][:evidence] if evidence > 0 else part.rows[:0]
-            # Taken from a slice reaching back to the oldest of them only: a take over the whole chunked column
-            # combined every chunk (~8 ms per scope at 10 M events).
-            first = int(recent.min(initial=0))
-            ids = curve.rows["trade_id"].slice(first).take(pa.array(recent - first)).to_pylist()
+            # One id at a time: a take over the chunked column combined every chunk it spans (~4-8 ms per scope at
+            # 10 M events, for a scope whose newest rows reach far back).
+            trade_ids = curve.rows["trade_id"]
+            ids = [trade_ids[int(i)].as_py() for i in recent]
             out.append((scope, None, len(part.rows), ids, *(_aggregate(f, part) for f in forms if f is not None)))
         return out
 
@@ -245,14 +249,24 @@ class EquityCache:
         elif seen[2] == trades.max_key:
             return self._base
         else:
-            touched = f"SELECT DISTINCT trade_id FROM {TRADE_EVENTS} WHERE seq > {int(str(seen[2]))}"
-            ids = self.con.sql(touched).to_arrow_table()["trade_id"]
             kept = self._base
-            gone = pc.is_in(kept.rows["trade_id"], value_set=ids.combine_chunks())
-            # Usually only trades that just closed (not kept yet): no copy of the kept rows then.
-            if pc.any(gone).as_py():
-                kept = kept.take(np.flatnonzero(~gone.to_numpy(zero_copy_only=False)))
-            new = _Curve.of(self.con.sql(f"{closed} AND trade_id IN ({touched}){order}").to_arrow_table(), self._modes)
+            if trades.came is not None and trades.since_key == seen[2]:
+                # One update since: its inserted rows are the new versions of every trade it touched, and it replaced
+                # a kept (closed) row only if it logged a minute that lost one (trade_changes.py).
+                rows = self.con.sql(f"SELECT {cols} FROM {trades.came} WHERE status = 'closed'{order}").to_arrow_table()
+                ((lost,),) = self.con.execute(f"SELECT count(*) FROM {trades.changed}").fetchall()
+                ids = (self.con.sql(f"SELECT trade_id FROM {trades.came}").to_arrow_table()["trade_id"]
+                       if lost else None)
+            else:
+                touched = f"SELECT DISTINCT trade_id FROM {TRADE_EVENTS} WHERE seq > {int(str(seen[2]))}"
+                ids = self.con.sql(touched).to_arrow_table()["trade_id"]
+                rows = self.con.sql(f"{closed} AND trade_id IN ({touched}){order}").to_arrow_table()
+            if ids is not None:
+                gone = pc.is_in(kept.rows["trade_id"], value_set=ids.combine_chunks())
+                # Usually only trades that just closed (not kept yet): no copy of the kept rows then.
+                if pc.any(gone).as_py():
+                    kept = kept.take(np.flatnonzero(~gone.to_numpy(zero_copy_only=False)))
+            new = _Curve.of(rows, self._modes)
             base = kept.concat(new)
             if kept.rows.num_rows and new.rows.num_rows and _key(kept.rows, kept.rows.num_rows - 1) > _key(new.rows, 0):
                 order_keys = [("closed_at", "ascending"), ("trade_id", "ascending")]
