@@ -14,6 +14,7 @@ from observability.core.io.compaction import compact
 from observability.core.io.dataset import list_files, open_target
 from observability.core.io.exporter import export_once
 from observability.core.io.query import PARQUET_FILES_VARIABLE, QueryError, QueryLayer
+from observability.core.io.trade_tables import OPEN, open_table
 from observability.core.live_store import INSERT_HEALTH_SQL, open_live_db
 from observability.core.schemas import HealthSnapshot
 from observability.paths import DataLayout
@@ -278,6 +279,9 @@ def test_trade_tables_kept_up_to_date_by_refresh_match_a_fresh_query_layer(layou
         assert q.sql(trades) == fresh.sql(trades)
         assert q.sql(shadows) == fresh.sql(shadows)
         assert q.sql(trades).num_rows == expected_trades
+        for table, key in (("_trades", "trade_id"), ("_shadow_trades", "shadow_id")):  # and their open rows
+            kept = f"SELECT * FROM {open_table(table)} ORDER BY {key}"
+            assert q.sql(kept) == q.sql(f"SELECT * FROM {table} WHERE {OPEN} ORDER BY {key}") == fresh.sql(kept)
         fresh.close()
 
     steps: list[tuple[Callable[[], object], int]] = [
