@@ -86,8 +86,8 @@ class HeldView:
 
     For a table updated in place (trade_changes.py): `changed` names a table of the buckets whose kept rows (`kept`)
     must be recomputed for the updates between `since_key` and `max_key` (seq of the query layer's trade events):
-    when `came` is set, the buckets where that one update deleted a kept row (the kept rows it inserted elsewhere
-    are added, from `came`); else every bucket where the updates deleted or inserted one.
+    when `came` is set, at least the buckets where that one update deleted a kept row (the kept rows it inserted
+    elsewhere are added, from `came`); else every bucket where the updates deleted or inserted one.
     """
 
     table: str

@@ -235,7 +235,9 @@ class KeptIds:
         seen = (held.generation, held.since_key, held.max_key)
         cached = self._came.get(src.name)
         if cached is None or cached[0] != seen:
-            rows = self.con.execute(f"SELECT DISTINCT CAST({src.id_col} AS VARCHAR) FROM {held.came}").fetchall()
+            # A row without an id is never replaced (trace_latency's rows of signals without a trace): only added.
+            rows = self.con.execute(f"SELECT DISTINCT CAST({src.id_col} AS VARCHAR) FROM {held.came} "
+                                    f"WHERE {src.id_col} IS NOT NULL").fetchall()
             cached = self._came[src.name] = (seen, {str(i) for (i,) in rows})
         return cached[1]
 

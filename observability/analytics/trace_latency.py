@@ -7,7 +7,9 @@ recomputes only the traces touched since the last one: new signals, new gate dec
 events (the query layer's `_trade_events`, by seq). The last gate time per trace is kept in
 `_obs_lastgate` (max over the held gate rows, merged with each batch of new ones). A touched trace's
 rows are found by the hash of its trace id (an integer probe of a million rows, not a string one), and
-its signal is taken from its kept rows, not looked for among the held signals.
+its signal is taken from its kept rows, not looked for among the held signals. The rows an update inserted are kept
+apart too (`CAME`): kept evidence ids follow them (kept_ids.py) instead of reading the minutes they changed again
+(the current minute, up to a minute of signals).
 
 The window view then gives exactly `views.DERIVED_SOURCES["trace_latency"]`: a last gate before
 the window start means no gate in the window (every held gate row of that trace is older), and
@@ -30,6 +32,8 @@ from observability.core.io.views import TRADE_EVENT_TYPES
 TRADE_EVENTS: Final = "_trade_events"
 """The query layer's table of (shadow) trade events, by seq (core/io/trade_tables.py)."""
 ROWS: Final = "_obs_tl"
+CAME: Final = "_obs_tl_came"
+"""The rows the last update inserted (the touched traces' rows joined again, and the new signals')."""
 RECENT: Final = "_obs_tl_recent"
 CHANGED: Final = "_obs_tl_chg"
 LAST_GATE: Final = "_obs_lastgate"
@@ -111,6 +115,8 @@ class TraceLatencyCache:
         self._since_version = 0
         self._changed: list[int] = []
         """Minutes (of signal time) whose kept rows the last update replaced, removed or added."""
+        self._came = False
+        """The last update inserted rows (`CAME`): not a rebuild, not a refresh without anything new."""
         self._odd = 0
         """Kept rows that are `_ODD`."""
 
@@ -152,7 +158,7 @@ class TraceLatencyCache:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {CHANGED} AS SELECT CAST(unnest(?) AS BIGINT) AS b",
                          [self._changed])
         return HeldView(f"(SELECT {_VALUES} FROM {ROWS})", "version", self._generation, self._version, CHANGED,
-                        self._since_version, RECENT)
+                        self._since_version, RECENT, came=f"(SELECT {_VALUES} FROM {CAME})" if self._came else None)
 
     @property
     def changed(self) -> list[int]:
@@ -177,7 +183,7 @@ class TraceLatencyCache:
         # One update of the trade tables since the last look: its touched events tell which closes change a row.
         one_update = (old is not None and old.trades_at is not None and isinstance(tables, dict) and at is not None
                       and old.trades_at[0] == at[0] and old.trades_at[1] == int(tables["came_from"]))
-        self._since_version, self._changed = self._version, []
+        self._since_version, self._changed, self._came = self._version, [], False
         if old is None or (old.signals_gen, old.gates_gen) != (top.signals_gen, top.gates_gen):
             self._generation += 1
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE {LAST_GATE} AS SELECT trace_id, max(ts_event) AS "
@@ -232,12 +238,14 @@ class TraceLatencyCache:
             "(SELECT DISTINCT _sseq, trace_id, mode, symbol, ts_event, _th FROM _obs_tl_gone UNION ALL "
             f"SELECT seq, trace_id, mode, symbol, ts_event, hash(trace_id) FROM {signals.table} "
             f"WHERE seq > {old.signals_key} AND (trace_id IS NULL OR trace_id IN (SELECT trace_id FROM {_TOUCHED})))")
-        came = self.con.execute(
-            f"INSERT INTO {ROWS} " + _JOIN.format(
-                signals=signal_rows, last_gate=_TOUCHED_LAST_GATES,
-                only=f" AND trace_id IN (SELECT trace_id FROM {_TOUCHED})")
-            + f" RETURNING epoch_us(ts_event) // {BUCKET_US}, {_ODD}").fetchall()  # scratch tables: replaced next time
-        self._odd += sum(1 for (_, odd) in came if odd) - sum(1 for (odd,) in slid if odd) - int(str(gone_odd))
-        self._changed = sorted({int(b) for (b, _) in came})
+        only = f" AND trace_id IN (SELECT trace_id FROM {_TOUCHED})"
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {CAME} AS "  # scratch tables: replaced next time
+                         + _JOIN.format(signals=signal_rows, last_gate=_TOUCHED_LAST_GATES, only=only))
+        self.con.execute(f"INSERT INTO {ROWS} SELECT * FROM {CAME}")
+        minutes, came_odd = self._one(f"SELECT coalesce(list(DISTINCT epoch_us(ts_event) // {BUCKET_US}), []), "
+                                      f"count(*) FILTER (WHERE {_ODD}) FROM {CAME}")
+        self._odd += int(str(came_odd)) - sum(1 for (odd,) in slid if odd) - int(str(gone_odd))
+        assert isinstance(minutes, list)  # a LIST aggregate
+        self._changed, self._came = sorted(int(b) for b in minutes), True
         self._version += 1
         self._state = top
