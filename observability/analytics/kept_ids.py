@@ -137,7 +137,7 @@ class KeptIds:
             floor = kept.floor.get(key, kept.base)
             rows = [e for e in kept.top.get(key, ()) if lo <= e[0] < hi and e >= floor]
             rows += [e for e in kept.ahead.get(key, ()) if lo <= e[0] < hi]
-            if len(rows) < min(self.evidence, n):
+            if len(rows) < min(self.evidence, n) and floor > (lo, ""):  # else every row in the window is kept
                 return None
             rows.sort(reverse=True)
             out[key] = [i for _, i in rows[:self.evidence]]
@@ -145,7 +145,8 @@ class KeptIds:
 
     def _rows(self, src: Source, where: str | None, group_by: str | None, relation: str, cond: str) -> str:
         grp = f"CAST(({group_by}) AS VARCHAR)" if group_by else "CAST(NULL AS VARCHAR)"
-        filt = f"({cond}) AND {src.ts} IS NOT NULL" + (f" AND ({where})" if where else "")
+        # Rows without an id are no evidence (a top-n of ids skips NULLs: `views.group_query`).
+        filt = f"({cond}) AND {src.ts} IS NOT NULL AND {src.id_col} IS NOT NULL" + (f" AND ({where})" if where else "")
         return (f"SELECT *, {grp} AS _grp, epoch_us({src.ts}) AS _t, CAST({src.id_col} AS VARCHAR) AS _id "
                 f"FROM {relation} WHERE {filt}")
 

@@ -639,6 +639,34 @@ def test_a_trades_close_changes_its_traces_kept_latency_rows_only_when_their_tra
         q.close()
 
 
+def test_kept_latency_evidence_with_signals_without_a_trace_equals_a_recompute(
+    layout: DataLayout, metrics_config: MetricsConfig
+) -> None:
+    """A signal logged without a trace id has a latency row without an id: no evidence (a top-n of ids skips NULLs),
+    and never replaced by a later update (no trace names it). A mode of such rows only has rows and no ids."""
+    now = time.time()
+
+    def untraced(i: int, ts: float) -> dict[str, Any]:
+        event = signal(1000 + i, ts)
+        event["trace_id"], event["mode"] = None, "runner"
+        return event
+
+    first = [e for i in range(30) for e in (signal(i, now - 600 + i), gate(i, now - 600 + i + 0.1))]
+    first += [untraced(i, now - 300 + i) for i in range(5)]
+    conn, q, live = live_over(layout, metrics_config, first)
+    try:
+        w = window(now - 3600)
+        assert_same(live.compute(w), layout, metrics_config, w)
+        for events in ([gate(29, now - 30), untraced(5, now - 20), signal(40, now - 10)],
+                       [gate(40, now - 5), untraced(6, now - 4)]):
+            report, w = arrive(conn, q, live, events, now - 3600)
+            assert live.cache.last["trace_latency"] == "incremental"
+            assert_same(report, layout, metrics_config, w)
+    finally:
+        conn.close()
+        q.close()
+
+
 def test_a_last_gate_before_the_window_start_reads_as_none_in_kept_latency_quantiles(
     layout: DataLayout, metrics_config: MetricsConfig
 ) -> None:
