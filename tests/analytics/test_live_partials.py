@@ -83,6 +83,21 @@ def gate(i: int, ts: float) -> dict[str, Any]:
                                   trace_id=f"tr-{i}", mode="scalp", ts_event=ts)
 
 
+def opened(i: int, ts: float, *, trace: int | None = None) -> dict[str, Any]:
+    """Trade Ti opened at ts on trace tr-i (or tr-`trace`), symbol X, scalp."""
+    exe = builders.execution(order_id=f"o-{i}", side="buy", price_requested=100.0, price_filled=100.0,
+                             size_requested=1.0, size_filled=1.0, fees=0.1, latency_ms=5.0)
+    return builders.trade_opened(trade_id=f"T{i}", side="long", execution=exe, model_id="m", symbol="X",
+                                 trace_id=f"tr-{i if trace is None else trace}", mode="scalp", ts_event=ts)
+
+
+def closed(i: int, ts: float, *, hold: float = 30.0) -> dict[str, Any]:
+    """Trade Ti closed at ts after `hold` seconds, one unit up (a win)."""
+    return builders.trade_closed(trade_id=f"T{i}", side="long", entry_price=100.0, exit_price=101.0, size=1.0,
+                                 fees=0.2, hold_seconds=hold, exit_reason="take_profit", symbol="X",
+                                 trace_id=f"tr-{i}", mode="scalp", ts_event=ts)
+
+
 def test_live_refresh_equals_a_recompute_through_appends_slides_and_export(
     layout: DataLayout, metrics_config: MetricsConfig
 ) -> None:
@@ -434,18 +449,6 @@ def test_evidence_of_open_trades_that_closed_while_the_computer_skipped_a_refres
     """Open trade rows are in no logged minute (they are read whole): a computer two updates behind cannot drop
     the kept ids of the open rows those updates closed by their minutes, so it looks the ids up again."""
     now = time.time()
-
-    def opened(i: int, ts: float) -> dict[str, Any]:
-        exe = builders.execution(order_id=f"o-{i}", side="buy", price_requested=100.0, price_filled=100.0,
-                                 size_requested=1.0, size_filled=1.0, fees=0.1, latency_ms=5.0)
-        return builders.trade_opened(trade_id=f"T{i}", side="long", execution=exe, model_id="m", symbol="X",
-                                     trace_id=f"tr-{i}", mode="scalp", ts_event=ts)
-
-    def closed(i: int, ts: float) -> dict[str, Any]:
-        return builders.trade_closed(trade_id=f"T{i}", side="long", entry_price=100.0, exit_price=101.0, size=1.0,
-                                     fees=0.2, hold_seconds=30.0, exit_reason="take_profit", symbol="X",
-                                     trace_id=f"tr-{i}", mode="scalp", ts_event=ts)
-
     conn, q, live = live_over(layout, metrics_config, [opened(i, now - 100 + i) for i in range(30)])
     try:
         report = live.compute(window(now - 3600))
@@ -501,19 +504,10 @@ def test_a_window_starting_earlier_within_the_same_minute_rebuilds_the_kept_quan
     earliest start they were read for: a start earlier in the same minute must read the rows before it again."""
     now = time.time()
     minute_start = (now - 600) // 60 * 60
-
-    def trade(i: int, closed_at: float) -> list[dict[str, Any]]:
-        exe = builders.execution(order_id=f"o-{i}", side="buy", price_requested=100.0, price_filled=100.0,
-                                 size_requested=1.0, size_filled=1.0, fees=0.1, latency_ms=5.0)
-        hold = 10.0 * (i + 1)
-        return [builders.trade_opened(trade_id=f"T{i}", side="long", execution=exe, model_id="m", symbol="X",
-                                      trace_id=f"tr-{i}", mode="scalp", ts_event=closed_at - hold),
-                builders.trade_closed(trade_id=f"T{i}", side="long", entry_price=100.0, exit_price=101.0, size=1.0,
-                                      fees=0.2, hold_seconds=hold, exit_reason="take_profit", symbol="X",
-                                      trace_id=f"tr-{i}", mode="scalp", ts_event=closed_at)]
-
     closes = [minute_start + 5 + 10 * i for i in range(5)] + [now - 300, now - 200]
-    conn, q, live = live_over(layout, metrics_config, [e for i, t in enumerate(closes) for e in trade(i, t)])
+    holds = [10.0 * (i + 1) for i in range(len(closes))]  # a different hold each
+    conn, q, live = live_over(layout, metrics_config, [e for i, (t, hold) in enumerate(zip(closes, holds, strict=True))
+                                                       for e in (opened(i, t - hold), closed(i, t, hold=hold))])
     metrics = ["hold_time_median_s", "hold_time_p95_s", "trades_closed"]
     try:
         for since in (minute_start + 40, minute_start + 10):
