@@ -96,6 +96,8 @@ class HeldView:
     max_key: object
     changed: str | None = None
     since_key: object = None
+    minutes: tuple[int, ...] = ()
+    """The buckets `changed` holds, read once by whoever made the view (its readers need them in Python too)."""
     recent: str | None = None
     """For a table updated in place: a small table (or parenthesised SELECT) of its rows in the changed
     buckets and in the window's first minute, and in its last one unless `latest_us` says it holds no row at or
@@ -238,7 +240,6 @@ class BucketCache:
         stale = [sig for sig, parts in self._parts.items() if sig[0] == view and parts.covered != held.max_key]
         if not stale:
             return rows
-        ((changed,),) = self.con.execute(f"SELECT count(*) FROM {held.changed}").fetchall() if held.changed else [(0,)]
         for sig in stale:
             parts = self._parts[sig]
             if parts.generation != held.generation or parts.covered != held.since_key or held.changed is None:
@@ -246,7 +247,7 @@ class BucketCache:
                 continue
             src, partials, where, group_by, evidence = parts.group
             bucket = f"epoch_us({src.ts}) // {BUCKET_US}"
-            if changed:
+            if held.minutes:
                 if rows is None and held.recent is not None:
                     rows = f"(SELECT * FROM {held.recent} WHERE {bucket} IN (SELECT b FROM {held.changed}))"
                 elif rows is None:
@@ -258,7 +259,8 @@ class BucketCache:
                                  + self._partial_select(src, partials, where, group_by, evidence, rows, held.kept,
                                                         bucketed=True))
             if held.came is not None:
-                cond = f"({held.kept}) AND {bucket} NOT IN (SELECT b FROM {held.changed})" if changed else held.kept
+                cond = (f"({held.kept}) AND {bucket} NOT IN (SELECT b FROM {held.changed})" if held.minutes
+                        else held.kept)
                 self.con.execute(f"INSERT INTO {parts.table} "
                                  + self._partial_select(src, partials, where, group_by, evidence, held.came, cond,
                                                         bucketed=True))

@@ -254,9 +254,8 @@ class EquityCache:
                 # One update since: its inserted rows are the new versions of every trade it touched, and it replaced
                 # a kept (closed) row only if it logged a minute that lost one (trade_changes.py).
                 rows = self.con.sql(f"SELECT {cols} FROM {trades.came} WHERE status = 'closed'{order}").to_arrow_table()
-                ((lost,),) = self.con.execute(f"SELECT count(*) FROM {trades.changed}").fetchall()
                 ids = (self.con.sql(f"SELECT trade_id FROM {trades.came}").to_arrow_table()["trade_id"]
-                       if lost else None)
+                       if trades.minutes else None)
             else:
                 touched = f"SELECT DISTINCT trade_id FROM {TRADE_EVENTS} WHERE seq > {int(str(seen[2]))}"
                 ids = self.con.sql(touched).to_arrow_table()["trade_id"]

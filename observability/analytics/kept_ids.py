@@ -91,8 +91,6 @@ class KeptIds:
                                                                                          list[Entry]]]]] = {}
         """Per group: the changed rows another group's query read for it, and for what (generation, covered,
         top key)."""
-        self._changed: dict[str, tuple[object, set[int]]] = {}
-        """Per in-place view: the changes (generation, since, top key) its changed minutes were read for."""
         self._came: dict[str, tuple[object, set[str]]] = {}
         """Per in-place view: the changes (generation, since, top key) the ids of its new rows were read for."""
         self.lookups = 0
@@ -173,7 +171,7 @@ class KeptIds:
             # Replaced rows go: those with the ids of the rows the one update inserted, else every row of the minutes
             # the updates changed (their rows are read again).
             ids = self._came_ids(src, held) if held.came is not None else None
-            buckets = self._changed_buckets(src.name, held) if ids is None else set()
+            buckets = set(held.minutes)
             for part in (kept.top, kept.ahead):
                 for key, entries in part.items():
                     part[key] = [e for e in entries if (e[1] not in ids if ids is not None
@@ -240,14 +238,6 @@ class KeptIds:
             rows = self.con.execute(f"SELECT DISTINCT CAST({src.id_col} AS VARCHAR) FROM {held.came} "
                                     f"WHERE {src.id_col} IS NOT NULL").fetchall()
             cached = self._came[src.name] = (seen, {str(i) for (i,) in rows})
-        return cached[1]
-
-    def _changed_buckets(self, view: str, held: HeldView) -> set[int]:
-        seen = (held.generation, held.since_key, held.max_key)
-        cached = self._changed.get(view)
-        if cached is None or cached[0] != seen:
-            buckets = {int(b) for (b,) in self.con.execute(f"SELECT b FROM {held.changed}").fetchall()}
-            cached = self._changed[view] = (seen, buckets)
         return cached[1]
 
     def _lookup(self, window: Window, src: Source, where: str | None, group_by: str | None, held: HeldView,

@@ -158,7 +158,8 @@ class TraceLatencyCache:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {CHANGED} AS SELECT CAST(unnest(?) AS BIGINT) AS b",
                          [self._changed])
         return HeldView(f"(SELECT {_VALUES} FROM {ROWS})", "version", self._generation, self._version, CHANGED,
-                        self._since_version, RECENT, came=f"(SELECT {_VALUES} FROM {CAME})" if self._came else None)
+                        self._since_version, tuple(self._changed), RECENT,
+                        came=f"(SELECT {_VALUES} FROM {CAME})" if self._came else None)
 
     @property
     def changed(self) -> list[int]:

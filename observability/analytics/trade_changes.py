@@ -64,12 +64,14 @@ class TradeChanges:
         before = seen.version
         came = came_table(table) if int(state["came_from"]) == before and version > before else None
         gone = " AND gone" if came is not None else ""
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {changed} AS SELECT DISTINCT b FROM {CHANGES} "
-                         f"WHERE tbl = '{table}' AND version > {before}{gone}")
+        minutes = tuple(int(b) for (b,) in self.con.execute(
+            f"SELECT DISTINCT b FROM {CHANGES} WHERE tbl = '{table}' AND version > {before}{gone}").fetchall())
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {changed} AS SELECT CAST(unnest(?) AS BIGINT) AS b",
+                         [list(minutes)])
         if version > before:
             seen.latest_us = max(seen.latest_us, self._latest(came)) if came is not None else self._latest(table)
         seen.version = version
-        return HeldView(view, KEYS[view], seen.generation, version, changed, before, came=came,
+        return HeldView(view, KEYS[view], seen.generation, version, changed, before, minutes, came=came,
                         latest_us=seen.latest_us, kept=KEPT, open=open_table(table))
 
     def _latest(self, rows: str) -> int:

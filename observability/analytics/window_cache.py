@@ -143,9 +143,8 @@ class WindowCache:
         held = self.held(view) if view in IN_PLACE or view == "trace_latency" else None
         if held is None or held.changed is None or held.recent is None:
             return None
-        changed = [int(b) for (b,) in self.con.execute(f"SELECT b FROM {held.changed}").fetchall()]
         return QuantileSource(held.table, held.recent, ALL_SOURCES[view].ts, held.generation, held.since_key,
-                              held.max_key, changed, came=held.came, open=held.open, kept=held.kept)
+                              held.max_key, list(held.minutes), came=held.came, open=held.open, kept=held.kept)
 
     def _appendable(self, view: str, cols_list: list[str], window: Window, live: bool) -> bool:
         key = APPEND_KEYS.get(view) if live else None
@@ -224,8 +223,7 @@ class WindowCache:
         lo_us, hi_us = window_us(window)
         # Changed buckets past the window's end too (a close logged ahead of this clock): their partials are
         # recomputed from these rows now, and never again when the window reaches them.
-        buckets = {lo_us // BUCKET_US,
-                   *(int(b) for (b,) in self.con.execute(f"SELECT b FROM {changes.changed}").fetchall())}
+        buckets = {lo_us // BUCKET_US, *changes.minutes}
         if changes.latest_us is None or changes.latest_us >= hi_us:
             buckets.add(hi_us // BUCKET_US)
         table, stored = f"_obs_recent_{view}", IN_PLACE[view]

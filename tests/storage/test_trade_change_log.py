@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from observability.analytics.buckets import HeldView
 from observability.analytics.trade_changes import TradeChanges
 from observability.core import builders
 from observability.core.ingest import ingest_events
@@ -67,9 +68,12 @@ def open_ids(q: QueryLayer, table: str, key: str) -> set[str]:
     return {str(i) for (i,) in q.connect().execute(f"SELECT {key} FROM {open_table(table)}").fetchall()}
 
 
-def changed_minutes(q: QueryLayer, table: str | None) -> set[int]:
-    assert table is not None
-    return {int(b) for (b,) in q.connect().execute(f"SELECT b FROM {table}").fetchall()}
+def changed_minutes(q: QueryLayer, held: HeldView) -> set[int]:
+    """The buckets of the view's changed table, which its `minutes` give too."""
+    assert held.changed is not None
+    minutes = {int(b) for (b,) in q.connect().execute(f"SELECT b FROM {held.changed}").fetchall()}
+    assert minutes == set(held.minutes)
+    return minutes
 
 
 def arrive(conn: sqlite3.Connection, q: QueryLayer, events: list[dict[str, Any]]) -> None:
@@ -105,18 +109,18 @@ def test_an_update_logs_the_minutes_of_the_closed_rows_it_replaced_and_added(lay
         assert held is not None and held.generation == first.generation and held.since_key == first.max_key
         # One update since the reader's version: no closed row went, so no minute is recomputed; the rows it
         # inserted come (the new version of t-2's row), and the latest close moves on.
-        assert changed_minutes(q, held.changed) == set()
+        assert changed_minutes(q, held) == set()
         assert held.came is not None and held.latest_us == int((T0 + 2400) * 1e6)
         assert q.connect().execute(f"SELECT trade_id, status FROM {held.came}").fetchall() == [("t-2", "closed")]
         arrive(conn, q, [closed(2, T0 + 3000)])  # closed again: its closed row goes from its minute
         again = reader.update("trades", tables)
         assert again is not None and again.came is not None
-        assert changed_minutes(q, again.changed) == {minute(T0 + 2400)}
+        assert changed_minutes(q, again) == {minute(T0 + 2400)}
         arrive(conn, q, [opened(4, T0 + 2500)])
         arrive(conn, q, [closed(3, T0 + 2600)])
         behind = reader.update("trades", tables)  # two updates since: only their minutes tell, closes' too
         assert behind is not None and behind.came is None and behind.since_key == again.max_key
-        assert changed_minutes(q, behind.changed) == {minute(T0 + 2600)}
+        assert changed_minutes(q, behind) == {minute(T0 + 2600)}
         shadows = reader.update("shadow_trades", tables)
         assert shadows is not None and shadows.since_key is None  # first asked for: from the tables
     finally:
@@ -167,7 +171,7 @@ def test_a_reader_further_behind_than_the_log_starts_again(layout: DataLayout,
             arrive(conn, q, [closed(i, T0 + 60 * i)])
             held = keeping_up.update("trades", tables)
             assert held is not None and held.since_key is not None and held.came is not None
-            assert changed_minutes(q, held.changed) == set()  # one update behind: no closed row went
+            assert changed_minutes(q, held) == set()  # one update behind: no closed row went
         assert first is not None and state(q)["log_from"] > int(str(first.max_key))
         again = behind.update("trades", tables)
         assert again is not None
