@@ -19,13 +19,11 @@ from typing import Final
 import duckdb
 
 from observability.analytics.buckets import HeldView
-from observability.core.io.trade_tables import CHANGES, CHANGES_VARIABLE, OPEN, SPECS, came_table, open_table
+from observability.core.io.trade_tables import CHANGES, CHANGES_VARIABLE, CLOSED, SPECS, came_table, open_table
 
 TABLES: Final = {spec.table.removeprefix("_"): spec.table for spec in SPECS}
 """The query layer's table of each view updated in place (`trades` is `SELECT * FROM _trades`)."""
 KEYS: Final = {spec.table.removeprefix("_"): spec.key for spec in SPECS}
-KEPT: Final = f"NOT ({OPEN})"
-"""The rows of a trade view kept in minute partials and quantiles: closed ones."""
 
 
 @dataclass
@@ -60,7 +58,7 @@ class TradeChanges:
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE {changed} (b BIGINT)")
             seen = self._seen[view] = _Seen(self._generation, epoch, version, self._latest(table))
             return HeldView(view, KEYS[view], self._generation, version, changed, None, latest_us=seen.latest_us,
-                            kept=KEPT, open=open_table(table))
+                            kept=CLOSED, open=open_table(table))
         before = seen.version
         came = came_table(table) if int(state["came_from"]) == before and version > before else None
         gone = " AND gone" if came is not None else ""
@@ -72,7 +70,7 @@ class TradeChanges:
             seen.latest_us = max(seen.latest_us, self._latest(came)) if came is not None else self._latest(table)
         seen.version = version
         return HeldView(view, KEYS[view], seen.generation, version, changed, before, minutes, came=came,
-                        latest_us=seen.latest_us, kept=KEPT, open=open_table(table))
+                        latest_us=seen.latest_us, kept=CLOSED, open=open_table(table))
 
     def _latest(self, rows: str) -> int:
         ((latest,),) = self.con.execute(f"SELECT coalesce(epoch_us(max(closed_at)), 0) FROM {rows}").fetchall()

@@ -53,6 +53,8 @@ ROW_TIME: Final = "coalesce(closed_at, opened_at)"
 MINUTE_US: Final = 60_000_000
 OPEN: Final = "closed_at IS NULL"
 """A row of either table that is still open: in `open_table` too, never in the log."""
+CLOSED: Final = f"NOT ({OPEN})"
+"""A closed row: the log holds their minutes; readers keep their aggregates per minute."""
 CHANGES: Final = "_trade_changes"
 """(version, tbl, b, gone): the minutes b (`epoch_us(ROW_TIME) // MINUTE_US`) of the closed rows the update that took
 the tables to this box's seq `version` deleted (gone) or inserted (not gone) in table `tbl`."""
@@ -213,7 +215,7 @@ class TradeTables:
             con.execute(f"DELETE FROM {opened} WHERE {spec.key} IN (SELECT {spec.key} FROM _new_trade_events)")
             con.execute(f"INSERT INTO {opened} SELECT * FROM {came} WHERE {OPEN}")
             minutes = con.execute(f"SELECT b, true FROM _gone_trade_rows WHERE NOT o UNION "
-                                  f"SELECT {minute}, false FROM {came} WHERE NOT {OPEN}").fetchall()
+                                  f"SELECT {minute}, false FROM {came} WHERE {CLOSED}").fetchall()
             changed += [(spec.table, b, gone) for b, gone in sorted(minutes)]
         self._came_from = self._versions[-1]
         self._versions.append(top)
